@@ -1,0 +1,383 @@
+"""SQLModel tables: every entity the backoffice guide names.
+
+The database is the read side: list pages read it, activities keep tender rows
+current (projection), and it holds every text and file so that nothing personal
+has to travel through Temporal payloads.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from tenderdesk.states import TenderStatus
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Role(StrEnum):
+    BACKOFFICE = "backoffice"
+    BROKER = "broker"
+    ADMIN = "admin"
+
+
+class RequestStatus(StrEnum):
+    OPEN = "open"
+    BOUND = "bound"
+    CLOSED = "closed"
+
+
+class ThreadKind(StrEnum):
+    INSURER = "insurer"
+    BROKER = "broker"
+
+
+class Party(StrEnum):
+    """Who did something: a logged-in user's side, the insurer via its link, or the system."""
+
+    BACKOFFICE = "backoffice"
+    BROKER = "broker"
+    INSURER = "insurer"
+    SYSTEM = "system"
+
+
+class DocumentKind(StrEnum):
+    REQUEST = "request"
+    OFFER = "offer"
+    ATTACHMENT = "attachment"
+    COVER_NOTE = "cover_note"
+
+
+class EmailStatus(StrEnum):
+    PENDING = "pending"
+    RETRYING = "retrying"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Account(SQLModel, table=True):
+    """A broker pool's backoffice and its settings (durations in seconds)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    offers_need_release: bool = True
+    reminder_offsets_s: list[float] = Field(
+        default_factory=lambda: [3 * 86400.0, 7 * 86400.0], sa_column=Column(JSON, nullable=False)
+    )
+    response_deadline_s: float = 14 * 86400.0
+    offer_validity_s: float = 60 * 86400.0
+    expiry_warning_days: int = 7
+    contact_email: str = "partner-hilfe@tenderdesk.example"
+    contact_phone: str = ""
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    email: str = Field(unique=True, index=True)
+    name: str
+    role: Role
+    broker_id: int | None = Field(default=None, foreign_key="broker.id")
+    password_hash: str
+    locale: str = "de"
+    is_active: bool = True
+    password_changed_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class UserSession(SQLModel, table=True):
+    """Server-side session; the cookie holds a random id, the table its hash."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, index=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    csrf_token: str
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    last_seen_at: datetime = Field(default_factory=utcnow)
+
+
+class Broker(SQLModel, table=True):
+    """Vermittler: the intermediary who owns the client relationship."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    name: str
+    company: str
+    email: str
+    phone: str = ""
+    city: str = ""
+
+
+class Policyholder(SQLModel, table=True):
+    """Versicherungsnehmer: the business to be insured."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    name: str
+    legal_form: str = ""
+    street: str = ""
+    postcode: str = ""
+    city: str = ""
+    founded_year: int | None = None
+    employees: int | None = None
+    annual_revenue_eur: int | None = None
+
+
+class Product(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True)
+    name: str
+
+
+class Insurer(SQLModel, table=True):
+    """Gesellschaft. ``reachable`` is false while the insurer takes no tenders."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    short_name: str
+    reachable: bool = True
+
+
+class InsurerContact(SQLModel, table=True):
+    """The tender address of an insurer for one product."""
+
+    __table_args__ = (UniqueConstraint("insurer_id", "product_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    insurer_id: int = Field(foreign_key="insurer.id", index=True)
+    product_id: int = Field(foreign_key="product.id")
+    name: str = ""
+    email: str
+
+
+class Recommendation(SQLModel, table=True):
+    """The account's starred insurers per product, listed first in the picker."""
+
+    __table_args__ = (UniqueConstraint("account_id", "product_id", "insurer_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    product_id: int = Field(foreign_key="product.id")
+    insurer_id: int = Field(foreign_key="insurer.id")
+
+
+class Request(SQLModel, table=True):
+    """Anfrage: one client need that automatic quoting could not place."""
+
+    __table_args__ = (Index("ix_request_account_status_created", "account_id", "status", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(unique=True, index=True)
+    account_id: int = Field(foreign_key="account.id")
+    broker_id: int = Field(foreign_key="broker.id", index=True)
+    policyholder_id: int = Field(foreign_key="policyholder.id")
+    product_id: int = Field(foreign_key="product.id")
+    trade: str
+    status: RequestStatus = RequestStatus.OPEN
+    assignee_id: int | None = Field(default=None, foreign_key="user.id", index=True)
+    self_handled: bool = False
+    answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ReferralReason(SQLModel, table=True):
+    """Aussteuerungsgrund: why one insurer's automatic quoting referred the risk."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="request.id", index=True)
+    insurer_id: int = Field(foreign_key="insurer.id")
+    reason: str
+
+
+class Tender(SQLModel, table=True):
+    """Ausschreibung: the request sent to one insurer. The row is a projection of
+    its ``TenderWorkflow``; only activities write the status fields."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="request.id", index=True)
+    insurer_id: int = Field(foreign_key="insurer.id", index=True)
+    contact_email: str
+    workflow_id: str = Field(index=True)
+    email_note: str = ""
+    status: TenderStatus = TenderStatus.QUEUED
+    projection_version: int = 0
+    created_by_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+    first_opened_at: datetime | None = None
+    ended_at: datetime | None = None
+    reminders_sent: int = 0
+    deadline_at: datetime | None = None
+    next_reminder_at: datetime | None = None
+    next_timer_at: datetime | None = None
+    next_timer_kind: str | None = None
+    delivery_failed: bool = False
+    delivery_error: str = ""
+    current_offer_id: int | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class TenderLink(SQLModel, table=True):
+    """A signed insurer link. Only the SHA-256 of the token is stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    tender_id: int = Field(foreign_key="tender.id", index=True)
+    token_hash: str = Field(unique=True, index=True)
+    system_email_id: int | None = Field(default=None, foreign_key="systememail.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    revoked_at: datetime | None = None
+
+
+class Document(SQLModel, table=True):
+    """Every file of a request, stored once under ``storage_key`` (content hash)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="request.id", index=True)
+    tender_id: int | None = Field(default=None, foreign_key="tender.id")
+    kind: DocumentKind
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    storage_key: str
+    uploaded_by: Party
+    uploaded_by_user_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Offer(SQLModel, table=True):
+    """Angebot. ``active`` is set by the workflow's projection once accepted;
+    an edit creates a new row and supersedes the old one, so history stays."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    tender_id: int = Field(foreign_key="tender.id", index=True)
+    request_id: int = Field(foreign_key="request.id", index=True)
+    action_id: str = Field(unique=True)
+    premium_cents: int
+    sum_insured_cents: int | None = None
+    valid_until: datetime
+    conditions_note: str = ""
+    document_id: int | None = Field(default=None, foreign_key="document.id")
+    submitted_by: Party
+    submitted_by_user_id: int | None = Field(default=None, foreign_key="user.id")
+    active: bool = False
+    superseded_by_id: int | None = None
+    released_at: datetime | None = None
+    released_by_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Thread(SQLModel, table=True):
+    """One chat per request and party: each tendered insurer, and the broker.
+    The broker thread exists only once backoffice opened it."""
+
+    __table_args__ = (UniqueConstraint("request_id", "kind", "tender_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="request.id", index=True)
+    kind: ThreadKind
+    tender_id: int | None = Field(default=None, foreign_key="tender.id")
+    opened_by_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Message(SQLModel, table=True):
+    """A chat message. Written first as not ``visible``; the workflow's projection
+    makes it visible once the action was accepted (or the web layer, for
+    messages that need no workflow)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    thread_id: int = Field(foreign_key="thread.id", index=True)
+    request_id: int = Field(foreign_key="request.id", index=True)
+    action_id: str = Field(unique=True)
+    author: Party
+    author_user_id: int | None = Field(default=None, foreign_key="user.id")
+    body: str
+    document_id: int | None = Field(default=None, foreign_key="document.id")
+    forwarded_from_id: int | None = None
+    visible: bool = False
+    unprocessed: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class MessageRead(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("message_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    read_at: datetime = Field(default_factory=utcnow)
+
+
+class SystemEmail(SQLModel, table=True):
+    """Every email the system sent, keyed by tender + kind + sequence so that a
+    retried activity records exactly one row and never sends twice. The stored
+    body has the insurer link redacted: tokens are never stored in clear."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(unique=True)
+    request_id: int = Field(foreign_key="request.id", index=True)
+    tender_id: int | None = Field(default=None, foreign_key="tender.id", index=True)
+    kind: str
+    seq: int = 0
+    to_addr: str
+    subject: str
+    body_text: str
+    message_id_header: str
+    status: EmailStatus = EmailStatus.PENDING
+    attempts: int = 0
+    last_reply: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+
+
+class Binding(SQLModel, table=True):
+    """Abschluss: one per request (unique), so two clicks make one binding."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="request.id", unique=True)
+    offer_id: int = Field(foreign_key="offer.id")
+    tender_id: int = Field(foreign_key="tender.id")
+    bound_by_id: int = Field(foreign_key="user.id")
+    cover_note_document_id: int | None = Field(default=None, foreign_key="document.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEvent(SQLModel, table=True):
+    """The request's timeline: who did what and when, which timers fired, which
+    emails went out. Written by activities, so it outlives Temporal's retention."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="request.id", index=True)
+    tender_id: int | None = Field(default=None, foreign_key="tender.id")
+    at: datetime = Field(default_factory=utcnow)
+    actor: Party
+    actor_user_id: int | None = Field(default=None, foreign_key="user.id")
+    kind: str
+    detail: str = ""
+    dedupe_key: str | None = Field(default=None, unique=True)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite drops tzinfo; every datetime we store is UTC."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+__all__ = [
+    "Account", "AuditEvent", "Binding", "Broker", "Document", "DocumentKind", "EmailStatus",
+    "Insurer", "InsurerContact", "Message", "MessageRead", "Offer", "Party", "Policyholder",
+    "Product", "Recommendation", "ReferralReason", "Request", "RequestStatus", "Role",
+    "SystemEmail", "Tender", "TenderLink", "Thread", "ThreadKind", "User", "UserSession",
+    "as_utc", "utcnow",
+]

@@ -1,0 +1,47 @@
+"""One settings object for every process (web, worker, CLI).
+
+Values come from the environment and an optional ``.env`` file. Defaults are
+the embedded dev stack: SQLite under ``var/``, the Temporal dev server and the
+local mail capture on loopback. Point the URLs elsewhere to use an external
+Temporal cluster, PostgreSQL or SMTP server.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = ROOT / "var"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = f"sqlite:///{VAR_DIR / 'tenderdesk.db'}"
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "tenders"
+    temporal_ui_url: str = "http://127.0.0.1:8233"
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_s: float = 30.0
+    mail_from: str = "Tenderdesk Backoffice <backoffice@tenderdesk.example>"
+
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: str = "dev-only-change-me"
+    storage_dir: Path = VAR_DIR / "documents"
+    max_upload_bytes: int = 15 * 1024 * 1024
+    session_max_age_s: int = 12 * 3600
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Settings are read once per process; tests build their own ``Settings``."""
+    return Settings()
