@@ -1,0 +1,36 @@
+# Two targets for people: `make run` and `make test`. Everything else here is
+# setup they share, written so that a second run does (almost) nothing.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+# Touched after a successful install; pip runs again only when pyproject.toml
+# is newer than this file.
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test
+
+## run: install if needed, then start the whole product on embedded defaults.
+run: $(INSTALLED)
+	$(VENV)/bin/tenderdesk run
+
+## test: install if needed, make sure Chromium and PostgreSQL are there, lint, test.
+test: $(INSTALLED)
+	@# Browser for the end-to-end tests (Debian package; we run as root).
+	@test -x /usr/bin/chromium || { apt-get update && apt-get install -y chromium; }
+	@# PostgreSQL on 127.0.0.1:5432 for the tests that use it.
+	@pg_isready -q -h 127.0.0.1 -p 5432 || \
+		pg_ctlcluster --skip-systemctl-redirect "$$(ls /etc/postgresql | sort -V | tail -n 1)" main start
+	@pg_isready -q -h 127.0.0.1 -p 5432 -t 30 || { echo "PostgreSQL is not up on 127.0.0.1:5432" >&2; exit 1; }
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy tenderdesk workflows activities web worker.py
+	$(VENV)/bin/pytest -q
+
+$(PYTHON):
+	python3 -m venv $(VENV)
+
+$(INSTALLED): pyproject.toml | $(PYTHON)
+	$(PYTHON) -m pip install -e '.[test]'
+	touch $@

@@ -1,0 +1,130 @@
+"""Projection: the workflow's state, written to the database for list pages.
+
+Writes are guarded by ``projection_version`` so a retried or late activity can
+never move a row backwards, and each transition records exactly one audit event
+(``dedupe_key``), so the request's timeline survives Temporal's retention.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+from temporalio import activity
+
+from tenderdesk.contracts import ProjectionInput
+from tenderdesk.db import session_scope
+from tenderdesk.models import (
+    AuditEvent,
+    Message,
+    Offer,
+    Party,
+    Tender,
+    TenderLink,
+    utcnow,
+)
+from tenderdesk.states import is_terminal
+
+log = logging.getLogger(__name__)
+
+#: Which party caused an event when no user is named.
+_INSURER_EVENTS = {"link_opened", "question_asked", "offer_submitted", "declined"}
+
+
+class ProjectionActivities:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @activity.defn(name="project_tender")
+    async def project_tender(self, inp: ProjectionInput) -> None:
+        await asyncio.to_thread(self.apply, inp)
+
+    def apply(self, inp: ProjectionInput) -> None:
+        """Idempotent: the same input applied twice leaves the same rows."""
+        snap = inp.snapshot
+        now = utcnow()
+        with session_scope(self._engine) as session:
+            tender = session.get(Tender, snap.tender_id)
+            if tender is None:
+                raise RuntimeError(f"tender {snap.tender_id} missing")
+            session.execute(
+                update(Tender)
+                .where(col(Tender.id) == snap.tender_id)
+                .where(col(Tender.projection_version) < snap.version)
+                .values(
+                    status=snap.status,
+                    projection_version=snap.version,
+                    sent_at=snap.sent_at,
+                    first_opened_at=snap.first_opened_at,
+                    ended_at=snap.ended_at,
+                    reminders_sent=snap.reminders_sent,
+                    deadline_at=snap.deadline_at,
+                    next_reminder_at=snap.next_reminder_at,
+                    next_timer_at=snap.next_timer_at,
+                    next_timer_kind=snap.next_timer_kind.value if snap.next_timer_kind else None,
+                    delivery_failed=snap.delivery_failed,
+                    current_offer_id=snap.offer_id,
+                    updated_at=now,
+                )
+            )
+            if inp.message_id is not None:
+                message = session.get(Message, inp.message_id)
+                if message is not None and message.visible is False:
+                    message.visible = True
+                    session.add(message)
+            if inp.offer_id is not None:
+                self._activate_offer(session, tender.id, inp.offer_id)  # type: ignore[arg-type]
+            if is_terminal(snap.status):
+                self._revoke_links(session, snap.tender_id, snap.ended_at or now)
+            self._audit(session, tender, inp)
+        log.info("tender %s projected v%s: %s", snap.tender_id, snap.version, snap.status.value)
+
+    @staticmethod
+    def _activate_offer(session: Session, tender_id: int, offer_id: int) -> None:
+        offer = session.get(Offer, offer_id)
+        if offer is None or offer.tender_id != tender_id or offer.active:
+            return
+        for older in session.exec(
+            select(Offer).where(Offer.tender_id == tender_id, col(Offer.active).is_(True))
+        ):
+            older.active = False
+            older.superseded_by_id = offer_id
+            session.add(older)
+        offer.active = True
+        session.add(offer)
+
+    @staticmethod
+    def _revoke_links(session: Session, tender_id: int, at: datetime) -> None:
+        session.execute(
+            update(TenderLink)
+            .where(col(TenderLink.tender_id) == tender_id)
+            .where(col(TenderLink.revoked_at).is_(None))
+            .values(revoked_at=at)
+        )
+
+    @staticmethod
+    def _audit(session: Session, tender: Tender, inp: ProjectionInput) -> None:
+        key = f"tender:{tender.id}:v{inp.snapshot.version}"
+        if session.exec(select(AuditEvent.id).where(AuditEvent.dedupe_key == key)).first():
+            return
+        if inp.actor_user_id is not None:
+            actor = Party.BACKOFFICE
+        elif inp.event in _INSURER_EVENTS:
+            actor = Party.INSURER
+        else:
+            actor = Party.SYSTEM
+        session.add(
+            AuditEvent(
+                request_id=tender.request_id,
+                tender_id=tender.id,
+                actor=actor,
+                actor_user_id=inp.actor_user_id,
+                kind=inp.event,
+                detail=inp.snapshot.status.value,
+                dedupe_key=key,
+            )
+        )

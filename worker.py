@@ -1,0 +1,67 @@
+"""The Temporal worker: runs TenderWorkflow and its activities.
+
+Start any number of these against one Temporal cluster and one database; each
+polls the same task queue. ``python worker.py`` uses the settings from the
+environment (see README).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.email import EmailActivities
+from activities.projection import ProjectionActivities
+from tenderdesk.db import get_engine
+from tenderdesk.settings import Settings, get_settings
+from workflows.tender import TenderWorkflow
+
+log = logging.getLogger("tenderdesk.worker")
+
+
+def activities_for(engine: Engine, settings: Settings) -> Sequence[Any]:
+    """The bound activity methods, given their dependencies once."""
+    return [
+        ProjectionActivities(engine).project_tender,
+        EmailActivities(engine, settings).send_email,
+    ]
+
+
+def build_worker(client: Client, engine: Engine, settings: Settings, task_queue: str | None = None) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue or settings.temporal_task_queue,
+        workflows=[TenderWorkflow],
+        activities=activities_for(engine, settings),
+        max_concurrent_activities=50,
+    )
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    client = await connect(settings)
+    worker = build_worker(client, get_engine(settings.database_url), settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker polling task queue %s at %s", settings.temporal_task_queue, settings.temporal_address)
+    async with worker:
+        await stop.wait()
+    log.info("worker stopped")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

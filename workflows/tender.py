@@ -1,0 +1,505 @@
+"""TenderWorkflow: one durable workflow per (request, insurer).
+
+It owns the tender's state and every timer in it: automatic reminders, the
+response deadline and the offer's validity. Callers change it only through
+updates; each has a validator so an illegal move is rejected with a German
+reason before it reaches history, and each carries an ``action_id`` so a
+duplicate delivery returns the first answer and changes nothing.
+
+Side effects (email, database) run as activities. Update handlers hold one lock
+while they change state and write the projection, so the caller's next page
+load already shows the change, and timers never interleave with an update.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from tenderdesk.contracts import (
+        Action,
+        ActionResult,
+        CloseAction,
+        DeclineAction,
+        EmailInput,
+        EmailKind,
+        EmailResult,
+        OfferAction,
+        ProjectionInput,
+        QuestionAction,
+        RescheduleAction,
+        TenderInput,
+        TenderSnapshot,
+        TimerKind,
+    )
+    from tenderdesk.states import (
+        AWAITING_INSURER,
+        LABELS_DE,
+        TenderStatus,
+        TransitionError,
+        check_transition,
+        is_terminal,
+    )
+    from workflows import TENDER_STATUS
+
+S = TenderStatus
+
+#: 4xx replies and connection errors are retried with backoff for about a day;
+#: after that the email counts as failed and is shown to a person.
+EMAIL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=30),
+    maximum_attempts=60,
+)
+DB_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=30))
+
+
+def _fmt(at: datetime | None) -> str:
+    return at.strftime("%d.%m.%Y %H:%M UTC") if at else "—"
+
+
+@workflow.defn
+class TenderWorkflow:
+    @workflow.init
+    def __init__(self, inp: TenderInput) -> None:
+        self._inp = inp
+        self._status = S.QUEUED
+        self._version = 0
+        self._results: dict[str, ActionResult] = {}
+        self._lock = asyncio.Lock()
+        self._outbox: list[EmailKind] = []
+        self._email_seq: dict[EmailKind, int] = {}
+        self._sent_at: datetime | None = None
+        self._first_opened_at: datetime | None = None
+        self._ended_at: datetime | None = None
+        self._reminders_sent = 0
+        self._next_auto_reminder = 0
+        self._reminder_override: datetime | None = None
+        self._deadline_at: datetime | None = None
+        self._offer_id: int | None = None
+        self._offer_valid_until: datetime | None = None
+        self._delivery_failed = False
+        self._timers_changed = False
+
+    # ------------------------------------------------------------------ run
+    @workflow.run
+    async def run(self, inp: TenderInput) -> str:
+        async with self._lock:
+            await self._project("tender_started")
+        self._outbox.append(EmailKind.TENDER)
+        while True:
+            await self._drain_outbox()
+            if is_terminal(self._status) and not self._outbox:
+                break
+            timer = self._next_timer()
+            self._timers_changed = False
+            timeout = None if timer is None else timer[0] - workflow.now()
+            if timeout is not None and timeout <= timedelta(0):
+                await self._fire(timer)  # type: ignore[arg-type]
+                continue
+            try:
+                await workflow.wait_condition(
+                    lambda: bool(self._outbox) or self._timers_changed or is_terminal(self._status),
+                    timeout=timeout,
+                    timeout_summary=timer[1].value if timer else None,
+                )
+            except TimeoutError:
+                await self._fire(timer)  # type: ignore[arg-type]
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._status.value
+
+    # ------------------------------------------------------------- queries
+    @workflow.query
+    def snapshot(self) -> TenderSnapshot:
+        timer = self._next_timer()
+        return TenderSnapshot(
+            tender_id=self._inp.tender_id,
+            status=self._status,
+            version=self._version,
+            sent_at=self._sent_at,
+            first_opened_at=self._first_opened_at,
+            ended_at=self._ended_at,
+            reminders_sent=self._reminders_sent,
+            deadline_at=self._deadline_at,
+            next_reminder_at=self._next_reminder_at(),
+            next_timer_at=timer[0] if timer else None,
+            next_timer_kind=timer[1] if timer else None,
+            offer_id=self._offer_id,
+            offer_valid_until=self._offer_valid_until,
+            delivery_failed=self._delivery_failed,
+        )
+
+    # ------------------------------------------------------------- updates
+    @workflow.update
+    async def link_opened(self, action: Action) -> ActionResult:
+        async def apply() -> str:
+            if self._first_opened_at is None:
+                self._first_opened_at = workflow.now()
+                await self._project("link_opened", action)
+            return "Link geöffnet."
+
+        return await self._handle(action, apply)
+
+    @link_opened.validator
+    def _v_link_opened(self, action: Action) -> None:
+        self._require_not_ended(action, "Das Öffnen des Links")
+
+    @workflow.update
+    async def ask_question(self, action: QuestionAction) -> ActionResult:
+        async def apply() -> str:
+            self._check_question()
+            if self._status in AWAITING_INSURER:
+                self._status = S.IN_PROGRESS
+            await self._project("question_asked", action, message_id=action.message_id)
+            return "Ihre Rückfrage wurde übermittelt."
+
+        return await self._handle(action, apply)
+
+    @ask_question.validator
+    def _v_ask_question(self, action: QuestionAction) -> None:
+        self._validate(action, self._check_question)
+
+    @workflow.update
+    async def mark_in_progress(self, action: Action) -> ActionResult:
+        async def apply() -> str:
+            self._check_mark()
+            self._status = S.IN_PROGRESS
+            await self._project("marked_in_progress", action)
+            return "Ausschreibung ist in Bearbeitung."
+
+        return await self._handle(action, apply)
+
+    @mark_in_progress.validator
+    def _v_mark_in_progress(self, action: Action) -> None:
+        self._validate(action, self._check_mark)
+
+    @workflow.update
+    async def submit_offer(self, action: OfferAction) -> ActionResult:
+        async def apply() -> str:
+            self._check_offer(action, S.OFFERED, "Ein Angebot abzugeben")
+            self._accept_offer(action)
+            event = "offer_added" if action.by_backoffice else "offer_submitted"
+            await self._project(event, action, offer_id=action.offer_id)
+            return "Das Angebot wurde übermittelt."
+
+        return await self._handle(action, apply)
+
+    @submit_offer.validator
+    def _v_submit_offer(self, action: OfferAction) -> None:
+        self._validate(action, lambda: self._check_offer(action, S.OFFERED, "Ein Angebot abzugeben"))
+
+    @workflow.update
+    async def edit_offer(self, action: OfferAction) -> ActionResult:
+        async def apply() -> str:
+            self._check_edit(action)
+            self._accept_offer(action)
+            await self._project("offer_edited", action, offer_id=action.offer_id)
+            return "Das Angebot wurde geändert."
+
+        return await self._handle(action, apply)
+
+    @edit_offer.validator
+    def _v_edit_offer(self, action: OfferAction) -> None:
+        self._validate(action, lambda: self._check_edit(action))
+
+    @workflow.update
+    async def decline(self, action: DeclineAction) -> ActionResult:
+        async def apply() -> str:
+            check_transition(self._status, S.DECLINED, "Eine Absage")
+            self._end(S.DECLINED)
+            await self._project("declined", action, message_id=action.message_id)
+            return "Die Absage wurde übermittelt."
+
+        return await self._handle(action, apply)
+
+    @decline.validator
+    def _v_decline(self, action: DeclineAction) -> None:
+        self._validate(action, lambda: check_transition(self._status, S.DECLINED, "Eine Absage"))
+
+    @workflow.update
+    async def withdraw(self, action: Action) -> ActionResult:
+        async def apply() -> str:
+            check_transition(self._status, S.WITHDRAWN, "Das Zurückziehen")
+            self._end(S.WITHDRAWN)
+            await self._project("withdrawn", action)
+            return "Die Ausschreibung wurde zurückgezogen (Anfrage nicht erfolgreich)."
+
+        return await self._handle(action, apply)
+
+    @withdraw.validator
+    def _v_withdraw(self, action: Action) -> None:
+        self._validate(action, lambda: check_transition(self._status, S.WITHDRAWN, "Das Zurückziehen"))
+
+    @workflow.update
+    async def remind_now(self, action: Action) -> ActionResult:
+        async def apply() -> str:
+            self._check_remind()
+            if self._status == S.QUEUED:
+                self._outbox.append(EmailKind.TENDER)
+                return "Die Ausschreibung wird erneut versendet."
+            self._outbox.append(EmailKind.REMINDER)
+            return "Die Erinnerung wird versendet."
+
+        return await self._handle(action, apply)
+
+    @remind_now.validator
+    def _v_remind_now(self, action: Action) -> None:
+        self._validate(action, self._check_remind)
+
+    @workflow.update
+    async def reschedule(self, action: RescheduleAction) -> ActionResult:
+        async def apply() -> str:
+            self._check_reschedule(action)
+            if action.deadline_at is not None:
+                self._deadline_at = action.deadline_at
+            if action.next_reminder_at is not None:
+                self._reminder_override = action.next_reminder_at
+            self._timers_changed = True
+            await self._project("rescheduled", action)
+            return "Die Termine wurden geändert."
+
+        return await self._handle(action, apply)
+
+    @reschedule.validator
+    def _v_reschedule(self, action: RescheduleAction) -> None:
+        self._validate(action, lambda: self._check_reschedule(action))
+
+    @workflow.update
+    async def close(self, action: CloseAction) -> ActionResult:
+        async def apply() -> str:
+            check_transition(self._status, S.CLOSED, "Das Abschließen")
+            was_offering = self._status != S.QUEUED
+            self._end(S.CLOSED)
+            if action.won:
+                self._outbox.append(EmailKind.COVER_ORDER)
+            elif was_offering:
+                self._outbox.append(EmailKind.NOT_SELECTED)
+            await self._project("closed_won" if action.won else "closed", action)
+            return "Die Ausschreibung ist abgeschlossen."
+
+        return await self._handle(action, apply)
+
+    @close.validator
+    def _v_close(self, action: CloseAction) -> None:
+        self._validate(action, lambda: check_transition(self._status, S.CLOSED, "Das Abschließen"))
+
+    # ------------------------------------------------------- rule checks
+    def _validate(self, action: Action, check: object) -> None:
+        """Validators run before the update reaches history; a duplicate passes
+        (its handler returns the first answer), anything else must pass ``check``."""
+        if action.action_id in self._results:
+            return
+        try:
+            check()  # type: ignore[operator]
+        except TransitionError as err:
+            raise ApplicationError(str(err), type="TransitionRejected", non_retryable=True) from None
+
+    def _require_not_ended(self, action: Action, what: str) -> None:
+        def check() -> None:
+            if is_terminal(self._status):
+                check_transition(self._status, self._status, what)
+
+        self._validate(action, check)
+
+    def _check_question(self) -> None:
+        if self._status == S.QUEUED or is_terminal(self._status):
+            check_transition(self._status, S.IN_PROGRESS, "Eine Rückfrage")
+
+    def _check_mark(self) -> None:
+        if self._status != S.IN_PROGRESS:
+            check_transition(self._status, S.IN_PROGRESS, "„In Bearbeitung“ zu setzen")
+
+    def _check_offer(self, action: OfferAction, target: TenderStatus, what: str) -> None:
+        if self._status in (S.OFFERED, S.OFFER_EXPIRED):
+            raise TransitionError(
+                "Es liegt bereits ein Angebot vor. Bitte ändern Sie das bestehende Angebot."
+            )
+        check_transition(self._status, target, what)
+        self._check_validity(action)
+
+    def _check_edit(self, action: OfferAction) -> None:
+        if self._status not in (S.OFFERED, S.OFFER_EXPIRED):
+            raise TransitionError(
+                f"Ein Angebot kann im Status „{LABELS_DE[self._status]}“ nicht bearbeitet werden."
+            )
+        self._check_validity(action)
+
+    def _check_validity(self, action: OfferAction) -> None:
+        if action.valid_until is not None and action.valid_until <= workflow.now():
+            raise TransitionError("Die Gültigkeit des Angebots muss in der Zukunft liegen.")
+
+    def _check_remind(self) -> None:
+        if self._status == S.QUEUED and self._delivery_failed:
+            return
+        if self._status not in AWAITING_INSURER:
+            raise TransitionError(
+                f"Eine Erinnerung ist im Status „{LABELS_DE[self._status]}“ nicht möglich."
+            )
+
+    def _check_reschedule(self, action: RescheduleAction) -> None:
+        if self._status not in AWAITING_INSURER:
+            raise TransitionError(
+                f"Termine können im Status „{LABELS_DE[self._status]}“ nicht geändert werden."
+            )
+        now = workflow.now()
+        deadline = action.deadline_at or self._deadline_at
+        for at in (action.deadline_at, action.next_reminder_at):
+            if at is not None and at <= now:
+                raise TransitionError("Der neue Termin muss in der Zukunft liegen.")
+        if action.next_reminder_at and deadline and action.next_reminder_at >= deadline:
+            raise TransitionError("Die Erinnerung muss vor der Antwortfrist liegen.")
+
+    # ------------------------------------------------------------ helpers
+    async def _handle(self, action: Action, apply: object) -> ActionResult:
+        """Run one update exactly once per ``action_id`` under the state lock."""
+        async with self._lock:
+            if action.action_id in self._results:
+                first = self._results[action.action_id]
+                return ActionResult(status=self._status, changed=False, message_de=first.message_de)
+            try:
+                message = await apply()  # type: ignore[operator]
+            except TransitionError as err:
+                raise ApplicationError(str(err), type="TransitionRejected", non_retryable=True) from None
+            result = ActionResult(status=self._status, changed=True, message_de=message)
+            self._results[action.action_id] = result
+            return result
+
+    def _accept_offer(self, action: OfferAction) -> None:
+        self._status = S.OFFERED
+        self._offer_id = action.offer_id
+        self._offer_valid_until = action.valid_until or (
+            workflow.now() + timedelta(seconds=self._inp.plan.offer_validity_s)
+        )
+        self._timers_changed = True
+
+    def _end(self, status: TenderStatus) -> None:
+        self._status = status
+        self._ended_at = workflow.now()
+        self._timers_changed = True
+
+    def _next_reminder_at(self) -> datetime | None:
+        if self._status not in AWAITING_INSURER or self._sent_at is None:
+            return None
+        if self._reminder_override is not None:
+            at = self._reminder_override
+        else:
+            offsets = self._inp.plan.reminder_offsets_s
+            if self._next_auto_reminder >= len(offsets):
+                return None
+            at = self._sent_at + timedelta(seconds=offsets[self._next_auto_reminder])
+        if self._deadline_at is not None and at >= self._deadline_at:
+            return None
+        return at
+
+    def _next_timer(self) -> tuple[datetime, TimerKind] | None:
+        if self._status in AWAITING_INSURER:
+            reminder = self._next_reminder_at()
+            if reminder is not None:
+                return reminder, TimerKind.REMINDER
+            if self._deadline_at is not None:
+                return self._deadline_at, TimerKind.DEADLINE
+        if self._status == S.OFFERED and self._offer_valid_until is not None:
+            return self._offer_valid_until, TimerKind.OFFER_VALIDITY
+        return None
+
+    async def _fire(self, timer: tuple[datetime, TimerKind]) -> None:
+        """A timer ran out. Re-check under the lock: an update may have moved it."""
+        async with self._lock:
+            current = self._next_timer()
+            if current is None or current[1] != timer[1] or current[0] > workflow.now():
+                return
+            kind = timer[1]
+            if kind == TimerKind.REMINDER:
+                if self._reminder_override is not None:
+                    self._reminder_override = None
+                else:
+                    self._next_auto_reminder += 1
+                self._outbox.append(EmailKind.REMINDER)
+            elif kind == TimerKind.DEADLINE:
+                self._end(S.EXPIRED)
+                await self._project("deadline_expired")
+            elif kind == TimerKind.OFFER_VALIDITY:
+                self._status = S.OFFER_EXPIRED
+                await self._project("offer_expired")
+
+    async def _drain_outbox(self) -> None:
+        while self._outbox:
+            kind = self._outbox.pop(0)
+            seq = self._email_seq.get(kind, 0) + 1
+            self._email_seq[kind] = seq
+            try:
+                result: EmailResult = await workflow.execute_activity(
+                    "send_email",
+                    EmailInput(tender_id=self._inp.tender_id, kind=kind, seq=seq),
+                    result_type=EmailResult,
+                    start_to_close_timeout=timedelta(minutes=2),
+                    retry_policy=EMAIL_RETRY,
+                    summary=f"{kind.value} #{seq}",
+                )
+                delivered, email_id = result.delivered, result.system_email_id
+            except ActivityError:
+                delivered, email_id = False, None
+            async with self._lock:
+                await self._after_email(kind, delivered, email_id)
+
+    async def _after_email(self, kind: EmailKind, delivered: bool, email_id: int | None) -> None:
+        if not delivered:
+            self._delivery_failed = True
+            await self._project("delivery_failed", system_email_id=email_id)
+            return
+        self._delivery_failed = False
+        if kind == EmailKind.TENDER and self._status == S.QUEUED:
+            self._status = S.SENT
+            self._sent_at = workflow.now()
+            self._deadline_at = self._sent_at + timedelta(seconds=self._inp.plan.response_deadline_s)
+            await self._project("tender_sent", system_email_id=email_id)
+        elif kind == EmailKind.REMINDER:
+            self._reminders_sent += 1
+            await self._project("reminder_sent", system_email_id=email_id)
+        else:
+            await self._project(f"{kind.value}_sent", system_email_id=email_id)
+
+    async def _project(
+        self,
+        event: str,
+        action: Action | None = None,
+        *,
+        message_id: int | None = None,
+        offer_id: int | None = None,
+        system_email_id: int | None = None,
+    ) -> None:
+        """Write the new state to the database and to Temporal visibility."""
+        self._version += 1
+        snap = self.snapshot()
+        workflow.upsert_search_attributes([TENDER_STATUS.value_set(self._status.value)])
+        next_line = (
+            f"nächster Termin: {snap.next_timer_kind.value} am {_fmt(snap.next_timer_at)}"
+            if snap.next_timer_kind
+            else "kein Termin offen"
+        )
+        workflow.set_current_details(
+            f"**Status:** {self._status.value} ({LABELS_DE[self._status]})\n\n"
+            f"**Erinnerungen:** {self._reminders_sent}\n\n"
+            f"**Frist:** {_fmt(self._deadline_at)}\n\n**{next_line}**"
+        )
+        await workflow.execute_activity(
+            "project_tender",
+            ProjectionInput(
+                snapshot=snap,
+                event=event,
+                actor_user_id=action.actor_user_id if action else None,
+                action_id=action.action_id if action else None,
+                message_id=message_id,
+                offer_id=offer_id,
+                system_email_id=system_email_id,
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=DB_RETRY,
+            summary=event,
+        )
