@@ -19,7 +19,7 @@ run: $(INSTALLED)
 ## test: install if needed, make sure Chromium and PostgreSQL are there, lint, test.
 test: $(INSTALLED)
 	@# Browser for the end-to-end tests (Debian package; we run as root).
-	@test -x /usr/bin/chromium || { apt-get update && apt-get install -y chromium; }
+	@test -x /usr/bin/chromium || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 	@# PostgreSQL on 127.0.0.1:5432 for the tests that use it.
 	@pg_isready -q -h 127.0.0.1 -p 5432 || \
 		pg_ctlcluster --skip-systemctl-redirect "$$(ls /etc/postgresql | sort -V | tail -n 1)" main start

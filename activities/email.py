@@ -152,7 +152,7 @@ class EmailActivities:
             ctx = self._context(session, tender, inp.kind)
             token = new_token() if inp.kind in LINKED else None
             link = f"{self._settings.base_url.rstrip('/')}/t/{token}" if token else ""
-            subject = SUBJECTS[inp.kind].format(**ctx["subject"])
+            subject = SUBJECTS[inp.kind].format_map(ctx["subject"])  # type: ignore[arg-type]
             text_sent = self._render(inp.kind, "txt", ctx, link)
             html_sent = self._render(inp.kind, "html", ctx, link)
             text_stored = self._render(inp.kind, "txt", ctx, LINK_PLACEHOLDER if token else "")

@@ -27,8 +27,14 @@ LOG_DIR = VAR_DIR / "log"
 
 
 def cmd_migrate(settings: Settings) -> int:
-    from tenderdesk.db import migrate
+    from sqlalchemy.engine import make_url
 
+    from tenderdesk.db import migrate, normalise_url
+
+    url = make_url(normalise_url(settings.database_url))
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        # Alembic opens the file itself; SQLite creates it but not its folder.
+        Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
     migrate(settings.database_url)
     print("Database schema is up to date.")
     return 0
@@ -81,6 +87,7 @@ def print_logins(logins: Sequence[tuple[str, str, str]]) -> None:
 
 
 def cmd_seed(settings: Settings) -> int:
+    cmd_migrate(settings)  # idempotent, and seeding needs the tables
     logins = seed_if_empty(settings)
     if logins is None:
         print("The database already has an account; nothing seeded.")
@@ -255,7 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="bring the database schema up to date")
-    sub.add_parser("seed", help="create demo data if the database has no account yet")
+    sub.add_parser(
+        "seed", help="migrate, then create demo data if the database has no account yet"
+    )
     for name, text in (
         ("run", "run everything: Temporal, mail capture, worker and web app"),
         ("web", "run only the web app"),

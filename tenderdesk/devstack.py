@@ -20,6 +20,8 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
+from temporalio.common import SearchAttributeIndexedValueType
+
 from tenderdesk.settings import ROOT, VAR_DIR
 
 #: The embedded defaults. The dev stack only starts a service itself when the
@@ -32,12 +34,30 @@ SMTP_PORT = 8025
 WEB_HOST = "127.0.0.1"
 WEB_PORT = 8000
 
-#: Custom search attributes the workflows set; the dev server registers them at start.
-SEARCH_ATTRIBUTES: dict[str, str] = {
-    "RequestId": "Keyword",
-    "InsurerId": "Keyword",
-    "TenderStatus": "Keyword",
+#: How ``temporal server start-dev --search-attribute`` spells each type.
+_CLI_TYPE_NAMES: dict[SearchAttributeIndexedValueType, str] = {
+    SearchAttributeIndexedValueType.TEXT: "Text",
+    SearchAttributeIndexedValueType.KEYWORD: "Keyword",
+    SearchAttributeIndexedValueType.INT: "Int",
+    SearchAttributeIndexedValueType.DOUBLE: "Double",
+    SearchAttributeIndexedValueType.BOOL: "Bool",
+    SearchAttributeIndexedValueType.DATETIME: "Datetime",
+    SearchAttributeIndexedValueType.KEYWORD_LIST: "KeywordList",
 }
+
+
+def search_attribute_flags() -> list[str]:
+    """``--search-attribute Name=Type`` for every key in ``workflows.SEARCH_ATTRIBUTES``.
+
+    Derived from the workflow package, so a new search attribute is registered
+    by the dev server without anyone remembering to edit this file.
+    """
+    from workflows import SEARCH_ATTRIBUTES
+
+    flags: list[str] = []
+    for key in SEARCH_ATTRIBUTES:
+        flags += ["--search-attribute", f"{key.name}={_CLI_TYPE_NAMES[key.indexed_value_type]}"]
+    return flags
 
 
 class DevStackError(RuntimeError):
@@ -77,8 +97,7 @@ def temporal_dev_command(
         "--db-filename", str(var_dir / "temporal" / "temporal.db"),
         "--namespace", namespace,
     ]
-    for name, kind in SEARCH_ATTRIBUTES.items():
-        argv += ["--search-attribute", f"{name}={kind}"]
+    argv += search_attribute_flags()
     argv += [
         "--sqlite-pragma", "journal_mode=wal",
         "--sqlite-pragma", "synchronous=normal",
@@ -161,7 +180,7 @@ class Child:
     argv: list[str]
     process: subprocess.Popen[bytes]
     log_path: Path | None = None
-    _log: IO[bytes] | None = field(default=None, repr=False)
+    log_file: IO[bytes] | None = field(default=None, repr=False)
 
     @property
     def pid(self) -> int:
@@ -341,9 +360,9 @@ class Supervisor:
                     break
                 time.sleep(0.05)
             process.wait()
-        if child._log is not None:
-            child._log.close()
-            child._log = None
+        if child.log_file is not None:
+            child.log_file.close()
+            child.log_file = None
 
     def stop_all(self) -> None:
         """Stop every child, newest first; keeps going if one of them misbehaves."""

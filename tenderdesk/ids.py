@@ -7,5 +7,7 @@ One tender per (request, insurer) may be open at a time; Temporal's
 from __future__ import annotations
 
 
-def tender_workflow_id(request_id: int, insurer_id: int) -> str:
-    return f"tender-r{request_id}-i{insurer_id}"
+def tender_workflow_id(request_id: int, insurer_id: int, prefix: str = "tender") -> str:
+    """``prefix`` (setting ``WORKFLOW_ID_PREFIX``) lets several installations or
+    test runs share one Temporal namespace without their IDs colliding."""
+    return f"{prefix}-r{request_id}-i{insurer_id}"

@@ -788,7 +788,7 @@ def _plan_requests(rng: random.Random, cat: _Catalogue, account: _AccountRef, co
         ))
     for plan in rng.sample(plans, min(self_handled, len(plans))):
         plan.self_handled = True
-    staff_weights = [3, 2, 2][: len(account.backoffice_ids)] or [1]
+    staff_weights = [3] + [2] * (len(account.backoffice_ids) - 1)  # the first one a bit busier
     for plan in plans:
         if not plan.self_handled and account.backoffice_ids and rng.random() < assign_share:
             plan.assignee_id = rng.choices(account.backoffice_ids, staff_weights)[0]

@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "tenders"
+    workflow_id_prefix: str = "tender"
     temporal_ui_url: str = "http://127.0.0.1:8233"
 
     smtp_host: str = "127.0.0.1"

