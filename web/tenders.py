@@ -9,6 +9,7 @@ action deletes them again, so bad input changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
@@ -149,47 +150,51 @@ async def start_tenders(
                 to_start.append((tender, summary))
         session.flush()
         plan = plan_for(account)
+    results = await asyncio.gather(
+        *(_start_one(client, task_queue, tender, summary, plan) for tender, summary in to_start)
+    )
     started: list[Tender] = []
-    for tender, summary in to_start:
-        assert tender.id is not None
-        try:
-            await client.start_workflow(
-                "TenderWorkflow",
-                TenderInput(
-                    tender_id=tender.id,
-                    request_id=tender.request_id,
-                    insurer_id=tender.insurer_id,
-                    plan=plan,
-                ),
-                id=tender.workflow_id,
-                task_queue=task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                search_attributes=TypedSearchAttributes(
-                    [
-                        SearchAttributePair(REQUEST_ID, str(tender.request_id)),
-                        SearchAttributePair(INSURER_ID, str(tender.insurer_id)),
-                        SearchAttributePair(TENDER_STATUS, TenderStatus.QUEUED.value),
-                    ]
-                ),
-                static_summary=summary,
-                static_details=(
-                    f"Ausschreibung #{tender.id} der Anfrage {tender.request_id} "
-                    f"an Gesellschaft {tender.insurer_id}"
-                ),
-            )
+    for (tender, _), refusal in zip(to_start, results, strict=True):
+        if refusal is None:
             started.append(tender)
-        except WorkflowAlreadyStartedError:
+        else:
             _delete(engine, tender)
-            refused[tender.insurer_id] = "Für diese Gesellschaft läuft bereits eine Ausschreibung."
-        except RPCError:
-            _delete(engine, tender)
-            log.exception("could not start tender workflow %s", tender.workflow_id)
-            refused[tender.insurer_id] = (
-                "Die Ausschreibung konnte nicht gestartet werden (Temporal nicht erreichbar). "
-                "Bitte später erneut versuchen."
-            )
+            refused[tender.insurer_id] = refusal
     return StartOutcome(started=started, refused=refused)
+
+
+async def _start_one(client: Client, task_queue: str, tender: Tender, summary: str, plan: TenderPlan) -> str | None:
+    """Start one workflow; return a German refusal or None."""
+    assert tender.id is not None
+    try:
+        await client.start_workflow(
+            "TenderWorkflow",
+            TenderInput(tender_id=tender.id, request_id=tender.request_id, insurer_id=tender.insurer_id, plan=plan),
+            id=tender.workflow_id,
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(REQUEST_ID, str(tender.request_id)),
+                    SearchAttributePair(INSURER_ID, str(tender.insurer_id)),
+                    SearchAttributePair(TENDER_STATUS, TenderStatus.QUEUED.value),
+                ]
+            ),
+            static_summary=summary,
+            static_details=(
+                f"Ausschreibung #{tender.id} der Anfrage {tender.request_id} an Gesellschaft {tender.insurer_id}"
+            ),
+        )
+    except WorkflowAlreadyStartedError:
+        return "Für diese Gesellschaft läuft bereits eine Ausschreibung."
+    except RPCError:
+        log.exception("could not start tender workflow %s", tender.workflow_id)
+        return (
+            "Die Ausschreibung konnte nicht gestartet werden (Temporal nicht erreichbar). "
+            "Bitte später erneut versuchen."
+        )
+    return None
 
 
 def _delete(engine: Engine, row: Any) -> None:

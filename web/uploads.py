@@ -1,0 +1,172 @@
+"""Uploads without trusting the client: size limits while streaming, PDF checks.
+
+An upload is never held in memory as a whole. The request body is counted as
+it arrives and cut off at ``max_upload_bytes`` plus a small allowance for the
+other form fields, so the form parser (which spools files to disk above 1 MB)
+never sees more. The file itself is then copied in chunks to a temporary file
+under the storage directory, hashing and counting on the way; only a file
+that passed every check is moved (renamed, same file system) to its
+content-addressed place, the same layout :mod:`tenderdesk.storage` uses.
+
+A PDF must start with ``%PDF-`` and parse with pypdf with at least one page:
+the magic bytes stop renamed files, the parse stops broken ones that an
+insurer's broker would otherwise receive as its offer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from pypdf import PdfReader
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.types import Message
+
+from tenderdesk.settings import Settings
+from tenderdesk.storage import storage_key_for
+
+log = logging.getLogger(__name__)
+
+CHUNK_BYTES = 64 * 1024
+#: Room for the text fields and multipart framing next to the file.
+FORM_ALLOWANCE_BYTES = 64 * 1024
+#: After a too-large body we keep reading (and discarding) up to this much, so
+#: the browser gets to see our error page instead of a reset connection.
+DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
+PDF_MAGIC = b"%PDF-"
+INCOMING_DIR = ".incoming"
+
+
+class UploadTooLarge(Exception):
+    """The body or the file exceeded the limit."""
+
+
+class UploadIncomplete(Exception):
+    """The form could not be parsed (client aborted, malformed multipart)."""
+
+
+@dataclass
+class StagedFile:
+    """An upload copied to a temporary file, not yet stored."""
+
+    path: Path
+    size: int
+    sha256: str
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def body_limit(settings: Settings) -> int:
+    return settings.max_upload_bytes + FORM_ALLOWANCE_BYTES
+
+
+async def _drain(receive: object, already: int) -> None:
+    total = already
+    while total < DRAIN_LIMIT_BYTES:
+        message: Message = await receive()  # type: ignore[operator]
+        if message["type"] != "http.request":
+            return
+        total += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
+async def read_limited_form(request: Request, limit: int, *, max_fields: int = 20) -> FormData:
+    """Parse the form, refusing bodies larger than ``limit`` bytes.
+
+    A declared ``Content-Length`` above the limit is refused before reading;
+    a body without one (chunked) is counted and cut off as it streams.
+    """
+    declared = request.headers.get("content-length", "")
+    receive = request.receive
+    if declared.isdigit() and int(declared) > limit:
+        if int(declared) <= DRAIN_LIMIT_BYTES:
+            await _drain(receive, 0)
+        raise UploadTooLarge()
+    received = 0
+    exceeded = False
+
+    async def limited_receive() -> Message:
+        nonlocal received, exceeded
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                exceeded = True
+                raise UploadTooLarge()
+        return message
+
+    limited = Request(request.scope, limited_receive)
+    try:
+        return await limited.form(max_files=1, max_fields=max_fields)
+    except UploadTooLarge:
+        await _drain(receive, received)
+        raise
+    except HTTPException as err:  # malformed multipart, too many fields or files
+        raise UploadIncomplete() from err
+    except Exception as err:
+        if exceeded:
+            raise UploadTooLarge() from err
+        raise UploadIncomplete() from err
+
+
+async def stage_upload(settings: Settings, upload: UploadFile, limit: int) -> StagedFile:
+    """Copy ``upload`` in chunks to a temporary file, at most ``limit`` bytes."""
+    incoming = Path(settings.storage_dir) / INCOMING_DIR
+    incoming.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=incoming, prefix="upload-")
+    path = Path(name)
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            while chunk := await upload.read(CHUNK_BYTES):
+                size += len(chunk)
+                if size > limit:
+                    raise UploadTooLarge()
+                digest.update(chunk)
+                await asyncio.to_thread(fh.write, chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return StagedFile(path=path, size=size, sha256=digest.hexdigest())
+
+
+def pdf_problem(path: Path) -> str | None:
+    """``None`` for a readable PDF, else the i18n key of what is wrong."""
+    with path.open("rb") as fh:
+        if fh.read(len(PDF_MAGIC)) != PDF_MAGIC:
+            return "offer.file_not_pdf"
+    try:
+        reader = PdfReader(path, strict=False)
+        if reader.is_encrypted:
+            reader.decrypt("")
+        if len(reader.pages) < 1:
+            return "offer.file_broken"
+    except Exception as err:  # pypdf raises many kinds on broken files
+        log.info("uploaded PDF rejected: %s", type(err).__name__)
+        return "offer.file_broken"
+    return None
+
+
+def store_staged(settings: Settings, staged: StagedFile) -> str:
+    """Move a checked file to its content-addressed place; returns the storage key.
+
+    Identical content already stored is kept and the staged copy dropped.
+    """
+    key = storage_key_for(staged.sha256)
+    target = Path(settings.storage_dir) / key
+    if target.is_file() and target.stat().st_size == staged.size:
+        staged.discard()
+        return key
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staged.path, target)
+    return key
