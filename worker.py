@@ -21,6 +21,7 @@ from activities.email import EmailActivities
 from activities.projection import ProjectionActivities
 from tenderdesk.db import get_engine
 from tenderdesk.settings import Settings, get_settings
+from workflows.notification import NotificationWorkflow
 from workflows.tender import TenderWorkflow
 
 log = logging.getLogger("tenderdesk.worker")
@@ -28,17 +29,15 @@ log = logging.getLogger("tenderdesk.worker")
 
 def activities_for(engine: Engine, settings: Settings) -> Sequence[Any]:
     """The bound activity methods, given their dependencies once."""
-    return [
-        ProjectionActivities(engine).project_tender,
-        EmailActivities(engine, settings).send_email,
-    ]
+    emails = EmailActivities(engine, settings)
+    return [ProjectionActivities(engine).project_tender, emails.send_email, emails.deliver_system_email]
 
 
 def build_worker(client: Client, engine: Engine, settings: Settings, task_queue: str | None = None) -> Worker:
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
-        workflows=[TenderWorkflow],
+        workflows=[TenderWorkflow, NotificationWorkflow],
         activities=activities_for(engine, settings),
         max_concurrent_activities=50,
     )

@@ -32,7 +32,7 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from tenderdesk.contracts import EmailInput, EmailKind, EmailResult
+from tenderdesk.contracts import EmailInput, EmailKind, EmailResult, NotificationInput
 from tenderdesk.db import session_scope
 from tenderdesk.models import (
     Account,
@@ -66,9 +66,10 @@ SUBJECTS: dict[EmailKind, str] = {
     EmailKind.REMINDER: "Erinnerung: Ausschreibung {number}: {product} – {trade}",
     EmailKind.NOT_SELECTED: "Ausschreibung {number}: nicht zum Zuge gekommen",
     EmailKind.COVER_ORDER: "Deckungsauftrag zur Ausschreibung {number}: {product}",
+    EmailKind.MESSAGE: "Neue Nachricht zur Ausschreibung {number}: {product}",
 }
 #: Kinds whose email carries the insurer's link.
-LINKED = {EmailKind.TENDER, EmailKind.REMINDER}
+LINKED = {EmailKind.TENDER, EmailKind.REMINDER, EmailKind.MESSAGE}
 
 
 def template_env(root: Path = ROOT / "templates") -> Environment:
@@ -97,13 +98,27 @@ class EmailActivities:
 
     @activity.defn(name="send_email")
     async def send_email(self, inp: EmailInput) -> EmailResult:
+        """A tender email (tender, reminder, message notice, outcome) to the insurer."""
         prepared = await asyncio.to_thread(self.prepare, inp)
         if prepared.already_sent or prepared.message is None:
             return EmailResult(system_email_id=prepared.email_id, delivered=True)
+        return await self._deliver(prepared.message, prepared.email_id)
+
+    @activity.defn(name="deliver_system_email")
+    async def deliver_system_email(self, inp: NotificationInput) -> EmailResult:
+        """An email the web layer already wrote as a System Email row (notifications
+        to broker or backoffice, release notices). Same idempotency: one row, sent once."""
+        prepared = await asyncio.to_thread(self._prepare_stored, inp.system_email_id)
+        if prepared.already_sent or prepared.message is None:
+            return EmailResult(system_email_id=prepared.email_id, delivered=prepared.already_sent)
+        return await self._deliver(prepared.message, prepared.email_id)
+
+    async def _deliver(self, message: EmailMessage, email_id: int) -> EmailResult:
+        """Hand one message to SMTP and record the outcome on its System Email row."""
         s = self._settings
         try:
             await aiosmtplib.send(
-                prepared.message,
+                message,
                 hostname=s.smtp_host,
                 port=s.smtp_port,
                 username=s.smtp_username,
@@ -114,18 +129,37 @@ class EmailActivities:
         except aiosmtplib.SMTPResponseException as err:
             reply = f"{err.code} {err.message}"
             if 500 <= err.code < 600:
-                await asyncio.to_thread(self._mark, prepared.email_id, EmailStatus.FAILED, reply)
-                log.warning("email %s rejected permanently (%s)", prepared.email_id, err.code)
-                return EmailResult(system_email_id=prepared.email_id, delivered=False)
-            await asyncio.to_thread(self._mark, prepared.email_id, EmailStatus.RETRYING, reply)
+                await asyncio.to_thread(self._mark, email_id, EmailStatus.FAILED, reply)
+                log.warning("email %s rejected permanently (%s)", email_id, err.code)
+                return EmailResult(system_email_id=email_id, delivered=False)
+            await asyncio.to_thread(self._mark, email_id, EmailStatus.RETRYING, reply)
             raise ApplicationError(f"SMTP {err.code}: vorübergehender Fehler", type="SmtpTransient") from None
         except (aiosmtplib.SMTPException, OSError) as err:
             reply = f"Verbindungsfehler: {type(err).__name__}"
-            await asyncio.to_thread(self._mark, prepared.email_id, EmailStatus.RETRYING, reply)
+            await asyncio.to_thread(self._mark, email_id, EmailStatus.RETRYING, reply)
             raise ApplicationError(reply, type="SmtpUnavailable") from None
-        await asyncio.to_thread(self._mark, prepared.email_id, EmailStatus.SENT, "250 OK")
-        log.info("email %s sent (%s #%s)", prepared.email_id, inp.kind.value, inp.seq)
-        return EmailResult(system_email_id=prepared.email_id, delivered=True)
+        await asyncio.to_thread(self._mark, email_id, EmailStatus.SENT, "250 OK")
+        log.info("email %s sent", email_id)
+        return EmailResult(system_email_id=email_id, delivered=True)
+
+    def _prepare_stored(self, email_id: int) -> Prepared:
+        with session_scope(self._engine) as session:
+            row = session.get(SystemEmail, email_id)
+            if row is None:
+                raise ApplicationError(f"System email {email_id} not found", non_retryable=True)
+            if row.status in (EmailStatus.SENT, EmailStatus.FAILED):
+                return Prepared(email_id=email_id, already_sent=row.status == EmailStatus.SENT)
+            row.attempts += 1
+            session.add(row)
+            msg = EmailMessage()
+            msg["From"] = self._settings.mail_from
+            msg["To"] = row.to_addr
+            msg["Subject"] = row.subject
+            msg["Message-ID"] = row.message_id_header
+            msg["Date"] = format_datetime(as_utc(row.created_at))  # type: ignore[arg-type]
+            msg["Auto-Submitted"] = "auto-generated"
+            msg.set_content(row.body_text)
+            return Prepared(email_id=email_id, already_sent=False, message=msg)
 
     # ------------------------------------------------------------ database
     def _mark(self, email_id: int, status: EmailStatus, reply: str) -> None:

@@ -21,6 +21,7 @@ class EmailKind(StrEnum):
     REMINDER = "reminder"
     NOT_SELECTED = "not_selected"
     COVER_ORDER = "cover_order"
+    MESSAGE = "message"
 
 
 class TimerKind(StrEnum):
@@ -143,3 +144,10 @@ class EmailResult:
     system_email_id: int
     delivered: bool
     reply: str = ""
+
+
+@dataclass
+class NotificationInput:
+    """A System Email row the web layer wrote; the workflow only delivers it."""
+
+    system_email_id: int

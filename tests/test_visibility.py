@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 from temporalio.api.common.v1 import Payload
 
 import web.tenders
-from tenderdesk.contracts import ActionResult, QuestionAction
+from tenderdesk.contracts import Action, ActionResult, QuestionAction
 from tenderdesk.models import AuditEvent, Broker, Message, Offer, Party, Policyholder, Tender
 from tenderdesk.states import TenderStatus
 from web.tenders import (
@@ -177,7 +177,7 @@ async def test_update_after_the_tender_ended_is_refused_and_changes_nothing(dev:
     _, [declined_tender, withdrawn_tender] = await sent_tenders(dev, 2)
     await decline(dev.client, dev.engine, declined_tender, reason="Kein Interesse.")
     await send_action(dev.client, withdrawn_tender, "withdraw",
-                      web.tenders.Action(action_id=new_action_id()))
+                      Action(action_id=new_action_id()))
     for tender in (declined_tender, withdrawn_tender):
         await asyncio.wait_for(handle(dev, tender).result(), timeout=10)
     before = [db_state(dev.engine, t) for t in (declined_tender, withdrawn_tender)]
@@ -254,13 +254,13 @@ async def test_history_carries_no_personal_data_or_tokens(dev: Running, smtp_ser
     world, [tender] = await sent_tenders(dev)
     question = "Gibt es Vorschäden auf Baustellen?"
     await ask_question(dev.client, dev.engine, tender, body=question)
-    await send_action(dev.client, tender, "remind_now", web.tenders.Action(action_id=new_action_id()))
+    await send_action(dev.client, tender, "remind_now", Action(action_id=new_action_id()))
     await wait_for(lambda: len(smtp_server.capture.messages) == 2)
     await submit_offer(dev.client, dev.engine, tender,
                        OfferTerms(premium_cents=150_000, valid_until=datetime.now(UTC)
                                   + timedelta(days=30), conditions_note="Selbstbehalt 500 EUR"),
                        by=Party.INSURER)
-    await send_action(dev.client, tender, "withdraw", web.tenders.Action(action_id=new_action_id()))
+    await send_action(dev.client, tender, "withdraw", Action(action_id=new_action_id()))
     await asyncio.wait_for(handle(dev, tender).result(), timeout=10)
 
     tokens = {t for m in smtp_server.capture.messages for t in LINK_RE.findall(plain_text(m))}

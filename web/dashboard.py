@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter
 from sqlalchemy import ColumnElement, and_, case, exists, func, or_
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 from starlette.requests import Request as HttpRequest
@@ -167,7 +168,8 @@ def load_dashboard(
     page = min(max(1, page), pages)
     progress = _progress_expr()
     statement = (
-        select(Request, Broker, Product, col(Assignee.name), progress, _tender_count_expr())
+        # Six columns: more than sqlmodel's typed ``select`` overloads cover.
+        sa_select(Request, Broker, Product, col(Assignee.name), progress, _tender_count_expr())
         .join(Broker, col(Broker.id) == col(Request.broker_id))
         .join(Product, col(Product.id) == col(Request.product_id))
         .outerjoin(Assignee, col(Assignee.id) == col(Request.assignee_id))

@@ -21,8 +21,8 @@ from web import csrf
 from web.access import require_staff
 from web.errors import LoginRequired, PageError
 from web.sessions import Login, resolve_session, session_token
-from web.temporal import TemporalConnector
 from web.templating import Pages
+from web.temporal import TemporalConnector
 from web.throttle import LoginThrottle
 
 

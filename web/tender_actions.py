@@ -60,6 +60,6 @@ async def tender_action(
     except TenderActionError as err:
         set_flash(response, settings, Flash("error", str(err)))
     else:
-        level = "success" if result.changed else "info"
-        set_flash(response, settings, Flash(level, result.message_de))
+        flash = Flash("success" if result.changed else "info", result.message_de)
+        set_flash(response, settings, flash)
     return response

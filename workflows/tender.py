@@ -253,6 +253,21 @@ class TenderWorkflow:
         self._validate(action, self._check_remind)
 
     @workflow.update
+    async def notify_insurer(self, action: Action) -> ActionResult:
+        """Backoffice wrote in the insurer's thread: email the insurer a fresh link."""
+
+        async def apply() -> str:
+            self._require_open()
+            self._outbox.append(EmailKind.MESSAGE)
+            return "Die Gesellschaft wird per E-Mail benachrichtigt."
+
+        return await self._handle(action, apply)
+
+    @notify_insurer.validator
+    def _v_notify_insurer(self, action: Action) -> None:
+        self._validate(action, self._require_open)
+
+    @workflow.update
     async def reschedule(self, action: RescheduleAction) -> ActionResult:
         async def apply() -> str:
             self._check_reschedule(action)
@@ -306,6 +321,12 @@ class TenderWorkflow:
                 check_transition(self._status, self._status, what)
 
         self._validate(action, check)
+
+    def _require_open(self) -> None:
+        if self._status == S.QUEUED or is_terminal(self._status):
+            raise TransitionError(
+                f"Eine Benachrichtigung ist im Status „{LABELS_DE[self._status]}“ nicht möglich."
+            )
 
     def _check_question(self) -> None:
         if self._status == S.QUEUED or is_terminal(self._status):

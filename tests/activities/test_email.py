@@ -372,3 +372,30 @@ async def test_451_once_then_sent_with_one_record(ts: Running, smtp_server: Smtp
     assert len(smtp_server.capture.messages) == 1
     await poll(lambda: row(ts, tender).status == TenderStatus.SENT)
     assert row(ts, tender).delivery_failed is False
+
+
+async def test_retries_exhausted_marks_the_email_failed(ts: Running, smtp_server: SmtpServer) -> None:
+    """EMAIL_RETRY gives up after about a day of 4xx; then the email "counts as
+    failed and is shown to a person" (workflows/tender.py) — on the tender and on
+    the System Email row the backoffice reads."""
+    smtp_server.capture.script(*["451 4.3.0 Try again later"] * 61)
+    world = make_world(ts.engine)
+    [tender] = await start(ts, world)
+    await poll(lambda: len(tender_emails(ts.engine)) == 1)
+    for _ in range(40):  # hour by hour, so every retry attempt runs on the worker
+        await ts.env.sleep(timedelta(hours=1))
+
+    async def failed() -> bool:
+        return (await snapshot(ts, tender)).delivery_failed
+
+    await poll(failed)
+    db = row(ts, tender)
+    assert db.status == TenderStatus.QUEUED and db.delivery_failed
+    assert not smtp_server.capture.messages
+    # BUG (activities/email.py, send_email's 4xx/connection branches): the last
+    # attempt raises like every other one, so once Temporal gives up the row stays
+    # ``retrying`` forever although nothing retries it. Fix: when
+    # ``activity.info().attempt`` has reached ``info.retry_policy.maximum_attempts``,
+    # mark the row FAILED (keeping the reply) and return ``delivered=False`` instead of
+    # raising; that also hands the workflow the ``system_email_id`` it now projects as None.
+    assert tender_emails(ts.engine) == [("tender", 1, "failed", "451 4.3.0 Try again later")]

@@ -1,0 +1,86 @@
+"""The FastAPI application: backoffice pages, broker pages and insurer link pages.
+
+``create_app`` takes its dependencies (settings, database engine, a Temporal
+client factory) so tests can run the real app against their own database and
+Temporal test server. ``web.app:app`` is what uvicorn serves; it is built on
+first access, so importing this module has no side effects.
+
+The app starts without Temporal: lists and detail pages read the database,
+and the Temporal client is connected on the first action that needs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+from starlette.staticfiles import StaticFiles
+
+from tenderdesk.db import get_engine
+from tenderdesk.settings import Settings, get_settings
+from web import add_tenders, auth, contact, dashboard, documents, insurer_link, requests, tender_actions
+from web.errors import install_error_handlers
+from web.logging import install_token_redaction
+from web.security import SecurityHeadersMiddleware
+from web.sessions import is_https
+from web.templating import Pages
+from web.temporal import TemporalClientFactory, TemporalConnector, default_factory
+from web.throttle import LoginThrottle
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def create_app(
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    temporal_client_factory: TemporalClientFactory | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine if engine is not None else get_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # uvicorn configures logging before serving; attach the filter again
+        # in case its handlers were replaced after the app was built.
+        install_token_redaction()
+        yield
+
+    app = FastAPI(
+        title="Tenderdesk",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.pages = Pages(settings)
+    app.state.login_throttle = LoginThrottle()
+    app.state.temporal = TemporalConnector(temporal_client_factory or default_factory(settings))
+
+    app.add_middleware(SecurityHeadersMiddleware, https=is_https(settings))
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_error_handlers(app)
+    insurer_link.install_link_errors(app)
+    for module in (
+        auth, dashboard, requests, tender_actions, add_tenders, documents, insurer_link, contact
+    ):
+        app.include_router(module.router)
+    install_token_redaction()
+    return app
+
+
+_app: FastAPI | None = None
+
+
+def __getattr__(name: str) -> FastAPI:
+    """``web.app.app``: the app for uvicorn, built from the environment on first use."""
+    global _app
+    if name != "app":
+        raise AttributeError(name)
+    if _app is None:
+        _app = create_app()
+    return _app

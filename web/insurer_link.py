@@ -1,0 +1,630 @@
+""""Link zur Ausschreibung": the insurer's page, opened from the tender email.
+
+The insurer has no login: the 256-bit token in ``/t/<token>`` is the
+credential. It is looked up by its SHA-256 (only the hash is stored) and must
+belong to a link that is neither revoked nor expired, of a tender that has not
+ended. Otherwise the page says in German why (withdrawn, expired, declined,
+closed) and whom to contact, with 404 for unknown and 410 for ended links.
+
+Forms on the page (question, offer upload, decline) carry a CSRF token derived
+from the link (:func:`web.csrf.link_csrf_token`) and an ``action_id`` that
+makes a resubmitted form harmless. Bad input re-renders the page with a German
+message and status 422 and changes nothing.
+
+The backoffice opens the same page read-only, without a token, via
+``/requests/{rid}/tenders/{tid}/insurer-view``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, Form
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, or_, select
+from starlette.background import BackgroundTask
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request as HttpRequest
+from starlette.responses import RedirectResponse, Response
+
+from tenderdesk.contracts import Action
+from tenderdesk.models import (
+    Account,
+    Broker,
+    Document,
+    DocumentKind,
+    Insurer,
+    Message,
+    Offer,
+    Party,
+    Policyholder,
+    Product,
+    Request,
+    Tender,
+    TenderLink,
+    Thread,
+    ThreadKind,
+    as_utc,
+    utcnow,
+)
+from tenderdesk.settings import Settings
+from tenderdesk.states import AWAITING_INSURER, TenderStatus, is_terminal, why_ended_de
+from tenderdesk.storage import open_path
+from tenderdesk.tokens import hash_token
+from web import csrf, i18n
+from web.access import load_request, load_tender
+from web.deps import EngineDep, PagesDep, SessionDep, SettingsDep, StaffLogin, TemporalDep
+from web.documents import document_response, safe_filename
+from web.errors import not_found
+from web.flash import Flash, set_flash
+from web.forms import FormValueError, end_of_day_utc, parse_date, parse_eur_cents, today_berlin
+from web.sessions import Login
+from web.templating import Pages
+from web.temporal import TemporalConnector, TemporalUnavailable
+from web.tenders import (
+    OfferTerms,
+    TenderActionError,
+    ask_question,
+    decline,
+    new_action_id,
+    send_action,
+    submit_offer,
+)
+from web.uploads import (
+    StagedFile,
+    UploadIncomplete,
+    UploadTooLarge,
+    body_limit,
+    pdf_problem,
+    read_limited_form,
+    stage_upload,
+    store_staged,
+)
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["insurer"])
+
+#: ``secrets.token_urlsafe(32)`` is 43 characters; allow some slack, refuse junk early.
+TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
+ACTION_ID = re.compile(r"^[0-9a-f]{32}$")
+MAX_QUESTION_CHARS = 5000
+MAX_REASON_CHARS = 2000
+MAX_NOTES_CHARS = 4000
+OFFER_FIELDS = ("premium", "valid_until", "sum_insured", "notes")
+#: Headers of every insurer page; the security middleware adds the rest.
+LINK_HEADERS = {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex, nofollow"}
+
+
+class LinkProblem(Exception):
+    """The link cannot be used; carries what the page should say."""
+
+    def __init__(
+        self, status_code: int, title_key: str, reason: str = "", account: Account | None = None
+    ) -> None:
+        super().__init__(title_key)
+        self.status_code = status_code
+        self.title_key = title_key
+        self.reason = reason
+        self.account = account
+
+
+@dataclass
+class LinkContext:
+    link: TenderLink
+    tender: Tender
+    request: Request
+    account: Account
+
+
+def resolve_link(db: Session, token: str) -> LinkContext:
+    """The usable link for ``token``, or :class:`LinkProblem` saying why not."""
+    if not TOKEN_SHAPE.match(token):
+        raise LinkProblem(404, "link.invalid", i18n.t("link.invalid_hint"))
+    link = db.exec(select(TenderLink).where(TenderLink.token_hash == hash_token(token))).first()
+    if link is None:
+        raise LinkProblem(404, "link.invalid", i18n.t("link.invalid_hint"))
+    tender = db.get(Tender, link.tender_id)
+    request = db.get(Request, tender.request_id) if tender else None
+    account = db.get(Account, request.account_id) if request else None
+    if tender is None or request is None or account is None:
+        raise LinkProblem(404, "link.invalid", i18n.t("link.invalid_hint"))
+    if is_terminal(tender.status):
+        raise LinkProblem(410, "link.ended", why_ended_de(tender.status), account)
+    if link.revoked_at is not None:
+        raise LinkProblem(410, "link.revoked", "", account)
+    expires_at = as_utc(link.expires_at)
+    if expires_at is None or expires_at <= utcnow():
+        raise LinkProblem(410, "link.expired", "", account)
+    return LinkContext(link=link, tender=tender, request=request, account=account)
+
+
+def render_link_problem(pages: Pages, http: HttpRequest, problem: LinkProblem) -> Response:
+    return pages.render(
+        http,
+        "insurer/link_problem.html",
+        {
+            "title": i18n.t(problem.title_key),
+            "reason": problem.reason,
+            "account": problem.account,
+            "page_title": i18n.t(problem.title_key),
+        },
+        status_code=problem.status_code,
+        headers=LINK_HEADERS,
+    )
+
+
+def install_link_errors(app: FastAPI) -> None:
+    @app.exception_handler(LinkProblem)
+    async def _link_problem(http: HttpRequest, exc: LinkProblem) -> Response:
+        return render_link_problem(http.app.state.pages, http, exc)
+
+
+# ---------------------------------------------------------------- page model
+
+
+@dataclass
+class InsurerView:
+    tender: Tender
+    request: Request
+    account: Account
+    product: Product
+    policyholder: Policyholder
+    broker: Broker
+    insurer: Insurer
+    documents: list[Document]
+    messages: list[Message]
+    offer: Offer | None
+    offer_document: Document | None
+    preview: bool
+
+    @property
+    def can_ask(self) -> bool:
+        status = self.tender.status
+        return not self.preview and status != TenderStatus.QUEUED and not is_terminal(status)
+
+    @property
+    def can_offer(self) -> bool:
+        return not self.preview and self.tender.status in AWAITING_INSURER
+
+    @property
+    def can_decline(self) -> bool:
+        return not self.preview and self.tender.status in AWAITING_INSURER
+
+
+@dataclass
+class FormState:
+    """What the forms show: fresh action IDs, earlier input and errors."""
+
+    action_ids: dict[str, str] = field(
+        default_factory=lambda: {name: new_action_id() for name in ("question", "offer", "decline")}
+    )
+    values: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+
+def load_insurer_view(db: Session, tender: Tender, request: Request, *, preview: bool) -> InsurerView:
+    account = db.get(Account, request.account_id)
+    product = db.get(Product, request.product_id)
+    policyholder = db.get(Policyholder, request.policyholder_id)
+    broker = db.get(Broker, request.broker_id)
+    insurer = db.get(Insurer, tender.insurer_id)
+    assert account and product and policyholder and broker and insurer
+    documents = list(
+        db.exec(
+            select(Document)
+            .where(Document.request_id == request.id)
+            .where(
+                or_(col(Document.kind) == DocumentKind.REQUEST, col(Document.tender_id) == tender.id)
+            )
+            .order_by(col(Document.created_at), col(Document.id))
+        ).all()
+    )
+    messages = list(
+        db.exec(
+            select(Message)
+            .join(Thread, col(Thread.id) == col(Message.thread_id))
+            .where(Thread.tender_id == tender.id)
+            .where(Thread.kind == ThreadKind.INSURER)
+            .where(col(Message.visible).is_(True))
+            .order_by(col(Message.created_at), col(Message.id))
+        ).all()
+    )
+    offer = db.get(Offer, tender.current_offer_id) if tender.current_offer_id else None
+    offer_document = db.get(Document, offer.document_id) if offer and offer.document_id else None
+    return InsurerView(
+        tender=tender, request=request, account=account, product=product,
+        policyholder=policyholder, broker=broker, insurer=insurer, documents=documents,
+        messages=messages, offer=offer, offer_document=offer_document, preview=preview,
+    )
+
+
+def _render_page(
+    pages: Pages, http: HttpRequest, view: InsurerView, *, base_path: str, csrf_token: str,
+    state: FormState | None = None, status_code: int = 200, login: Login | None = None,
+    background: BackgroundTask | None = None,
+) -> Response:
+    state = state or FormState()
+    response = pages.render(
+        http,
+        "insurer/tender.html",
+        {
+            "view": view,
+            "base_path": base_path,
+            "link_csrf": csrf_token,
+            "form": state,
+            "max_upload_mb": _mb(pages.settings.max_upload_bytes),
+            "max_question": MAX_QUESTION_CHARS,
+            "max_reason": MAX_REASON_CHARS,
+            "max_notes": MAX_NOTES_CHARS,
+            "page_title": f"Ausschreibung {view.request.number}",
+        },
+        login=login,
+        status_code=status_code,
+        headers=LINK_HEADERS,
+    )
+    response.background = background
+    return response
+
+
+def _mb(size: int) -> str:
+    mb = size / (1024 * 1024)
+    return str(int(mb)) if mb == int(mb) else f"{mb:.1f}".replace(".", ",")
+
+
+async def _record_first_view(connector: TemporalConnector, tender: Tender) -> None:
+    """Tell the workflow the link was opened. Best effort: the page must not
+    depend on it. The action ID is derived from the tender, so two first views
+    at once still make one update."""
+    try:
+        client = await connector.get()
+        await asyncio.wait_for(
+            send_action(client, tender, "link_opened", Action(action_id=f"link-opened-{tender.id}")),
+            timeout=10,
+        )
+    except Exception as err:  # ignored by design; logged without the token
+        log.info("link_opened for tender %s not recorded: %s", tender.id, type(err).__name__)
+
+
+# ---------------------------------------------------------------- routes
+
+
+@router.get("/t/{token}")
+def link_page(
+    token: str,
+    http: HttpRequest,
+    pages: PagesDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    ctx = resolve_link(db, token)
+    view = load_insurer_view(db, ctx.tender, ctx.request, preview=False)
+    background = (
+        BackgroundTask(_record_first_view, temporal, ctx.tender)
+        if ctx.tender.first_opened_at is None
+        else None
+    )
+    return _render_page(
+        pages, http, view, base_path=f"/t/{token}",
+        csrf_token=csrf.link_csrf_token(settings, ctx.link.token_hash), background=background,
+    )
+
+
+@router.get("/t/{token}/documents/{document_id}")
+def link_document(
+    token: str, document_id: int, db: SessionDep, settings: SettingsDep
+) -> Response:
+    ctx = resolve_link(db, token)
+    document = db.get(Document, document_id)
+    if (
+        document is None
+        or document.request_id != ctx.request.id
+        or not (document.kind == DocumentKind.REQUEST or document.tender_id == ctx.tender.id)
+    ):
+        raise not_found("error.document_not_found")
+    response = document_response(settings, document)
+    response.headers.update(LINK_HEADERS)
+    return response
+
+
+def _check_link_csrf(settings: Settings, ctx: LinkContext, given: object) -> bool:
+    expected = csrf.link_csrf_token(settings, ctx.link.token_hash)
+    return csrf.tokens_match(expected, given if isinstance(given, str) else None)
+
+
+def _rerender(
+    pages: Pages, http: HttpRequest, db: Session, settings: Settings, token: str,
+    ctx: LinkContext, state: FormState, status_code: int,
+) -> Response:
+    # Keep the submitted action ID so a retry after a transient error stays idempotent.
+    view = load_insurer_view(db, ctx.tender, ctx.request, preview=False)
+    return _render_page(
+        pages, http, view, base_path=f"/t/{token}",
+        csrf_token=csrf.link_csrf_token(settings, ctx.link.token_hash), state=state,
+        status_code=status_code,
+    )
+
+
+def _done(settings: Settings, token: str, message: str, anchor: str) -> Response:
+    response = RedirectResponse(f"/t/{token}{anchor}", status_code=303)
+    set_flash(response, settings, Flash("success", message))
+    return response
+
+
+@router.post("/t/{token}/question")
+async def post_question(
+    token: str,
+    http: HttpRequest,
+    pages: PagesDep,
+    db: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    csrf_token: Annotated[str, Form()] = "",
+    action_id: Annotated[str, Form()] = "",
+    body: Annotated[str, Form()] = "",
+) -> Response:
+    ctx = resolve_link(db, token)
+    if not _check_link_csrf(settings, ctx, csrf_token):
+        raise LinkProblem(403, "csrf.failed")
+    state = FormState(values={"question": body})
+    text = body.strip()
+    if not ACTION_ID.match(action_id):
+        state.errors["question"] = [i18n.t("error.action_id")]
+    elif not text:
+        state.errors["question"] = [i18n.t("question.empty")]
+    elif len(text) > MAX_QUESTION_CHARS:
+        state.errors["question"] = [i18n.t("question.too_long", max=MAX_QUESTION_CHARS)]
+    if state.errors:
+        return _rerender(pages, http, db, settings, token, ctx, state, 422)
+    state.action_ids["question"] = action_id
+    try:
+        client = await temporal.get()
+        result = await ask_question(
+            client, engine, ctx.tender, body=text, author=Party.INSURER, action_id=action_id
+        )
+    except TemporalUnavailable:
+        state.errors["question"] = [i18n.t("error.temporal_unavailable")]
+        return _rerender(pages, http, db, settings, token, ctx, state, 503)
+    except TenderActionError as err:
+        state.errors["question"] = [str(err)]
+        return _rerender(pages, http, db, settings, token, ctx, state, 422)
+    return _done(settings, token, result.message_de, "#nachrichten")
+
+
+@router.post("/t/{token}/decline")
+async def post_decline(
+    token: str,
+    http: HttpRequest,
+    pages: PagesDep,
+    db: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    csrf_token: Annotated[str, Form()] = "",
+    action_id: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    ctx = resolve_link(db, token)
+    if not _check_link_csrf(settings, ctx, csrf_token):
+        raise LinkProblem(403, "csrf.failed")
+    state = FormState(values={"reason": reason})
+    text = reason.strip()
+    if not ACTION_ID.match(action_id):
+        state.errors["decline"] = [i18n.t("error.action_id")]
+    elif not text:
+        state.errors["decline"] = [i18n.t("decline.empty")]
+    elif len(text) > MAX_REASON_CHARS:
+        state.errors["decline"] = [i18n.t("decline.too_long", max=MAX_REASON_CHARS)]
+    if state.errors:
+        return _rerender(pages, http, db, settings, token, ctx, state, 422)
+    state.action_ids["decline"] = action_id
+    try:
+        client = await temporal.get()
+        result = await decline(client, engine, ctx.tender, reason=text, action_id=action_id)
+    except TemporalUnavailable:
+        state.errors["decline"] = [i18n.t("error.temporal_unavailable")]
+        return _rerender(pages, http, db, settings, token, ctx, state, 503)
+    except TenderActionError as err:
+        state.errors["decline"] = [str(err)]
+        return _rerender(pages, http, db, settings, token, ctx, state, 422)
+    return _done(settings, token, result.message_de, "")
+
+
+@dataclass
+class OfferInput:
+    premium_cents: int = 0
+    sum_insured_cents: int | None = None
+    valid_until: Any = None
+    notes: str = ""
+
+
+def validate_offer_fields(values: dict[str, str]) -> tuple[OfferInput, list[str]]:
+    """Read the offer's text fields; German messages for whatever is wrong."""
+    errors: list[str] = []
+    offer = OfferInput()
+    try:
+        offer.premium_cents = parse_eur_cents(values.get("premium", ""))
+        if offer.premium_cents <= 0:
+            errors.append(i18n.t("offer.premium_positive"))
+    except FormValueError as err:
+        errors.append(i18n.t("offer.premium_missing" if err.key == "empty" else "offer.premium_invalid"))
+    raw_sum = values.get("sum_insured", "").strip()
+    if raw_sum:
+        try:
+            offer.sum_insured_cents = parse_eur_cents(raw_sum)
+            if offer.sum_insured_cents <= 0:
+                errors.append(i18n.t("offer.sum_invalid"))
+        except FormValueError:
+            errors.append(i18n.t("offer.sum_invalid"))
+    raw_date = values.get("valid_until", "").strip()
+    if not raw_date:
+        errors.append(i18n.t("offer.valid_missing"))
+    else:
+        try:
+            day = parse_date(raw_date)
+            if day <= today_berlin(utcnow()):
+                errors.append(i18n.t("offer.valid_past"))
+            else:
+                offer.valid_until = end_of_day_utc(day)
+        except FormValueError:
+            errors.append(i18n.t("offer.valid_invalid"))
+    offer.notes = values.get("notes", "").strip()
+    if len(offer.notes) > MAX_NOTES_CHARS:
+        errors.append(i18n.t("offer.notes_too_long", max=MAX_NOTES_CHARS))
+    return offer, errors
+
+
+def _form_text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _offer_filename(upload: UploadFile) -> str:
+    name = safe_filename(upload.filename)
+    return name if name.lower().endswith(".pdf") else f"{name}.pdf"
+
+
+def _forget_document(engine: Engine, settings: Settings, document_id: int) -> None:
+    """Undo a stored upload whose offer was refused: the row, and the file
+    unless another document shares its content."""
+    with Session(engine) as session:
+        document = session.get(Document, document_id)
+        if document is None:
+            return
+        if session.exec(select(Offer.id).where(Offer.document_id == document_id)).first():
+            return
+        key = document.storage_key
+        session.delete(document)
+        session.commit()
+        still_used = session.exec(select(Document.id).where(Document.storage_key == key)).first()
+    if still_used is None:
+        open_path(settings, key).unlink(missing_ok=True)
+
+
+@router.post("/t/{token}/offer")
+async def post_offer(
+    token: str,
+    http: HttpRequest,
+    pages: PagesDep,
+    db: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    """Offer upload. The form is parsed here, not by FastAPI, so the body limit
+    applies before anything is spooled to disk."""
+    ctx = resolve_link(db, token)
+    state = FormState()
+    too_large = [i18n.t("offer.file_too_large", max_mb=_mb(settings.max_upload_bytes))]
+    try:
+        form = await read_limited_form(http, body_limit(settings))
+    except UploadTooLarge:
+        state.errors["offer"] = too_large
+        return _rerender(pages, http, db, settings, token, ctx, state, 413)
+    except UploadIncomplete:
+        state.errors["offer"] = [i18n.t("offer.upload_incomplete")]
+        return _rerender(pages, http, db, settings, token, ctx, state, 400)
+    staged: StagedFile | None = None
+    try:
+        if not _check_link_csrf(settings, ctx, form.get(csrf.FIELD)):
+            raise LinkProblem(403, "csrf.failed")
+        values = {name: _form_text(form, name) for name in OFFER_FIELDS}
+        state.values = {f"offer_{k}": v for k, v in values.items()}
+        action_id = _form_text(form, "action_id")
+        offer_input, errors = validate_offer_fields(values)
+        upload = form.get("file")
+        if not ACTION_ID.match(action_id):
+            errors.insert(0, i18n.t("error.action_id"))
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            errors.append(i18n.t("offer.file_missing"))
+        if errors or not isinstance(upload, UploadFile):
+            state.errors["offer"] = errors
+            return _rerender(pages, http, db, settings, token, ctx, state, 422)
+        state.action_ids["offer"] = action_id
+        try:
+            staged = await stage_upload(settings, upload, settings.max_upload_bytes)
+        except UploadTooLarge:
+            state.errors["offer"] = too_large
+            return _rerender(pages, http, db, settings, token, ctx, state, 413)
+        problem = await asyncio.to_thread(pdf_problem, staged.path)
+        if problem:
+            state.errors["offer"] = [i18n.t(problem)]
+            return _rerender(pages, http, db, settings, token, ctx, state, 422)
+        try:
+            client = await temporal.get()
+        except TemporalUnavailable:
+            state.errors["offer"] = [i18n.t("error.temporal_unavailable")]
+            return _rerender(pages, http, db, settings, token, ctx, state, 503)
+        existing = db.exec(select(Offer).where(Offer.action_id == action_id)).first()
+        created_document_id: int | None = None
+        if existing is not None:
+            # The same form again (double click): the first upload stands.
+            document_id = existing.document_id
+        else:
+            key = await asyncio.to_thread(store_staged, settings, staged)
+            document = Document(
+                request_id=ctx.request.id,  # type: ignore[arg-type]
+                tender_id=ctx.tender.id,
+                kind=DocumentKind.OFFER,
+                filename=_offer_filename(upload),
+                content_type="application/pdf",
+                size_bytes=staged.size,
+                sha256=staged.sha256,
+                storage_key=key,
+                uploaded_by=Party.INSURER,
+            )
+            db.add(document)
+            db.commit()
+            db.refresh(document)
+            document_id = created_document_id = document.id
+        staged = None
+        terms = OfferTerms(
+            premium_cents=offer_input.premium_cents,
+            valid_until=offer_input.valid_until,
+            sum_insured_cents=offer_input.sum_insured_cents,
+            conditions_note=offer_input.notes,
+            document_id=document_id,
+        )
+        try:
+            result = await submit_offer(
+                client, engine, ctx.tender, terms, by=Party.INSURER, action_id=action_id
+            )
+        except TenderActionError as err:
+            if created_document_id is not None:
+                await asyncio.to_thread(_forget_document, engine, settings, created_document_id)
+            state.errors["offer"] = [str(err)]
+            return _rerender(pages, http, db, settings, token, ctx, state, 422)
+        return _done(settings, token, result.message_de, "#angebot")
+    finally:
+        if staged is not None:
+            staged.discard()
+        await form.close()
+
+
+# ------------------------------------------------------------ backoffice preview
+
+
+@router.get("/requests/{request_id}/tenders/{tender_id}/insurer-view")
+def insurer_preview(
+    request_id: int,
+    tender_id: int,
+    http: HttpRequest,
+    pages: PagesDep,
+    db: SessionDep,
+    login: StaffLogin,
+) -> Response:
+    """The insurer's page as the insurer sees it, read-only and without a token."""
+    request = load_request(db, login.user, request_id)
+    tender = load_tender(db, request, tender_id)
+    view = load_insurer_view(db, tender, request, preview=True)
+    return _render_page(
+        pages, http, view, base_path="", csrf_token="", login=login,
+    )
+
+
+__all__ = ["install_link_errors", "resolve_link", "router"]
