@@ -261,13 +261,14 @@ class EmailActivities:
         return self._env.get_template(f"email/{kind.value}.{ext}").render(**ctx, link=link)
 
     def _attach(self, session: Session, msg: EmailMessage, tender: Tender) -> None:
-        """Attach the request's documents, up to a total size; the rest are on the link page."""
-        docs = session.exec(
-            select(Document)
-            .where(Document.request_id == tender.request_id)
-            .where(col(Document.kind) == DocumentKind.REQUEST)
-            .order_by(col(Document.id))
-        ).all()
+        """Attach the documents chosen for this tender (default: the request's own),
+        up to a total size; the insurer finds every document on its link page too."""
+        query = select(Document).where(Document.request_id == tender.request_id)
+        if tender.document_ids:
+            query = query.where(col(Document.id).in_(tender.document_ids))
+        else:
+            query = query.where(col(Document.kind) == DocumentKind.REQUEST)
+        docs = session.exec(query.order_by(col(Document.id))).all()
         total = 0
         for doc in docs:
             if total + doc.size_bytes > MAX_ATTACHMENT_BYTES:

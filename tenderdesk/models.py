@@ -103,6 +103,27 @@ class UserSession(SQLModel, table=True):
     last_seen_at: datetime = Field(default_factory=utcnow)
 
 
+class LoginAttempt(SQLModel, table=True):
+    """Failed logins, counted per account (email) and per client address so that
+    throttling holds across every web process."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(index=True)
+    address: str = Field(index=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class PasswordReset(SQLModel, table=True):
+    """A "Passwort vergessen" link: random, single-use, short-lived, stored hashed."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    token_hash: str = Field(unique=True, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
 class Broker(SQLModel, table=True):
     """Vermittler: the intermediary who owns the client relationship."""
 
@@ -207,6 +228,8 @@ class Tender(SQLModel, table=True):
     contact_email: str
     workflow_id: str = Field(index=True)
     email_note: str = ""
+    #: Documents chosen for the tender email; empty means all request documents.
+    document_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
     status: TenderStatus = TenderStatus.QUEUED
     projection_version: int = 0
     created_by_id: int | None = Field(default=None, foreign_key="user.id")
@@ -376,7 +399,7 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 __all__ = [
     "Account", "AuditEvent", "Binding", "Broker", "Document", "DocumentKind", "EmailStatus",
-    "Insurer", "InsurerContact", "Message", "MessageRead", "Offer", "Party", "Policyholder",
+    "Insurer", "InsurerContact", "LoginAttempt", "Message", "PasswordReset", "MessageRead", "Offer", "Party", "Policyholder",
     "Product", "Recommendation", "ReferralReason", "Request", "RequestStatus", "Role",
     "SystemEmail", "Tender", "TenderLink", "Thread", "ThreadKind", "User", "UserSession",
     "as_utc", "utcnow",
