@@ -399,7 +399,8 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 __all__ = [
     "Account", "AuditEvent", "Binding", "Broker", "Document", "DocumentKind", "EmailStatus",
-    "Insurer", "InsurerContact", "LoginAttempt", "Message", "PasswordReset", "MessageRead", "Offer", "Party", "Policyholder",
+    "Insurer", "InsurerContact", "LoginAttempt", "Message", "MessageRead", "Offer", "Party",
+    "PasswordReset", "Policyholder",
     "Product", "Recommendation", "ReferralReason", "Request", "RequestStatus", "Role",
     "SystemEmail", "Tender", "TenderLink", "Thread", "ThreadKind", "User", "UserSession",
     "as_utc", "utcnow",

@@ -178,6 +178,7 @@ def load_dashboard(
         .offset((page - 1) * PAGE_SIZE)
         .limit(PAGE_SIZE)
     )
+    result = db.exec(statement)  # type: ignore[call-overload]  # untyped 6-column select
     rows = [
         DashboardRow(
             id=request.id,  # type: ignore[arg-type]
@@ -192,7 +193,7 @@ def load_dashboard(
             created_at=request.created_at,
             self_handled=request.self_handled,
         )
-        for request, broker, product, assignee_name, rank, count in db.exec(statement).all()
+        for request, broker, product, assignee_name, rank, count in result.all()
     ]
     return DashboardPage(
         rows=rows, total=total, page=page, pages=pages, tab=tab, sort=sort, direction=direction
