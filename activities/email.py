@@ -101,8 +101,8 @@ class EmailActivities:
         """A tender email (tender, reminder, message notice, outcome) to the insurer."""
         prepared = await asyncio.to_thread(self.prepare, inp)
         if prepared.already_sent or prepared.message is None:
-            return EmailResult(system_email_id=prepared.email_id, delivered=True)
-        return await self._deliver(prepared.message, prepared.email_id)
+            return EmailResult(system_email_id=prepared.email_id, delivered=prepared.already_sent)
+        return await self._deliver(prepared.message, prepared.email_id, inp.max_attempts)
 
     @activity.defn(name="deliver_system_email")
     async def deliver_system_email(self, inp: NotificationInput) -> EmailResult:
@@ -111,9 +111,9 @@ class EmailActivities:
         prepared = await asyncio.to_thread(self._prepare_stored, inp.system_email_id)
         if prepared.already_sent or prepared.message is None:
             return EmailResult(system_email_id=prepared.email_id, delivered=prepared.already_sent)
-        return await self._deliver(prepared.message, prepared.email_id)
+        return await self._deliver(prepared.message, prepared.email_id, inp.max_attempts)
 
-    async def _deliver(self, message: EmailMessage, email_id: int) -> EmailResult:
+    async def _deliver(self, message: EmailMessage, email_id: int, max_attempts: int = 0) -> EmailResult:
         """Hand one message to SMTP and record the outcome on its System Email row."""
         s = self._settings
         try:
@@ -132,15 +132,29 @@ class EmailActivities:
                 await asyncio.to_thread(self._mark, email_id, EmailStatus.FAILED, reply)
                 log.warning("email %s rejected permanently (%s)", email_id, err.code)
                 return EmailResult(system_email_id=email_id, delivered=False)
-            await asyncio.to_thread(self._mark, email_id, EmailStatus.RETRYING, reply)
-            raise ApplicationError(f"SMTP {err.code}: vorübergehender Fehler", type="SmtpTransient") from None
+            return await self._retry_or_give_up(
+                email_id, reply, f"SMTP {err.code}: vorübergehender Fehler", "SmtpTransient", max_attempts
+            )
         except (aiosmtplib.SMTPException, OSError) as err:
             reply = f"Verbindungsfehler: {type(err).__name__}"
-            await asyncio.to_thread(self._mark, email_id, EmailStatus.RETRYING, reply)
-            raise ApplicationError(reply, type="SmtpUnavailable") from None
+            return await self._retry_or_give_up(email_id, reply, reply, "SmtpUnavailable", max_attempts)
         await asyncio.to_thread(self._mark, email_id, EmailStatus.SENT, "250 OK")
         log.info("email %s sent", email_id)
         return EmailResult(system_email_id=email_id, delivered=True)
+
+    async def _retry_or_give_up(
+        self, email_id: int, reply: str, error: str, kind: str, max_attempts: int
+    ) -> EmailResult:
+        """Raise so Temporal retries with backoff; on the last allowed attempt
+        mark the row failed instead, so a person sees it (never "retrying" forever)."""
+        info = activity.info() if activity.in_activity() else None
+        limit = max_attempts or (info.retry_policy.maximum_attempts if info and info.retry_policy else 0)
+        if info is not None and limit and info.attempt >= limit:
+            await asyncio.to_thread(self._mark, email_id, EmailStatus.FAILED, reply)
+            log.warning("email %s failed after %s attempts", email_id, info.attempt)
+            return EmailResult(system_email_id=email_id, delivered=False)
+        await asyncio.to_thread(self._mark, email_id, EmailStatus.RETRYING, reply)
+        raise ApplicationError(error, type=kind)
 
     def _prepare_stored(self, email_id: int) -> Prepared:
         with session_scope(self._engine) as session:

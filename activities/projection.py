@@ -23,6 +23,7 @@ from tenderdesk.models import (
     Message,
     Offer,
     Party,
+    SystemEmail,
     Tender,
     TenderLink,
     utcnow,
@@ -71,6 +72,13 @@ class ProjectionActivities:
                     updated_at=now,
                 )
             )
+            if inp.event == "delivery_failed" and inp.system_email_id is not None:
+                email = session.get(SystemEmail, inp.system_email_id)
+                tender.delivery_error = email.last_reply if email else ""
+                session.add(tender)
+            elif not snap.delivery_failed and tender.delivery_error:
+                tender.delivery_error = ""
+                session.add(tender)
             if inp.message_id is not None:
                 message = session.get(Message, inp.message_id)
                 if message is not None and message.visible is False:

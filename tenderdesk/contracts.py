@@ -137,6 +137,8 @@ class EmailInput:
     tender_id: int
     kind: EmailKind
     seq: int
+    #: The retry policy's attempt limit: the last attempt records "failed" instead of raising.
+    max_attempts: int = 0
 
 
 @dataclass
@@ -151,3 +153,4 @@ class NotificationInput:
     """A System Email row the web layer wrote; the workflow only delivers it."""
 
     system_email_id: int
+    max_attempts: int = 0

@@ -136,9 +136,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         url = f"sqlite:///{tmp_path / 'test.db'}"
         migrate(url)
         return url
-    url: str = request.getfixturevalue("pg_database_url")
-    _truncate_all(make_engine(url))
-    return url
+    pg_url: str = request.getfixturevalue("pg_database_url")
+    _truncate_all(make_engine(pg_url))
+    return pg_url
 
 
 @pytest.fixture

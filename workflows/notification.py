@@ -26,7 +26,7 @@ class NotificationWorkflow:
         try:
             result: EmailResult = await workflow.execute_activity(
                 "deliver_system_email",
-                inp,
+                NotificationInput(inp.system_email_id, max_attempts=EMAIL_RETRY.maximum_attempts),
                 result_type=EmailResult,
                 start_to_close_timeout=timedelta(minutes=2),
                 retry_policy=EMAIL_RETRY,

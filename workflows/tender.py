@@ -457,7 +457,10 @@ class TenderWorkflow:
             try:
                 result: EmailResult = await workflow.execute_activity(
                     "send_email",
-                    EmailInput(tender_id=self._inp.tender_id, kind=kind, seq=seq),
+                    EmailInput(
+                        tender_id=self._inp.tender_id, kind=kind, seq=seq,
+                        max_attempts=EMAIL_RETRY.maximum_attempts,
+                    ),
                     result_type=EmailResult,
                     start_to_close_timeout=timedelta(minutes=2),
                     retry_policy=EMAIL_RETRY,

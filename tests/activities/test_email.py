@@ -260,12 +260,7 @@ async def test_550_then_same_key_again_does_not_send(case: Case, smtp_server: Sm
     assert not smtp_server.capture.messages
     [email] = case.emails()
     assert email.status == EmailStatus.FAILED and email.attempts == 1
-    # BUG (activities/email.py, EmailActivities.send_email, first lines): for a row
-    # that is already FAILED, ``prepare`` returns ``already_sent=False, message=None``
-    # and ``send_email`` answers ``delivered=True``. A retry after a 5xx (worker crash
-    # or lost completion between ``_mark(FAILED)`` and the activity's result) would
-    # turn an undelivered tender into "Ausgeschrieben". Fix: return
-    # ``EmailResult(system_email_id=prepared.email_id, delivered=prepared.already_sent)``.
+    # a retry after a 5xx must not turn an undelivered tender into "Ausgeschrieben"
     assert again.delivered is False
 
 
@@ -391,11 +386,7 @@ async def test_retries_exhausted_marks_the_email_failed(ts: Running, smtp_server
     await poll(failed)
     db = row(ts, tender)
     assert db.status == TenderStatus.QUEUED and db.delivery_failed
+    assert db.delivery_error == "451 4.3.0 Try again later"
     assert not smtp_server.capture.messages
-    # BUG (activities/email.py, send_email's 4xx/connection branches): the last
-    # attempt raises like every other one, so once Temporal gives up the row stays
-    # ``retrying`` forever although nothing retries it. Fix: when
-    # ``activity.info().attempt`` has reached ``info.retry_policy.maximum_attempts``,
-    # mark the row FAILED (keeping the reply) and return ``delivered=False`` instead of
-    # raising; that also hands the workflow the ``system_email_id`` it now projects as None.
+    # once Temporal gives up, the row says failed (with the reply), never "retrying" forever
     assert tender_emails(ts.engine) == [("tender", 1, "failed", "451 4.3.0 Try again later")]

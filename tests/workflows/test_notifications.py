@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from tenderdesk.contracts import Action
 from tenderdesk.models import EmailStatus, SystemEmail, TenderLink
@@ -69,5 +69,5 @@ async def test_insurer_is_notified_with_a_fresh_link(ts: Running, smtp_server: S
     assert str(notice["Subject"]).startswith("Neue Nachricht")
     with Session(ts.engine) as s:
         assert len(s.exec(select(TenderLink)).all()) == 2
-        kinds = [e.kind for e in s.exec(select(SystemEmail).order_by(SystemEmail.id))]
+        kinds = [e.kind for e in s.exec(select(SystemEmail).order_by(col(SystemEmail.id)))]
         assert kinds == ["tender", "message"]

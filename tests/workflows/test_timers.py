@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from tenderdesk.contracts import Action
 from tenderdesk.models import AuditEvent, Party, SystemEmail
@@ -39,10 +39,10 @@ async def test_reminders_follow_offsets_then_deadline_expires(ts: Running, smtp_
     kinds = [m["Subject"].split(":")[0] for m in smtp_server.capture.messages]
     assert kinds == ["Ausschreibung MA-TEST-00001", "Erinnerung", "Erinnerung"]
     with Session(ts.engine) as s:
-        emails = s.exec(select(SystemEmail).order_by(SystemEmail.id)).all()
+        emails = s.exec(select(SystemEmail).order_by(col(SystemEmail.id))).all()
         assert [(e.kind, e.seq, e.status) for e in emails] == [
             ("tender", 1, "sent"), ("reminder", 1, "sent"), ("reminder", 2, "sent")]
-        events = [e.kind for e in s.exec(select(AuditEvent).order_by(AuditEvent.id))]
+        events = [e.kind for e in s.exec(select(AuditEvent).order_by(col(AuditEvent.id)))]
         assert events == ["tender_started", "tender_sent", "reminder_sent", "reminder_sent",
                           "deadline_expired"]
 
