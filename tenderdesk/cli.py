@@ -243,12 +243,12 @@ def cmd_mails(maildir: Path, show: int | None) -> int:
     if not messages:
         print(f"No mail captured in {maildir}.")
         return 0
-    print(f"{'#':>3}  {'Date':<19}  {'To':<36}  Subject")
+    print(f"{'#':>3}  {'Date':<19}  {'To':<40}  Subject")
     for number, msg in enumerate(messages, start=1):
         to = str(msg.get("To", ""))
-        if len(to) > 36:
-            to = to[:35] + "…"
-        print(f"{number:>3}  {_mail_date(msg):<19}  {to:<36}  {msg.get('Subject', '')}")
+        if len(to) > 40:
+            to = to[:39] + "…"
+        print(f"{number:>3}  {_mail_date(msg):<19}  {to:<40}  {msg.get('Subject', '')}")
     print("\nShow one with: tenderdesk mails --show N")
     return 0
 

@@ -207,6 +207,7 @@ class Request(SQLModel, table=True):
     answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    bound_at: datetime | None = None
 
 
 class ReferralReason(SQLModel, table=True):
