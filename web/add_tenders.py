@@ -145,7 +145,7 @@ def _render_picker(
             "note": note,
             "max_note": MAX_NOTE_CHARS,
             "nav": "requests",
-            "page_title": f"Ausschreibung hinzufügen – {request.number}",
+            "page_title": i18n.t("title.add_tenders", number=request.number),
         },
         login=login,
         status_code=status_code,
@@ -208,6 +208,7 @@ async def add_tenders_submit(
             insurer_ids=selected,
             actor_user_id=login.user.id,
             email_note=note,
+            id_prefix=settings.workflow_id_prefix,
         )
     except TemporalUnavailable:
         return _render_picker(

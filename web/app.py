@@ -24,7 +24,7 @@ from tenderdesk.settings import Settings, get_settings
 from web import add_tenders, auth, contact, dashboard, documents, insurer_link, requests, tender_actions
 from web.errors import install_error_handlers
 from web.logging import install_token_redaction
-from web.security import SecurityHeadersMiddleware
+from web.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from web.sessions import is_https
 from web.templating import Pages
 from web.temporal import TemporalClientFactory, TemporalConnector, default_factory
@@ -61,6 +61,8 @@ def create_app(
     app.state.login_throttle = LoginThrottle()
     app.state.temporal = TemporalConnector(temporal_client_factory or default_factory(settings))
 
+    app.add_middleware(BodySizeLimitMiddleware)
+    # Added last, so it wraps everything and also marks the size-limit refusals.
     app.add_middleware(SecurityHeadersMiddleware, https=is_https(settings))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app)

@@ -75,7 +75,7 @@ def _login_page(
             "email": email,
             "next_path": next_path,
             "error": error,
-            "page_title": "Anmelden",
+            "page_title": i18n.t("title.login"),
         },
         status_code=status_code,
     )
@@ -155,7 +155,7 @@ def logout(login: CsrfLogin, db: SessionDep, settings: SettingsDep) -> Response:
 def password_form(request: Request, pages: PagesDep, login: CurrentLogin) -> Response:
     return pages.render(
         request, "auth/password.html",
-        {"errors": [], "page_title": "Passwort ändern", "min_length": MIN_PASSWORD_LENGTH},
+        {"errors": [], "page_title": i18n.t("title.password"), "min_length": MIN_PASSWORD_LENGTH},
         login=login,
     )
 
@@ -193,7 +193,7 @@ def password_submit(
     if errors:
         return pages.render(
             request, "auth/password.html",
-            {"errors": errors, "page_title": "Passwort ändern", "min_length": MIN_PASSWORD_LENGTH},
+            {"errors": errors, "page_title": i18n.t("title.password"), "min_length": MIN_PASSWORD_LENGTH},
             login=login, status_code=status_code,
         )
     db_user = db.get(User, user.id)

@@ -12,6 +12,7 @@ from starlette.requests import Request as HttpRequest
 from starlette.responses import Response
 
 from tenderdesk.models import Account
+from web import i18n
 from web.deps import CurrentLogin, PagesDep, SessionDep
 
 router = APIRouter(tags=["help"])
@@ -25,6 +26,6 @@ def contact_page(
     return pages.render(
         http,
         "help/contact.html",
-        {"account": account, "nav": "kontakt", "page_title": "Hilfe & Kontakt"},
+        {"account": account, "nav": "kontakt", "page_title": i18n.t("title.contact")},
         login=login,
     )

@@ -25,6 +25,7 @@ from starlette.responses import Response
 
 from tenderdesk.models import Binding, Broker, Product, Request, RequestStatus, Role, Tender, User
 from tenderdesk.states import OPEN, TenderStatus
+from web import i18n
 from web.deps import CurrentLogin, PagesDep, SessionDep
 
 router = APIRouter(tags=["dashboard"])
@@ -46,16 +47,9 @@ PROGRESS: dict[TenderStatus, int] = {
 }
 STATUS_BY_PROGRESS = {rank: status for status, rank in PROGRESS.items()}
 
-TABS = {"alle": "Alle", "vermittleraktion": "Vermittleraktion erforderlich"}
-COLUMNS = [
-    ("id", "ID"),
-    ("vermittler", "Vermittler"),
-    ("bearbeiter", "Bearbeiter"),
-    ("produkt", "Produkt"),
-    ("gewerbe", "Gewerbe"),
-    ("status", "Status"),
-    ("datum", "Datum"),
-]
+TABS = ("alle", "vermittleraktion")
+#: Sortable columns in display order; labels are ``column.<key>`` in :mod:`web.i18n`.
+COLUMNS = ("id", "vermittler", "bearbeiter", "produkt", "gewerbe", "status", "datum")
 DEFAULT_SORT = ("datum", "desc")
 
 Assignee = aliased(User)
@@ -159,7 +153,7 @@ def load_dashboard(
     db: Session, user: User, *, tab: str, sort: str, direction: str, page: int
 ) -> DashboardPage:
     tab = tab if tab in TABS else "alle"
-    if sort not in dict(COLUMNS):
+    if sort not in COLUMNS:
         sort, direction = DEFAULT_SORT
     direction = "desc" if direction == "desc" else "asc"
     conditions = _filters(user, tab)
@@ -210,7 +204,7 @@ def dashboard_url(tab: str, sort: str, direction: str, page: int = 1) -> str:
 def sort_links(view: DashboardPage) -> dict[str, str]:
     """Per column: the link that sorts by it (ascending first, then toggles)."""
     links = {}
-    for key, _label in COLUMNS:
+    for key in COLUMNS:
         if key == view.sort:
             direction = "desc" if view.direction == "asc" else "asc"
         else:
@@ -236,8 +230,8 @@ def dashboard(
         "requests/dashboard.html",
         {
             "view": view,
-            "tabs": TABS,
-            "columns": COLUMNS,
+            "tabs": {key: i18n.t(f"tab.{key}") for key in TABS},
+            "columns": [(key, i18n.t(f"column.{key}")) for key in COLUMNS],
             "sort_links": sort_links(view),
             "tab_links": {key: dashboard_url(key, view.sort, view.direction) for key in TABS},
             "prev_url": dashboard_url(view.tab, view.sort, view.direction, view.page - 1)
@@ -245,7 +239,7 @@ def dashboard(
             "next_url": dashboard_url(view.tab, view.sort, view.direction, view.page + 1)
             if view.page < view.pages else None,
             "nav": "requests",
-            "page_title": "Manuelle Anfragen",
+            "page_title": i18n.t("title.dashboard"),
         },
         login=login,
     )

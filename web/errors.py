@@ -58,7 +58,7 @@ def error_page(request: Request, status_code: int, message: str) -> Response:
     return pages.render(
         request,
         "error.html",
-        {"status_code": status_code, "message": message, "page_title": "Fehler"},
+        {"status_code": status_code, "message": message, "page_title": i18n.t("title.error")},
         login=login,
         status_code=status_code,
     )

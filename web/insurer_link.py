@@ -260,7 +260,7 @@ def _render_page(
             "max_question": MAX_QUESTION_CHARS,
             "max_reason": MAX_REASON_CHARS,
             "max_notes": MAX_NOTES_CHARS,
-            "page_title": f"Ausschreibung {view.request.number}",
+            "page_title": i18n.t("title.tender", number=view.request.number),
         },
         login=login,
         status_code=status_code,

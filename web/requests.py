@@ -44,13 +44,9 @@ from web.tenders import new_action_id
 
 router = APIRouter(tags=["requests"])
 
-#: The per-tender actions the backoffice can take, in menu order.
-#: (workflow update name, button label)
-TENDER_ACTIONS: dict[str, str] = {
-    "remind_now": "Erinnerung schicken",
-    "mark_in_progress": "In Bearbeitung",
-    "withdraw": "Anfrage nicht erfolgreich",
-}
+#: The per-tender actions the backoffice can take (workflow update names), in
+#: menu order; button labels are ``action.<name>`` in :mod:`web.i18n`.
+TENDER_ACTIONS = ("remind_now", "mark_in_progress", "withdraw")
 
 
 def available_actions(tender: Tender) -> list[str]:
@@ -148,7 +144,7 @@ def load_request_view(
             offer = None
         offer_doc = db.get(Document, offer.document_id) if offer and offer.document_id else None
         actions = (
-            [(name, TENDER_ACTIONS[name], new_action_id()) for name in available_actions(tender)]
+            [(name, i18n.t(f"action.{name}"), new_action_id()) for name in available_actions(tender)]
             if staff and request.status == RequestStatus.OPEN
             else []
         )
@@ -212,7 +208,7 @@ def request_page(
     return pages.render(
         http,
         "requests/detail.html",
-        {"view": view, "nav": "requests", "page_title": f"Anfrage {request.number}"},
+        {"view": view, "nav": "requests", "page_title": i18n.t("title.request", number=request.number)},
         login=login,
     )
 

@@ -10,8 +10,13 @@ data and must not survive in shared caches or the back button after logout.
 
 from __future__ import annotations
 
+import re
+
 from starlette.datastructures import MutableHeaders
+from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from web.i18n import t
 
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; "
@@ -47,3 +52,42 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+#: Form posts are small; only the offer upload may send more (it enforces its own limit).
+DEFAULT_MAX_BODY = 1024 * 1024
+UPLOAD_PATHS = re.compile(r"^/t/[^/]+/offer$")
+
+
+class BodySizeLimitMiddleware:
+    """Refuse oversized request bodies before any form parser buffers them.
+
+    Starlette's form parser caps each field at 1 MB but not the number of
+    fields times their size, and the login form is open to anyone. Browsers
+    always send ``Content-Length`` with forms, so a body without one (chunked)
+    is refused on these routes; the upload route counts chunked bodies itself.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int = DEFAULT_MAX_BODY) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] in ("GET", "HEAD", "OPTIONS")
+            or UPLOAD_PATHS.match(str(scope.get("path", "")))
+        ):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"").decode("latin-1")
+        chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            response = PlainTextResponse(t("error.body_too_large"), status_code=413)
+        elif chunked and not declared:
+            response = PlainTextResponse(t("error.length_required"), status_code=411)
+        else:
+            await self.app(scope, receive, send)
+            return
+        await response(scope, receive, send)

@@ -84,9 +84,9 @@ def fmt_days(seconds: float) -> str:
 def fmt_answer(value: Any) -> str:
     """Questionnaire answers are JSON: booleans and lists read as words."""
     if value is True:
-        return "Ja"
+        return i18n.t("answer.yes")
     if value is False:
-        return "Nein"
+        return i18n.t("answer.no")
     if value is None or value == "":
         return "—"
     if isinstance(value, list):
