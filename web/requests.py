@@ -39,6 +39,7 @@ from web import i18n
 from web.access import broker_sees_offer, can_see_document, is_staff, load_request
 from web.deps import CurrentLogin, PagesDep, SessionDep, SettingsDep, StaffCsrfLogin
 from web.flash import Flash, set_flash
+from web.request_extras import request_page_extras
 from web.templating import fmt_days
 from web.tenders import new_action_id
 
@@ -205,12 +206,9 @@ def request_page(
 ) -> Response:
     request = load_request(db, login.user, request_id)
     view = load_request_view(db, settings, login.user, request)
-    return pages.render(
-        http,
-        "requests/detail.html",
-        {"view": view, "nav": "requests", "page_title": i18n.t("title.request", number=request.number)},
-        login=login,
-    )
+    context = {"view": view, "nav": "requests", "page_title": i18n.t("title.request", number=request.number)}
+    context.update(request_page_extras(db, settings, login, view))
+    return pages.render(http, "requests/detail.html", context, login=login)
 
 
 def detail_redirect(request_id: int, anchor: str = "") -> RedirectResponse:
