@@ -18,7 +18,8 @@ from tenderdesk import devstack, mailcapture
 from tenderdesk.settings import ROOT, VAR_DIR, Settings, get_settings
 
 #: Written when ``seed`` creates the demo data, so later runs can still show the
-#: logins. Demo passwords only; the file stays in the git-ignored ``var/``.
+#: logins. Demo passwords only; the file stays in the git-ignored ``var/``. Its
+#: first line names the database, so logins of another database are not shown.
 DEMO_LOGINS_FILE = VAR_DIR / "demo-logins.txt"
 LOG_DIR = VAR_DIR / "log"
 
@@ -55,20 +56,33 @@ def seed_if_empty(settings: Settings) -> list[tuple[str, str, str]] | None:
 
     logins = seed_demo(engine, settings)
     VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DEMO_LOGINS_FILE.touch(mode=0o600)
+    DEMO_LOGINS_FILE.chmod(0o600)
     DEMO_LOGINS_FILE.write_text(
-        "".join(f"{role}\t{email}\t{password}\n" for email, password, role in logins),
+        f"# {_database_label(settings)}\n"
+        + "".join(f"{role}\t{email}\t{password}\n" for email, password, role in logins),
         encoding="utf-8",
     )
-    DEMO_LOGINS_FILE.chmod(0o600)
     return logins
 
 
-def saved_logins() -> list[tuple[str, str, str]]:
-    """The logins written by the seeding run, as (email, password, role)."""
+def _database_label(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url
+
+    from tenderdesk.db import normalise_url
+
+    return make_url(normalise_url(settings.database_url)).render_as_string(hide_password=True)
+
+
+def saved_logins(settings: Settings) -> list[tuple[str, str, str]]:
+    """The logins written when this database was seeded, as (email, password, role)."""
     if not DEMO_LOGINS_FILE.exists():
         return []
+    header, _, body = DEMO_LOGINS_FILE.read_text("utf-8").partition("\n")
+    if header != f"# {_database_label(settings)}":
+        return []
     logins = []
-    for line in DEMO_LOGINS_FILE.read_text("utf-8").splitlines():
+    for line in body.splitlines():
         parts = line.split("\t")
         if len(parts) == 3:
             role, email, password = parts
@@ -91,7 +105,7 @@ def cmd_seed(settings: Settings) -> int:
     logins = seed_if_empty(settings)
     if logins is None:
         print("The database already has an account; nothing seeded.")
-        logins = saved_logins()
+        logins = saved_logins(settings)
     else:
         print("Demo data created.")
     print_logins(logins)
@@ -170,7 +184,7 @@ def _print_banner(settings: Settings, host: str, port: int, embedded_mail: bool)
         print("                list: .venv/bin/tenderdesk mails   "
               "read newest: .venv/bin/tenderdesk mails --show 1")
     print(f"  Data          {VAR_DIR}")
-    print_logins(saved_logins())
+    print_logins(saved_logins(settings))
     print("Press Ctrl-C to stop.", flush=True)
 
 
@@ -296,6 +310,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_mails(args.maildir, args.show)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `tenderdesk mails | head`: the reader left early, which is no error.
+        # Point stdout at /dev/null so the interpreter's final flush is quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     raise AssertionError(args.command)
 
 

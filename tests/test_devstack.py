@@ -258,5 +258,7 @@ def test_seed_runs_only_on_an_empty_database(
     assert "nothing seeded" in second
     assert "geheim-1" in second  # logins shown again from the saved file
     assert calls == [url]
-    assert cli.saved_logins() == [("anna@demo.example", "geheim-1", "backoffice")]
+    assert cli.saved_logins(settings) == [("anna@demo.example", "geheim-1", "backoffice")]
     assert (tmp_path / "demo-logins.txt").stat().st_mode & 0o077 == 0
+    other = Settings(database_url=f"sqlite:///{tmp_path / 'other.db'}", _env_file=None)  # type: ignore[call-arg]
+    assert cli.saved_logins(other) == []  # logins of another database are not shown
