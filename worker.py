@@ -17,28 +17,38 @@ from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.binding import BindingActivities
 from activities.email import EmailActivities
 from activities.projection import ProjectionActivities
 from tenderdesk.db import get_engine
 from tenderdesk.settings import Settings, get_settings
+from workflows.binding import BindingWorkflow
 from workflows.notification import NotificationWorkflow
 from workflows.tender import TenderWorkflow
 
 log = logging.getLogger("tenderdesk.worker")
 
 
-def activities_for(engine: Engine, settings: Settings) -> Sequence[Any]:
-    """The bound activity methods, given their dependencies once."""
+def activities_for(engine: Engine, settings: Settings, client: Client | None = None) -> Sequence[Any]:
+    """The bound activity methods, given their dependencies once. Closing tenders
+    after a binding sends workflow updates, so it is registered only with a client."""
     emails = EmailActivities(engine, settings)
-    return [ProjectionActivities(engine).project_tender, emails.send_email, emails.deliver_system_email]
+    binding = BindingActivities(engine, settings, client)
+    acts: list[Any] = [
+        ProjectionActivities(engine).project_tender, emails.send_email, emails.deliver_system_email,
+        binding.create_cover_note, binding.record_binding_email,
+    ]
+    if client is not None:
+        acts.append(binding.close_tenders)
+    return acts
 
 
 def build_worker(client: Client, engine: Engine, settings: Settings, task_queue: str | None = None) -> Worker:
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
-        workflows=[TenderWorkflow, NotificationWorkflow],
-        activities=activities_for(engine, settings),
+        workflows=[TenderWorkflow, NotificationWorkflow, BindingWorkflow],
+        activities=activities_for(engine, settings, client),
         max_concurrent_activities=50,
     )
 
