@@ -9,12 +9,24 @@ a stored hash was made with older parameters and should be replaced.
 
 from __future__ import annotations
 
-from argon2 import PasswordHasher
+import os
+
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
+
+#: Set only by the test suite (tests/conftest.py): the test run hashes hundreds
+#: of passwords, and the real cost would dominate its time. Hashes keep their
+#: parameters, so a cheap hash is still verified, and needs_rehash() upgrades
+#: it at the next login of a process without the variable.
+TEST_FAST_HASH_ENV = "TENDERDESK_TEST_FAST_HASH"
 
 # argon2-cffi's defaults follow RFC 9106's second recommended profile (Argon2id,
 # t=3, m=64 MiB, p=4). One module-level hasher: it is stateless and thread-safe.
-_HASHER = PasswordHasher()
+_HASHER = (
+    PasswordHasher.from_parameters(profiles.CHEAPEST)
+    if os.environ.get(TEST_FAST_HASH_ENV) == "1"
+    else PasswordHasher()
+)
 
 
 def hash_password(pw: str) -> str:

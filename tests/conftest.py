@@ -28,6 +28,8 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+os.environ["TENDERDESK_TEST_FAST_HASH"] = "1"  # before tenderdesk.passwords is imported
+
 from tenderdesk.db import make_engine, migrate
 from tenderdesk.settings import Settings
 from worker import build_worker

@@ -244,7 +244,7 @@ async def test_second_open_tender_for_same_insurer_is_refused(
     outcome = await start_again()
     assert outcome.started == []
     assert outcome.refused == {
-        tender.insurer_id: "Für diese Gesellschaft läuft bereits eine Ausschreibung."}
+        tender.insurer_id: "Für Testversicherung 0 AG läuft bereits eine Ausschreibung."}
     with Session(dev.engine) as s:
         assert [t.id for t in s.exec(select(Tender))] == [tender.id]
 

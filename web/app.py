@@ -21,7 +21,20 @@ from starlette.staticfiles import StaticFiles
 
 from tenderdesk.db import get_engine
 from tenderdesk.settings import Settings, get_settings
-from web import add_tenders, auth, contact, dashboard, documents, insurer_link, requests, tender_actions
+from web import (
+    add_tenders,
+    auth,
+    contact,
+    dashboard,
+    documents,
+    i18n,
+    insurer_link,
+    live,
+    messages_ui,
+    offers_ui,
+    requests,
+    tender_actions,
+)
 from web.errors import install_error_handlers
 from web.logging import install_token_redaction
 from web.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
@@ -61,14 +74,16 @@ def create_app(
     app.state.login_throttle = LoginThrottle()
     app.state.temporal = TemporalConnector(temporal_client_factory or default_factory(settings))
 
-    app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, upload_max_bytes=5 * settings.max_upload_bytes + 1024 * 1024)
+    app.add_middleware(i18n.LocaleMiddleware)
     # Added last, so it wraps everything and also marks the size-limit refusals.
     app.add_middleware(SecurityHeadersMiddleware, https=is_https(settings))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app)
     insurer_link.install_link_errors(app)
     for module in (
-        auth, dashboard, requests, tender_actions, add_tenders, documents, insurer_link, contact
+        auth, dashboard, requests, tender_actions, add_tenders, documents, insurer_link, contact, live,
+        messages_ui, offers_ui,
     ):
         app.include_router(module.router)
     install_token_redaction()

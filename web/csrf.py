@@ -8,7 +8,9 @@
   storage, and cannot be computed without the server's secret.
 - The login form has neither: a double-submit cookie (random value in a
   cookie and in the form) stops login CSRF, where a foreign site would log
-  the victim into the attacker's account.
+  the victim into the attacker's account. The "Passwort vergessen" and
+  "Passwort zurücksetzen" forms use the same kind of cookie, each scoped to
+  its own path, so no cookie travels further than the form it protects.
 
 All comparisons are constant-time.
 """
@@ -46,13 +48,21 @@ def new_login_csrf() -> str:
     return new_token()
 
 
-def set_login_csrf_cookie(response: Response, settings: Settings, value: str) -> None:
+def set_login_csrf_cookie(response: Response, settings: Settings, value: str, *, path: str = "/login") -> None:
+    """The double-submit cookie of an anonymous form whose POST goes to ``path``
+    (or below it)."""
     response.set_cookie(
         LOGIN_COOKIE,
         value,
         max_age=3600,
-        path="/login",
+        path=path,
         httponly=True,
         secure=is_https(settings),
         samesite="strict",
+    )
+
+
+def clear_login_csrf_cookie(response: Response, settings: Settings, *, path: str = "/login") -> None:
+    response.delete_cookie(
+        LOGIN_COOKIE, path=path, httponly=True, secure=is_https(settings), samesite="strict"
     )

@@ -1,25 +1,123 @@
-"""UI strings that Python code produces (errors, flash messages, labels).
+"""UI texts in German (first) and English (second), and which one a request uses.
 
-Page texts live in the templates; everything the routes say themselves lives
-here, keyed by locale, so an English locale is one more dict (or a Babel
-catalogue) instead of a hunt through the code. Tender status labels come from
-:mod:`tenderdesk.states`, which owns them for the workflow as well.
+Two kinds of text:
+- Page texts live in the templates as ``{{ _("Deutscher Text") }}``: the msgid
+  is the German source, so anything untranslated simply shows German. The
+  English catalogue is ``web/locale/en/LC_MESSAGES/messages.po``; it is compiled
+  in memory when the app starts (:func:`load_translations`), so no compiled
+  ``.mo`` file is committed and there is no build step.
+  ``python -m web.locale.update_catalog`` adds new msgids to it.
+- Everything the Python code says itself (errors, flash messages, labels)
+  comes from :func:`t` and the label tables here, keyed by locale. Tender
+  status labels come from :mod:`tenderdesk.states`, which owns them for the
+  workflow as well.
+
+The language of a request is the logged-in user's ``User.locale`` ("de" if
+nobody is logged in). :class:`LocaleMiddleware` gives every request a fresh
+holder in a context variable; resolving the session fills it in
+(:func:`use_locale`), and :func:`t`, the labels and the templates' gettext
+read it. A mutable holder rather than the plain value, because FastAPI runs
+sync dependencies and routes in worker threads, each in a *copy* of the
+request's context: setting the variable there would not reach the route,
+changing the shared holder does.
 """
 
 from __future__ import annotations
 
+import contextvars
+import gettext as gettext_module
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from io import BytesIO
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+from starlette.types import ASGIApp, Receive, Scope, Send
+
 from tenderdesk.models import DocumentKind, EmailStatus, Party
 from tenderdesk.states import LABELS_DE, LABELS_EN, TenderStatus
 
-DEFAULT_LOCALE = "de"
+log = logging.getLogger(__name__)
 
+DEFAULT_LOCALE = "de"
+#: Offered languages in menu order, each named in its own language.
+LOCALES: dict[str, str] = {"de": "Deutsch", "en": "English"}
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+DOMAIN = "messages"
+
+
+def normalise_locale(locale: str | None) -> str:
+    """A supported locale for a stored or submitted value; anything else is German."""
+    value = (locale or "").strip().lower()[:2]
+    return value if value in LOCALES else DEFAULT_LOCALE
+
+
+# ---------------------------------------------------------------- request locale
+class _LocaleHolder:
+    """The locale of one request; shared by the thread-pool copies of its context."""
+
+    __slots__ = ("locale",)
+
+    def __init__(self, locale: str = DEFAULT_LOCALE) -> None:
+        self.locale = locale
+
+
+_current: contextvars.ContextVar[_LocaleHolder] = contextvars.ContextVar("tenderdesk_locale")
+
+
+def current_locale() -> str:
+    holder = _current.get(None)
+    return holder.locale if holder is not None else DEFAULT_LOCALE
+
+
+def use_locale(locale: str | None) -> None:
+    """Set the current request's locale (for the rest of the request)."""
+    holder = _current.get(None)
+    if holder is None:
+        _current.set(_LocaleHolder(normalise_locale(locale)))
+    else:
+        holder.locale = normalise_locale(locale)
+
+
+@contextmanager
+def locale_scope(locale: str | None) -> Iterator[None]:
+    """Texts in another locale for a moment (an email in the recipient's
+    language) without changing the language of the page being answered."""
+    token = _current.set(_LocaleHolder(normalise_locale(locale)))
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+class LocaleMiddleware:
+    """Gives each HTTP request its own locale holder, German until the session says otherwise."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = _current.set(_LocaleHolder())
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _current.reset(token)
+
+
+# ---------------------------------------------------------------- Python-side texts
 MESSAGES: dict[str, dict[str, str]] = {
     "de": {
         # login, sessions, security
         "login.failed": "E-Mail-Adresse oder Passwort ist falsch.",
         "login.throttled": (
-            "Zu viele fehlgeschlagene Anmeldeversuche. "
-            "Bitte versuchen Sie es in {minutes} Minuten erneut."
+            "Zu viele fehlgeschlagene Anmeldeversuche. Bitte versuchen Sie es in {wait} erneut."
         ),
         "login.cookie_missing": (
             "Die Sicherheitsprüfung ist fehlgeschlagen. Bitte laden Sie die Seite neu; "
@@ -38,6 +136,27 @@ MESSAGES: dict[str, dict[str, str]] = {
         "password.changed": (
             "Ihr Passwort wurde geändert. Alle anderen Anmeldungen wurden beendet."
         ),
+        "unit.minute": "1 Minute",
+        "unit.minutes": "{n} Minuten",
+        # password reset by email, language
+        "forgot.sent": "Falls ein Konto zu dieser Adresse besteht, haben wir Ihnen einen Link gesendet.",
+        "forgot.sent_hint": (
+            "Der Link ist {minutes} Minuten gültig und funktioniert einmal. "
+            "Bitte sehen Sie auch im Spam-Ordner nach."
+        ),
+        "forgot.email_missing": "Bitte geben Sie Ihre E-Mail-Adresse ein.",
+        "forgot.throttled": (
+            "Zu viele Anfragen zum Zurücksetzen des Passworts. Bitte versuchen Sie es in {wait} erneut."
+        ),
+        "reset.unknown": "Dieser Link zum Zurücksetzen des Passworts ist ungültig.",
+        "reset.expired": "Dieser Link zum Zurücksetzen des Passworts ist abgelaufen.",
+        "reset.used": "Dieser Link zum Zurücksetzen des Passworts wurde bereits verwendet.",
+        "reset.done": (
+            "Ihr Passwort wurde geändert und alle Anmeldungen wurden beendet. "
+            "Bitte melden Sie sich mit dem neuen Passwort an."
+        ),
+        "reset.email_subject": "Tenderdesk: Passwort zurücksetzen",
+        "language.unknown": "Diese Sprache wird nicht angeboten.",
         # errors
         "error.forbidden": "Sie haben keine Berechtigung für diese Seite.",
         "error.not_found": "Die Seite wurde nicht gefunden.",
@@ -55,6 +174,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         # page titles, tabs, columns, actions
         "title.login": "Anmelden",
         "title.password": "Passwort ändern",
+        "title.forgot": "Passwort vergessen",
+        "title.reset": "Neues Passwort festlegen",
         "title.contact": "Hilfe & Kontakt",
         "title.dashboard": "Manuelle Anfragen",
         "title.error": "Fehler",
@@ -126,6 +247,112 @@ MESSAGES: dict[str, dict[str, str]] = {
             "Das Formular konnte nicht vollständig gelesen werden. Bitte versuchen Sie es erneut."
         ),
     },
+    "en": {
+        # login, sessions, security
+        "login.failed": "Email address or password is incorrect.",
+        "login.throttled": "Too many failed login attempts. Please try again in {wait}.",
+        "login.cookie_missing": (
+            "The security check failed. Please reload the page; cookies must be allowed for this site."
+        ),
+        "login.required": "Please log in.",
+        "logout.done": "You have been logged out.",
+        "csrf.failed": "The form's security check failed. Please reload the page and try again.",
+        "password.current_wrong": "The current password is not correct.",
+        "password.too_short": "The new password must be at least {min} characters long.",
+        "password.mismatch": "The two new passwords do not match.",
+        "password.same": "The new password must differ from the current one.",
+        "password.changed": "Your password has been changed. All other sessions have been ended.",
+        "unit.minute": "1 minute",
+        "unit.minutes": "{n} minutes",
+        # password reset by email, language
+        "forgot.sent": "If an account exists for this address, we have sent you a link.",
+        "forgot.sent_hint": (
+            "The link is valid for {minutes} minutes and works once. Please also check your spam folder."
+        ),
+        "forgot.email_missing": "Please enter your email address.",
+        "forgot.throttled": "Too many password reset requests. Please try again in {wait}.",
+        "reset.unknown": "This password reset link is not valid.",
+        "reset.expired": "This password reset link has expired.",
+        "reset.used": "This password reset link has already been used.",
+        "reset.done": (
+            "Your password has been changed and all sessions have been ended. "
+            "Please log in with your new password."
+        ),
+        "reset.email_subject": "Tenderdesk: reset your password",
+        "language.unknown": "This language is not available.",
+        # errors
+        "error.forbidden": "You are not allowed to open this page.",
+        "error.not_found": "The page was not found.",
+        "error.request_not_found": "The request was not found.",
+        "error.document_not_found": "The document was not found.",
+        "error.internal": "An unexpected error occurred. Please try again later.",
+        "error.method": "This action is not possible this way.",
+        "error.temporal_unavailable": (
+            "The tender service is not reachable right now. Please try again in a moment."
+        ),
+        "error.action_id": "The form is out of date. Please reload the page.",
+        # page titles, tabs, columns, actions
+        "title.login": "Log in",
+        "title.password": "Change password",
+        "title.forgot": "Forgot password",
+        "title.reset": "Set a new password",
+        "title.contact": "Help & contact",
+        "title.dashboard": "Manual requests",
+        "title.error": "Error",
+        "title.request": "Request {number}",
+        "title.add_tenders": "Add tender – {number}",
+        "title.tender": "Tender {number}",
+        "tab.alle": "All",
+        "tab.vermittleraktion": "Broker action required",
+        "column.id": "ID",
+        "column.vermittler": "Broker",
+        "column.bearbeiter": "Assignee",
+        "column.produkt": "Product",
+        "column.gewerbe": "Trade",
+        "column.status": "Status",
+        "column.datum": "Date",
+        "action.remind_now": "Send reminder",
+        "action.mark_in_progress": "In progress",
+        "action.withdraw": "Request unsuccessful",
+        "answer.yes": "Yes",
+        "answer.no": "No",
+        "error.body_too_large": "The request is too large.",
+        "error.length_required": "The request has no length (Content-Length).",
+        # request page
+        "request.assigned": "You are now the assignee of this request.",
+        "request.not_open": "The request is no longer open.",
+        "tenders.none_selected": "Please select at least one insurer.",
+        "tenders.started": "{count} tender(s) started.",
+        "tenders.refused": "{insurer}: {reason}",
+        "tenders.note_too_long": "The note may be at most {max} characters long.",
+        "tender.unknown_action": "This action does not exist.",
+        # insurer link
+        "link.invalid": "This link is not valid.",
+        "link.invalid_hint": (
+            "Please check that you copied the whole link from the email, "
+            "or contact the sender of the email."
+        ),
+        "link.expired": "This link has expired.",
+        "link.revoked": "This link is no longer valid.",
+        "link.ended": "This tender has ended.",
+        "question.empty": "Please enter your question.",
+        "question.too_long": "The question may be at most {max} characters long.",
+        "decline.empty": "Please give a reason for declining.",
+        "decline.too_long": "The reason may be at most {max} characters long.",
+        "offer.premium_missing": "Please enter the annual premium.",
+        "offer.premium_invalid": "The premium is not a valid amount (example: 1.234,56).",
+        "offer.premium_positive": "The premium must be greater than 0.",
+        "offer.sum_invalid": "The sum insured is not a valid amount (example: 3.000.000).",
+        "offer.valid_missing": "Please state until when the offer is valid.",
+        "offer.valid_invalid": "The validity date is not valid (format DD.MM.YYYY, e.g. 31.12.2026).",
+        "offer.valid_past": "The validity date must be in the future.",
+        "offer.notes_too_long": "The notes may be at most {max} characters long.",
+        "offer.file_missing": "Please upload the offer as a PDF file.",
+        "offer.file_not_pdf": "The file is not a PDF. Please upload the offer as a PDF file.",
+        "offer.file_broken": "The PDF file is damaged or cannot be read.",
+        "offer.file_too_large": "The file is too large. At most {max_mb} MB are allowed.",
+        "offer.upload_incomplete": "The form could not be read completely. Please try again.",
+    },
 }
 
 EMAIL_STATUS_LABELS: dict[str, dict[EmailStatus, str]] = {
@@ -134,6 +361,12 @@ EMAIL_STATUS_LABELS: dict[str, dict[EmailStatus, str]] = {
         EmailStatus.RETRYING: "Wird erneut versucht",
         EmailStatus.SENT: "Versendet",
         EmailStatus.FAILED: "Zustellung fehlgeschlagen",
+    },
+    "en": {
+        EmailStatus.PENDING: "Sending",
+        EmailStatus.RETRYING: "Retrying",
+        EmailStatus.SENT: "Sent",
+        EmailStatus.FAILED: "Delivery failed",
     },
 }
 
@@ -144,6 +377,12 @@ DOCUMENT_KIND_LABELS: dict[str, dict[DocumentKind, str]] = {
         DocumentKind.ATTACHMENT: "Anhang",
         DocumentKind.COVER_NOTE: "Deckungsnote",
     },
+    "en": {
+        DocumentKind.REQUEST: "Request document",
+        DocumentKind.OFFER: "Offer",
+        DocumentKind.ATTACHMENT: "Attachment",
+        DocumentKind.COVER_NOTE: "Cover note",
+    },
 }
 
 PARTY_LABELS: dict[str, dict[Party, str]] = {
@@ -153,35 +392,102 @@ PARTY_LABELS: dict[str, dict[Party, str]] = {
         Party.INSURER: "Gesellschaft",
         Party.SYSTEM: "System",
     },
+    "en": {
+        Party.BACKOFFICE: "Backoffice",
+        Party.BROKER: "Broker",
+        Party.INSURER: "Insurer",
+        Party.SYSTEM: "System",
+    },
 }
 
 TENDER_STATUS_LABELS: dict[str, dict[TenderStatus, str]] = {"de": LABELS_DE, "en": LABELS_EN}
 
 
-def t(key: str, locale: str = DEFAULT_LOCALE, **params: object) -> str:
-    """The text for ``key``; falls back to German so a missing translation
-    degrades to the original wording instead of an error page."""
-    table = MESSAGES.get(locale) or MESSAGES[DEFAULT_LOCALE]
+def t(key: str, locale: str | None = None, **params: object) -> str:
+    """The text for ``key`` in ``locale`` (default: the current request's).
+    Falls back to German, so a missing translation degrades to the original
+    wording instead of an error page."""
+    table = MESSAGES.get(locale or current_locale()) or MESSAGES[DEFAULT_LOCALE]
     text = table.get(key) or MESSAGES[DEFAULT_LOCALE][key]
     return text.format(**params) if params else text
 
 
-def _label(tables: dict[str, dict[object, str]], value: object, locale: str) -> str:
-    table = tables.get(locale) or tables[DEFAULT_LOCALE]
+def minutes_text(minutes: int, locale: str | None = None) -> str:
+    """``1 Minute`` / ``15 Minuten`` (``1 minute`` / ``15 minutes``)."""
+    return t("unit.minute", locale) if minutes == 1 else t("unit.minutes", locale, n=minutes)
+
+
+def _label(tables: dict[str, dict[object, str]], value: object, locale: str | None) -> str:
+    table = tables.get(locale or current_locale()) or tables[DEFAULT_LOCALE]
     return table.get(value) or tables[DEFAULT_LOCALE].get(value, str(value))
 
 
-def tender_status_label(status: TenderStatus, locale: str = DEFAULT_LOCALE) -> str:
+def tender_status_label(status: TenderStatus, locale: str | None = None) -> str:
     return _label(TENDER_STATUS_LABELS, status, locale)  # type: ignore[arg-type]
 
 
-def email_status_label(status: EmailStatus, locale: str = DEFAULT_LOCALE) -> str:
+def email_status_label(status: EmailStatus, locale: str | None = None) -> str:
     return _label(EMAIL_STATUS_LABELS, status, locale)  # type: ignore[arg-type]
 
 
-def document_kind_label(kind: DocumentKind, locale: str = DEFAULT_LOCALE) -> str:
+def document_kind_label(kind: DocumentKind, locale: str | None = None) -> str:
     return _label(DOCUMENT_KIND_LABELS, kind, locale)  # type: ignore[arg-type]
 
 
-def party_label(party: Party, locale: str = DEFAULT_LOCALE) -> str:
+def party_label(party: Party, locale: str | None = None) -> str:
     return _label(PARTY_LABELS, party, locale)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- template catalogues
+def catalogue_path(locale: str) -> Path:
+    return LOCALE_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def compile_catalogue(po_path: Path, locale: str) -> Translations:
+    """Read a ``.po`` file and compile it in memory; fuzzy and empty entries are
+    left out, so their German msgid shows."""
+    with po_path.open("rb") as po:
+        catalog = read_po(po, locale=locale, domain=DOMAIN)
+    buffer = BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(fp=buffer, domain=DOMAIN)
+
+
+@lru_cache(maxsize=1)
+def load_translations() -> dict[str, gettext_module.NullTranslations]:
+    """Every locale's compiled catalogue, once per process (at app start).
+    German needs none: its msgids are the texts."""
+    loaded: dict[str, gettext_module.NullTranslations] = {DEFAULT_LOCALE: gettext_module.NullTranslations()}
+    for locale in LOCALES:
+        if locale == DEFAULT_LOCALE:
+            continue
+        path = catalogue_path(locale)
+        if path.exists():
+            loaded[locale] = compile_catalogue(path, locale)
+        else:
+            log.warning("no catalogue for locale %s at %s; pages stay German", locale, path)
+            loaded[locale] = gettext_module.NullTranslations()
+    return loaded
+
+
+def translations(locale: str | None = None) -> gettext_module.NullTranslations:
+    catalogues = load_translations()
+    return catalogues.get(locale or current_locale()) or catalogues[DEFAULT_LOCALE]
+
+
+def gettext(message: str) -> str:
+    """The template ``_()`` / ``gettext()``: the current request's translation."""
+    return translations().gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return translations().ngettext(singular, plural, n)
+
+
+def pgettext(context: str, message: str) -> str:
+    return translations().pgettext(context, message)
+
+
+def npgettext(context: str, singular: str, plural: str, n: int) -> str:
+    return translations().npgettext(context, singular, plural, n)

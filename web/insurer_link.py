@@ -4,12 +4,39 @@ The insurer has no login: the 256-bit token in ``/t/<token>`` is the
 credential. It is looked up by its SHA-256 (only the hash is stored) and must
 belong to a link that is neither revoked nor expired, of a tender that has not
 ended. Otherwise the page says in German why (withdrawn, expired, declined,
-closed) and whom to contact, with 404 for unknown and 410 for ended links.
+closed) and whom to contact (the account's address and phone, and the request's
+assignee by name), with 404 for unknown and 410 for ended links; such a link
+accepts no action at all.
 
-Forms on the page (question, offer upload, decline) carry a CSRF token derived
-from the link (:func:`web.csrf.link_csrf_token`) and an ``action_id`` that
-makes a resubmitted form harmless. Bad input re-renders the page with a German
-message and status 422 and changes nothing.
+What the insurer sees: the risk (request number, product, trade, the
+questionnaire answers by section, policyholder), the documents it was sent,
+whom to contact, its own status, its thread with the backoffice (both sides'
+visible messages, files downloadable through this link only), its offer, and
+the forms that make sense in its status:
+
+- Rückfrage (text and/or one file): :func:`web.messaging.post_message` as the
+  insurer; the workflow moves the tender to "In Bearbeitung" and the assignee
+  is emailed.
+- Angebot: a PDF (checked with pypdf, not by its name; size-limited while
+  streaming, :mod:`web.uploads`), premium, optional sum insured, validity,
+  notes on conditions. Then :func:`web.release.auto_release_if_configured`, so
+  accounts without Freigabe show it to the broker at once.
+- Angebot korrigieren: the insurer's own offer, as long as the broker cannot
+  see it yet (:func:`web.release.insurer_may_edit`); an ``edit_offer`` through
+  :func:`web.tenders.submit_offer` with the new terms; without a new PDF the
+  previous document stays.
+- Absage with a reason.
+
+Everything it may download is scoped to its tender: the documents it was sent,
+its current offer's PDF, and files of messages in its own thread
+(:func:`web.messaging.threads_for` with the tender as viewer). Anything else is
+404, also for IDs of other tenders of the same request.
+
+Forms carry a CSRF token derived from the link (:func:`web.csrf.link_csrf_token`)
+and an ``action_id`` that makes a resubmitted form harmless. Bad input
+re-renders the page with a German message and a 4xx status and changes nothing.
+Every response under ``/t/`` carries ``Referrer-Policy: no-referrer`` (the token
+is in the URL) and loads nothing from third parties.
 
 The backoffice opens the same page read-only, without a token, via
 ``/requests/{rid}/tenders/{tid}/insurer-view``.
@@ -25,7 +52,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Form
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, select
 from starlette.background import BackgroundTask
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request as HttpRequest
@@ -38,7 +65,6 @@ from tenderdesk.models import (
     Document,
     DocumentKind,
     Insurer,
-    Message,
     Offer,
     Party,
     Policyholder,
@@ -46,8 +72,7 @@ from tenderdesk.models import (
     Request,
     Tender,
     TenderLink,
-    Thread,
-    ThreadKind,
+    User,
     as_utc,
     utcnow,
 )
@@ -61,14 +86,16 @@ from web.deps import EngineDep, PagesDep, SessionDep, SettingsDep, StaffLogin, T
 from web.documents import document_response, safe_filename
 from web.errors import not_found
 from web.flash import Flash, set_flash
-from web.forms import FormValueError, end_of_day_utc, parse_date, parse_eur_cents, today_berlin
+from web.forms import BERLIN, FormValueError, end_of_day_utc, parse_date, parse_eur_cents, today_berlin
+from web.messages_ui import FormProblem, message_attachment, read_message_form
+from web.messaging import MAX_BODY_CHARS, MessagingError, MessagingNotFound, ThreadView, post_message, threads_for
+from web.release import auto_release_if_configured, insurer_may_edit
 from web.sessions import Login
 from web.templating import Pages
 from web.temporal import TemporalConnector, TemporalUnavailable
 from web.tenders import (
     OfferTerms,
     TenderActionError,
-    ask_question,
     decline,
     new_action_id,
     send_action,
@@ -91,25 +118,40 @@ router = APIRouter(tags=["insurer"])
 #: ``secrets.token_urlsafe(32)`` is 43 characters; allow some slack, refuse junk early.
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
 ACTION_ID = re.compile(r"^[0-9a-f]{32}$")
-MAX_QUESTION_CHARS = 5000
+#: The question is a message of the insurer's thread: the messaging module's limit.
+MAX_QUESTION_CHARS = MAX_BODY_CHARS
 MAX_REASON_CHARS = 2000
 MAX_NOTES_CHARS = 4000
 OFFER_FIELDS = ("premium", "valid_until", "sum_insured", "notes")
+#: Tender states in which an offer exists that its insurer may correct (the workflow's ``edit_offer`` rule).
+CORRECTABLE = frozenset({TenderStatus.OFFERED, TenderStatus.OFFER_EXPIRED})
 #: Headers of every insurer page; the security middleware adds the rest.
 LINK_HEADERS = {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex, nofollow"}
 
+#: What this module says itself (German first; to move into :mod:`web.i18n`).
+TEXTS = {
+    "edit.released": (
+        "Ihr Angebot wurde bereits an den Vermittler weitergegeben und kann hier nicht mehr geändert werden. "
+        "Bitte schreiben Sie uns eine Nachricht, wenn etwas zu korrigieren ist."
+    ),
+    "edit.none": "Es liegt kein Angebot vor, das Sie korrigieren könnten.",
+    "edit.done": "Ihr Angebot wurde korrigiert.",
+}
+
 
 class LinkProblem(Exception):
-    """The link cannot be used; carries what the page should say."""
+    """The link cannot be used; carries what the page should say and whom to contact."""
 
     def __init__(
-        self, status_code: int, title_key: str, reason: str = "", account: Account | None = None
+        self, status_code: int, title_key: str, reason: str = "", account: Account | None = None,
+        contact_name: str | None = None,
     ) -> None:
         super().__init__(title_key)
         self.status_code = status_code
         self.title_key = title_key
         self.reason = reason
         self.account = account
+        self.contact_name = contact_name
 
 
 @dataclass
@@ -118,6 +160,14 @@ class LinkContext:
     tender: Tender
     request: Request
     account: Account
+
+
+def _assignee_name(db: Session, request: Request) -> str | None:
+    """The request's Bearbeiter by name (an active user only): the person the insurer may ask for."""
+    if request.assignee_id is None:
+        return None
+    user = db.get(User, request.assignee_id)
+    return user.name if user is not None and user.is_active else None
 
 
 def resolve_link(db: Session, token: str) -> LinkContext:
@@ -132,13 +182,14 @@ def resolve_link(db: Session, token: str) -> LinkContext:
     account = db.get(Account, request.account_id) if request else None
     if tender is None or request is None or account is None:
         raise LinkProblem(404, "link.invalid", i18n.t("link.invalid_hint"))
+    contact = _assignee_name(db, request)
     if is_terminal(tender.status):
-        raise LinkProblem(410, "link.ended", why_ended_de(tender.status), account)
+        raise LinkProblem(410, "link.ended", why_ended_de(tender.status), account, contact)
     if link.revoked_at is not None:
-        raise LinkProblem(410, "link.revoked", "", account)
+        raise LinkProblem(410, "link.revoked", "", account, contact)
     expires_at = as_utc(link.expires_at)
     if expires_at is None or expires_at <= utcnow():
-        raise LinkProblem(410, "link.expired", "", account)
+        raise LinkProblem(410, "link.expired", "", account, contact)
     return LinkContext(link=link, tender=tender, request=request, account=account)
 
 
@@ -150,6 +201,7 @@ def render_link_problem(pages: Pages, http: HttpRequest, problem: LinkProblem) -
             "title": i18n.t(problem.title_key),
             "reason": problem.reason,
             "account": problem.account,
+            "contact_name": problem.contact_name,
             "page_title": i18n.t(problem.title_key),
         },
         status_code=problem.status_code,
@@ -175,8 +227,11 @@ class InsurerView:
     policyholder: Policyholder
     broker: Broker
     insurer: Insurer
+    #: The request's Bearbeiter, if any: named as the insurer's contact.
+    assignee_name: str | None
     documents: list[Document]
-    messages: list[Message]
+    #: The insurer's own thread, if anyone wrote in it yet.
+    thread: ThreadView | None
     offer: Offer | None
     offer_document: Document | None
     preview: bool
@@ -194,16 +249,50 @@ class InsurerView:
     def can_decline(self) -> bool:
         return not self.preview and self.tender.status in AWAITING_INSURER
 
+    @property
+    def offer_released(self) -> bool:
+        return self.offer is not None and self.offer.released_at is not None
+
+    @property
+    def offer_correctable(self) -> bool:
+        """The release module's rule, in the statuses the workflow edits offers in."""
+        return (
+            self.offer is not None
+            and self.tender.status in CORRECTABLE
+            and insurer_may_edit(self.offer, self.account)
+        )
+
+    @property
+    def offer_valid_until_input(self) -> str:
+        """The offer's last valid day (Berlin) as a date field's value, for the correction form."""
+        valid_until = as_utc(self.offer.valid_until) if self.offer is not None else None
+        return valid_until.astimezone(BERLIN).date().isoformat() if valid_until is not None else ""
+
+    @property
+    def can_correct(self) -> bool:
+        return not self.preview and self.offer_correctable
+
 
 @dataclass
 class FormState:
     """What the forms show: fresh action IDs, earlier input and errors."""
 
     action_ids: dict[str, str] = field(
-        default_factory=lambda: {name: new_action_id() for name in ("question", "offer", "decline")}
+        default_factory=lambda: {name: new_action_id() for name in ("question", "offer", "edit", "decline")}
     )
     values: dict[str, str] = field(default_factory=dict)
     errors: dict[str, list[str]] = field(default_factory=dict)
+
+
+def tender_documents(db: Session, tender: Tender) -> list[Document]:
+    """The documents the insurer was sent: those chosen for the tender, by default
+    the request's own (the tender email attaches the same)."""
+    query = select(Document).where(Document.request_id == tender.request_id)
+    if tender.document_ids:
+        query = query.where(col(Document.id).in_(tender.document_ids))
+    else:
+        query = query.where(col(Document.kind) == DocumentKind.REQUEST)
+    return list(db.exec(query.order_by(col(Document.created_at), col(Document.id))).all())
 
 
 def load_insurer_view(db: Session, tender: Tender, request: Request, *, preview: bool) -> InsurerView:
@@ -212,33 +301,15 @@ def load_insurer_view(db: Session, tender: Tender, request: Request, *, preview:
     policyholder = db.get(Policyholder, request.policyholder_id)
     broker = db.get(Broker, request.broker_id)
     insurer = db.get(Insurer, tender.insurer_id)
-    assert account and product and policyholder and broker and insurer
-    documents = list(
-        db.exec(
-            select(Document)
-            .where(Document.request_id == request.id)
-            .where(
-                or_(col(Document.kind) == DocumentKind.REQUEST, col(Document.tender_id) == tender.id)
-            )
-            .order_by(col(Document.created_at), col(Document.id))
-        ).all()
-    )
-    messages = list(
-        db.exec(
-            select(Message)
-            .join(Thread, col(Thread.id) == col(Message.thread_id))
-            .where(Thread.tender_id == tender.id)
-            .where(Thread.kind == ThreadKind.INSURER)
-            .where(col(Message.visible).is_(True))
-            .order_by(col(Message.created_at), col(Message.id))
-        ).all()
-    )
+    assert account and product and policyholder and broker and insurer and request.id is not None
+    threads = threads_for(db, request.id, tender)
     offer = db.get(Offer, tender.current_offer_id) if tender.current_offer_id else None
     offer_document = db.get(Document, offer.document_id) if offer and offer.document_id else None
     return InsurerView(
         tender=tender, request=request, account=account, product=product,
-        policyholder=policyholder, broker=broker, insurer=insurer, documents=documents,
-        messages=messages, offer=offer, offer_document=offer_document, preview=preview,
+        policyholder=policyholder, broker=broker, insurer=insurer,
+        assignee_name=_assignee_name(db, request), documents=tender_documents(db, tender),
+        thread=threads[0] if threads else None, offer=offer, offer_document=offer_document, preview=preview,
     )
 
 
@@ -314,19 +385,41 @@ def link_page(
     )
 
 
+def insurer_may_download(db: Session, tender: Tender, document_id: int) -> Document | None:
+    """The document if it was sent with this tender or is its current offer's PDF, else ``None``.
+    (Files of its thread go through :func:`link_attachment`.)"""
+    document = db.get(Document, document_id)
+    if document is None or document.request_id != tender.request_id:
+        return None
+    if any(d.id == document.id for d in tender_documents(db, tender)):
+        return document
+    offer = db.get(Offer, tender.current_offer_id) if tender.current_offer_id else None
+    if offer is not None and offer.document_id == document.id and offer.tender_id == tender.id:
+        return document
+    return None
+
+
 @router.get("/t/{token}/documents/{document_id}")
 def link_document(
     token: str, document_id: int, db: SessionDep, settings: SettingsDep
 ) -> Response:
     ctx = resolve_link(db, token)
-    document = db.get(Document, document_id)
-    if (
-        document is None
-        or document.request_id != ctx.request.id
-        or not (document.kind == DocumentKind.REQUEST or document.tender_id == ctx.tender.id)
-    ):
+    document = insurer_may_download(db, ctx.tender, document_id)
+    if document is None:
         raise not_found("error.document_not_found")
     response = document_response(settings, document)
+    response.headers.update(LINK_HEADERS)
+    return response
+
+
+@router.get("/t/{token}/messages/{message_id}/attachment")
+def link_attachment(
+    token: str, message_id: int, db: SessionDep, settings: SettingsDep
+) -> Response:
+    """The file of a message in this tender's own thread (either side's)."""
+    ctx = resolve_link(db, token)
+    assert ctx.request.id is not None
+    response = message_attachment(db, settings, ctx.request.id, message_id, ctx.tender)
     response.headers.update(LINK_HEADERS)
     return response
 
@@ -350,7 +443,7 @@ def _rerender(
 
 
 def _done(settings: Settings, token: str, message: str, anchor: str) -> Response:
-    response = RedirectResponse(f"/t/{token}{anchor}", status_code=303)
+    response = RedirectResponse(f"/t/{token}{anchor}", status_code=303, headers=LINK_HEADERS)
     set_flash(response, settings, Flash("success", message))
     return response
 
@@ -364,36 +457,42 @@ async def post_question(
     engine: EngineDep,
     settings: SettingsDep,
     temporal: TemporalDep,
-    csrf_token: Annotated[str, Form()] = "",
-    action_id: Annotated[str, Form()] = "",
-    body: Annotated[str, Form()] = "",
 ) -> Response:
+    """A question (text and/or one file) in the insurer's thread. The workflow
+    moves the tender to "In Bearbeitung"; the assignee gets an email."""
     ctx = resolve_link(db, token)
-    if not _check_link_csrf(settings, ctx, csrf_token):
+    state = FormState()
+    try:
+        form = await read_message_form(http, settings)
+    except FormProblem as err:
+        state.errors["question"] = [str(err)]
+        return _rerender(pages, http, db, settings, token, ctx, state, err.status_code)
+    if not _check_link_csrf(settings, ctx, form.csrf_token):
         raise LinkProblem(403, "csrf.failed")
-    state = FormState(values={"question": body})
-    text = body.strip()
-    if not ACTION_ID.match(action_id):
+    state.values["question"] = form.body
+    if form.problem is not None:
+        state.errors["question"] = [str(form.problem)]
+        return _rerender(pages, http, db, settings, token, ctx, state, form.problem.status_code)
+    if not ACTION_ID.match(form.action_id):
         state.errors["question"] = [i18n.t("error.action_id")]
-    elif not text:
-        state.errors["question"] = [i18n.t("question.empty")]
-    elif len(text) > MAX_QUESTION_CHARS:
-        state.errors["question"] = [i18n.t("question.too_long", max=MAX_QUESTION_CHARS)]
-    if state.errors:
         return _rerender(pages, http, db, settings, token, ctx, state, 422)
-    state.action_ids["question"] = action_id
+    state.action_ids["question"] = form.action_id
     try:
         client = await temporal.get()
-        result = await ask_question(
-            client, engine, ctx.tender, body=text, author=Party.INSURER, action_id=action_id
-        )
     except TemporalUnavailable:
         state.errors["question"] = [i18n.t("error.temporal_unavailable")]
         return _rerender(pages, http, db, settings, token, ctx, state, 503)
-    except TenderActionError as err:
+    try:
+        result = await post_message(
+            engine=engine, client=client, settings=settings, thread_id=None, author=Party.INSURER,
+            user=None, tender=ctx.tender, body=form.body, attachment=form.attachment, action_id=form.action_id,
+        )
+    except MessagingNotFound:
+        raise not_found() from None
+    except MessagingError as err:
         state.errors["question"] = [str(err)]
         return _rerender(pages, http, db, settings, token, ctx, state, 422)
-    return _done(settings, token, result.message_de, "#nachrichten")
+    return _done(settings, token, result.info_de, "#nachrichten")
 
 
 @router.post("/t/{token}/decline")
@@ -484,12 +583,12 @@ def _form_text(form: FormData, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _offer_filename(upload: UploadFile) -> str:
+def offer_filename(upload: UploadFile) -> str:
     name = safe_filename(upload.filename)
     return name if name.lower().endswith(".pdf") else f"{name}.pdf"
 
 
-def _forget_document(engine: Engine, settings: Settings, document_id: int) -> None:
+def forget_document(engine: Engine, settings: Settings, document_id: int) -> None:
     """Undo a stored upload whose offer was refused: the row, and the file
     unless another document shares its content."""
     with Session(engine) as session:
@@ -506,6 +605,16 @@ def _forget_document(engine: Engine, settings: Settings, document_id: int) -> No
         open_path(settings, key).unlink(missing_ok=True)
 
 
+async def _auto_release(engine: Engine, client: Any, settings: Settings, tender_id: int) -> None:
+    """Accounts without Freigabe: the broker sees (and is emailed about) the offer at
+    once. The offer stands either way; a failure here leaves the release to the
+    backoffice, so it is logged, not shown to the insurer."""
+    try:
+        await auto_release_if_configured(engine=engine, client=client, settings=settings, tender_id=tender_id)
+    except Exception:
+        log.exception("automatic release after the offer of tender %s failed", tender_id)
+
+
 @router.post("/t/{token}/offer")
 async def post_offer(
     token: str,
@@ -516,8 +625,9 @@ async def post_offer(
     settings: SettingsDep,
     temporal: TemporalDep,
 ) -> Response:
-    """Offer upload. The form is parsed here, not by FastAPI, so the body limit
-    applies before anything is spooled to disk."""
+    """Offer upload (``mode=new``) or correction of the insurer's own offer
+    (``mode=edit``, the PDF optional). The form is parsed here, not by FastAPI,
+    so the body limit applies before anything is spooled to disk."""
     ctx = resolve_link(db, token)
     state = FormState()
     too_large = [i18n.t("offer.file_too_large", max_mb=_mb(settings.max_upload_bytes))]
@@ -533,45 +643,56 @@ async def post_offer(
     try:
         if not _check_link_csrf(settings, ctx, form.get(csrf.FIELD)):
             raise LinkProblem(403, "csrf.failed")
-        values = {name: _form_text(form, name) for name in OFFER_FIELDS}
-        state.values = {f"offer_{k}": v for k, v in values.items()}
+        editing = _form_text(form, "mode") == "edit"
+        name = "edit" if editing else "offer"
+        values = {field_name: _form_text(form, field_name) for field_name in OFFER_FIELDS}
+        state.values = {f"{name}_{k}": v for k, v in values.items()}
         action_id = _form_text(form, "action_id")
+        current = db.get(Offer, ctx.tender.current_offer_id) if ctx.tender.current_offer_id else None
+        if editing:
+            # Refused before anything is stored: the broker may already see this offer.
+            view = load_insurer_view(db, ctx.tender, ctx.request, preview=False)
+            if current is None or not view.offer_correctable:
+                state.errors["edit"] = [TEXTS["edit.none"] if current is None else TEXTS["edit.released"]]
+                return _rerender(pages, http, db, settings, token, ctx, state, 409)
         offer_input, errors = validate_offer_fields(values)
         upload = form.get("file")
+        has_file = isinstance(upload, UploadFile) and bool(upload.filename)
         if not ACTION_ID.match(action_id):
             errors.insert(0, i18n.t("error.action_id"))
-        if not isinstance(upload, UploadFile) or not upload.filename:
+        if not has_file and not editing:
             errors.append(i18n.t("offer.file_missing"))
-        if errors or not isinstance(upload, UploadFile):
-            state.errors["offer"] = errors
+        if errors:
+            state.errors[name] = errors
             return _rerender(pages, http, db, settings, token, ctx, state, 422)
-        state.action_ids["offer"] = action_id
-        try:
-            staged = await stage_upload(settings, upload, settings.max_upload_bytes)
-        except UploadTooLarge:
-            state.errors["offer"] = too_large
-            return _rerender(pages, http, db, settings, token, ctx, state, 413)
-        problem = await asyncio.to_thread(pdf_problem, staged.path)
-        if problem:
-            state.errors["offer"] = [i18n.t(problem)]
-            return _rerender(pages, http, db, settings, token, ctx, state, 422)
+        state.action_ids[name] = action_id
+        if isinstance(upload, UploadFile) and has_file:
+            try:
+                staged = await stage_upload(settings, upload, settings.max_upload_bytes)
+            except UploadTooLarge:
+                state.errors[name] = too_large
+                return _rerender(pages, http, db, settings, token, ctx, state, 413)
+            problem = await asyncio.to_thread(pdf_problem, staged.path)
+            if problem:
+                state.errors[name] = [i18n.t(problem)]
+                return _rerender(pages, http, db, settings, token, ctx, state, 422)
         try:
             client = await temporal.get()
         except TemporalUnavailable:
-            state.errors["offer"] = [i18n.t("error.temporal_unavailable")]
+            state.errors[name] = [i18n.t("error.temporal_unavailable")]
             return _rerender(pages, http, db, settings, token, ctx, state, 503)
         existing = db.exec(select(Offer).where(Offer.action_id == action_id)).first()
         created_document_id: int | None = None
         if existing is not None:
             # The same form again (double click): the first upload stands.
             document_id = existing.document_id
-        else:
+        elif staged is not None and isinstance(upload, UploadFile):
             key = await asyncio.to_thread(store_staged, settings, staged)
             document = Document(
                 request_id=ctx.request.id,  # type: ignore[arg-type]
                 tender_id=ctx.tender.id,
                 kind=DocumentKind.OFFER,
-                filename=_offer_filename(upload),
+                filename=offer_filename(upload),
                 content_type="application/pdf",
                 size_bytes=staged.size,
                 sha256=staged.sha256,
@@ -582,6 +703,9 @@ async def post_offer(
             db.commit()
             db.refresh(document)
             document_id = created_document_id = document.id
+        else:
+            # A correction without a new PDF keeps the document of the offer it corrects.
+            document_id = current.document_id if current is not None else None
         staged = None
         terms = OfferTerms(
             premium_cents=offer_input.premium_cents,
@@ -592,14 +716,16 @@ async def post_offer(
         )
         try:
             result = await submit_offer(
-                client, engine, ctx.tender, terms, by=Party.INSURER, action_id=action_id
+                client, engine, ctx.tender, terms, by=Party.INSURER, action_id=action_id, edit=editing
             )
         except TenderActionError as err:
             if created_document_id is not None:
-                await asyncio.to_thread(_forget_document, engine, settings, created_document_id)
-            state.errors["offer"] = [str(err)]
+                await asyncio.to_thread(forget_document, engine, settings, created_document_id)
+            state.errors[name] = [str(err)]
             return _rerender(pages, http, db, settings, token, ctx, state, 422)
-        return _done(settings, token, result.message_de, "#angebot")
+        assert ctx.tender.id is not None
+        await _auto_release(engine, client, settings, ctx.tender.id)
+        return _done(settings, token, TEXTS["edit.done"] if editing else result.message_de, "#angebot")
     finally:
         if staged is not None:
             staged.discard()
@@ -627,4 +753,4 @@ def insurer_preview(
     )
 
 
-__all__ = ["install_link_errors", "resolve_link", "router"]
+__all__ = ["install_link_errors", "insurer_may_download", "resolve_link", "router", "tender_documents"]

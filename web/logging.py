@@ -15,7 +15,7 @@ import re
 #: ``/t/`` followed by the token segment (anything up to ``/``, ``?``, ``#``
 #: or whitespace). Only the first segment after ``/t/`` is the token;
 #: ``/t/<token>/documents/3`` keeps its tail.
-_TOKEN_PATH = re.compile(r"(/t/)[^/?#\s\"']+")
+_TOKEN_PATH = re.compile(r"(/t/|/passwort-zuruecksetzen/)[^/?#\s\"']+")
 REDACTED = "[redacted]"
 
 ACCESS_LOGGERS = ("uvicorn.access",)

@@ -1,17 +1,873 @@
-"""Placeholder: the feature's routes and request-page context."""
+"""Angebote on the request page: Freigabe, Stiftsymbol, Verlängerung, Vergleich and Abschluss.
+
+The guide's procedures, as pages:
+
+- **Freigabe** (backoffice): the "Angebote" section lists every active offer of
+  the request; ticked offers are released together with
+  :func:`web.release.release_offers`, which emails the broker once. Accounts
+  without release see "Angebote sind für den Vermittler sofort sichtbar".
+- **Stiftsymbol** (backoffice): ``/requests/{id}/offers/{offer}/edit`` changes
+  validity, premium, sum insured, notes and optionally the PDF through
+  :func:`web.tenders.submit_offer` with ``edit=True``. The workflow moves an
+  expired offer back to "Angebot erhalten" and re-arms its validity timer; the
+  new offer row is unreleased, so it has to be released again.
+- **Abgelaufene Angebote**: one click posts a prepared "Könnten Sie die
+  Gültigkeit Ihres Angebots verlängern?" into the insurer's thread
+  (:func:`web.messaging.post_message`), on the request page and on the early
+  warning list ``/angebote/ablaufend`` (:func:`web.release.expiring_offers`).
+- **Vergleich und Abschluss** (broker): the released offers side by side
+  (:func:`web.binding.offer_choices`), "Abschließen" behind a confirmation page,
+  then :func:`web.binding.bind_offer`. The bound request shows the cover note
+  once ``BindingWorkflow`` stored it ("wird erstellt …" until then).
+
+The decisions live in the service modules; this module only authorises, reads
+forms, and turns their German refusals into pages.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter
-from sqlmodel import Session
+from fastapi import APIRouter, Form
+from sqlmodel import Session, col, select
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request as HttpRequest
+from starlette.responses import RedirectResponse, Response
 
+from tenderdesk.models import (
+    Account,
+    Binding,
+    Document,
+    DocumentKind,
+    Insurer,
+    Message,
+    Offer,
+    Party,
+    Policyholder,
+    Product,
+    Request,
+    RequestStatus,
+    Tender,
+    User,
+    as_utc,
+    utcnow,
+)
 from tenderdesk.settings import Settings
+from tenderdesk.states import TenderStatus, is_terminal
+from web import csrf, i18n
+from web.access import is_staff, load_request
+from web.binding import (
+    AlreadyBound,
+    BindingError,
+    BindingNotAllowed,
+    OfferChoice,
+    bind_offer,
+    broker_owns,
+    is_expired,
+    offer_choices,
+)
+from web.deps import (
+    CsrfLogin,
+    CurrentLogin,
+    EngineDep,
+    PagesDep,
+    SessionDep,
+    SettingsDep,
+    StaffCsrfLogin,
+    StaffLogin,
+    TemporalDep,
+)
+from web.errors import PageError, forbidden, not_found
+from web.flash import Flash, set_flash
+from web.forms import today_berlin
+from web.insurer_link import MAX_NOTES_CHARS, OFFER_FIELDS, forget_document, offer_filename, validate_offer_fields
+from web.messaging import MessagingError, MessagingNotFound, insurer_thread_id, post_message
+from web.release import ExpiringOffer, ReleaseError, ReleaseNotAllowed, auto_release_if_configured
+from web.release import expiring_offers as expiring_offers_of
+from web.release import release_offers as release_offers_service
+from web.requests import detail_redirect, render_request_page
 from web.sessions import Login
+from web.templating import Pages, fmt_date, fmt_eur, fmt_eur_input
+from web.temporal import TemporalUnavailable
+from web.tenders import OfferTerms, TenderActionError, new_action_id, submit_offer
+from web.uploads import (
+    StagedFile,
+    UploadIncomplete,
+    UploadTooLarge,
+    body_limit,
+    pdf_problem,
+    read_limited_form,
+    stage_upload,
+    store_staged,
+)
 
-router = APIRouter()
+router = APIRouter(tags=["offers"])
+
+#: The early-warning list; the dashboard's navigation links here.
+EXPIRING_PATH = "/angebote/ablaufend"
+SECTION_ANCHOR = "#angebote"
+ACTION_ID = re.compile(r"^[0-9a-f]{32}$")
+#: Tender states whose offer the pencil may change (the workflow's ``edit_offer`` rule).
+EDITABLE = frozenset({TenderStatus.OFFERED, TenderStatus.OFFER_EXPIRED})
+
+TEXTS = {
+    "offer.not_found": "Das Angebot wurde nicht gefunden.",
+    "offer.superseded": (
+        "Das Angebot wurde inzwischen geändert oder ersetzt. Bitte öffnen Sie das aktuelle Angebot."
+    ),
+    "offer.not_editable": "Ein Angebot kann im Status „{status}“ nicht bearbeitet werden.",
+    "offer.edited_release": (
+        "Das Angebot wurde geändert. Bitte geben Sie es wieder frei, damit der Vermittler es sieht."
+    ),
+    "offer.edited_visible": (
+        "Das Angebot wurde geändert und ist für den Vermittler sofort sichtbar; er wird per E-Mail informiert."
+    ),
+    "offer.edited_again": "Diese Änderung wurde bereits gespeichert.",
+    "release.none": "Bitte wählen Sie mindestens ein Angebot zur Freigabe aus.",
+    "release.not_needed": "Angebote sind für den Vermittler sofort sichtbar; eine Freigabe ist nicht nötig.",
+    "extension.sent": (
+        "Die Verlängerung wurde bei {insurer} angefragt. Die Antwort erscheint im Nachrichtenmodul."
+    ),
+    "extension.again": "Die Verlängerung wurde bei {insurer} bereits angefragt.",
+    "extension.not_possible": "Für dieses Angebot kann keine Verlängerung mehr angefragt werden.",
+    "bind.done": "Abschluss erfolgt.",
+}
+
+
+def text(key: str, **params: object) -> str:
+    """A German sentence of this module (to move into :mod:`web.i18n` with the others)."""
+    value = TEXTS[key]
+    return value.format(**params) if params else value
+
+
+def extension_action_id(offer_id: int) -> str:
+    """One extension request per offer version: a second click (or a second
+    colleague) gets the first message back and nothing is sent twice. After an
+    edit the new offer row may be asked about again."""
+    return f"verlaengerung-angebot-{offer_id}"
+
+
+def extension_text(request: Request, product: Product, account: Account, offer: Offer, *, expired: bool) -> str:
+    """The prepared message of the guide's procedure for expired offers."""
+    when = (
+        f"ist am {fmt_date(offer.valid_until)} abgelaufen"
+        if expired
+        else f"ist nur noch bis zum {fmt_date(offer.valid_until)} gültig"
+    )
+    return (
+        "Sehr geehrte Damen und Herren,\n\n"
+        f"Ihr Angebot zur Anfrage {request.number} ({product.name}) über eine Jahresprämie von "
+        f"{fmt_eur(offer.premium_cents)} {when}. Könnten Sie die Gültigkeit Ihres Angebots verlängern? "
+        "Bitte nennen Sie uns das neue Gültigkeitsdatum; wir passen das Angebot dann für Sie an.\n\n"
+        f"Vielen Dank und freundliche Grüße\nIhr Backoffice {account.name}"
+    )
+
+
+# ---------------------------------------------------------------- page model
+
+
+@dataclass
+class StaffOfferRow:
+    """One line of the backoffice's "Angebote" table."""
+
+    offer: Offer
+    tender: Tender
+    insurer: Insurer
+    document: Document | None
+    expired: bool
+    #: Ends within the account's warning days (and is not expired yet).
+    expiring: bool
+    can_release: bool
+    can_edit: bool
+    can_request_extension: bool
+    #: When the prepared extension message went to the insurer, if it did.
+    extension_requested_at: datetime | None
+    released_by: str = ""
+    #: The offer the request was bound with.
+    bound: bool = False
+
+    @property
+    def released(self) -> bool:
+        return self.offer.released_at is not None
+
+
+@dataclass
+class BindingView:
+    """The request's Abschluss, as everyone sees it."""
+
+    binding: Binding
+    offer: Offer
+    insurer: Insurer
+    bound_by: str
+    cover_note: Document | None
+
+
+@dataclass
+class OffersSection:
+    staff: bool
+    open: bool
+    need_release: bool
+    warning_days: int
+    rows: list[StaffOfferRow] = field(default_factory=list)
+    choices: list[OfferChoice] = field(default_factory=list)
+    binding: BindingView | None = None
+    #: The broker may bind here (his own request); False for staff and others.
+    broker_may_bind: bool = False
+    cheapest_offer_id: int | None = None
+
+    @property
+    def releasable(self) -> bool:
+        return any(row.can_release for row in self.rows)
+
+
+def _extension_times(db: Session, offer_ids: Sequence[int]) -> dict[int, datetime]:
+    if not offer_ids:
+        return {}
+    wanted = {extension_action_id(i): i for i in offer_ids}
+    rows = db.exec(
+        select(Message.action_id, Message.created_at)
+        .where(col(Message.action_id).in_(list(wanted)))
+        .where(col(Message.visible).is_(True))
+    ).all()
+    return {wanted[action_id]: created_at for action_id, created_at in rows}
+
+
+def _user_names(db: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return {u.id: u.name for u in db.exec(select(User).where(col(User.id).in_(ids))).all() if u.id is not None}
+
+
+def staff_rows(
+    db: Session, request: Request, account: Account, *, bound_offer_id: int | None = None, now: datetime | None = None
+) -> list[StaffOfferRow]:
+    """Every active offer of the request, cheapest first, with what the backoffice
+    may do with it. Once the request is closed, validity no longer matters and
+    nothing is offered but the record."""
+    now = now or utcnow()
+    horizon = now + timedelta(days=account.expiry_warning_days)
+    is_open = request.status == RequestStatus.OPEN
+    rows = db.exec(
+        select(Offer, Tender, Insurer)
+        .join(Tender, col(Tender.id) == col(Offer.tender_id))
+        .join(Insurer, col(Insurer.id) == col(Tender.insurer_id))
+        .where(Offer.request_id == request.id)
+        .where(col(Offer.active).is_(True))
+        .order_by(col(Offer.premium_cents), col(Offer.id))
+    ).all()
+    offer_ids = [offer.id for offer, _, _ in rows if offer.id is not None]
+    extensions = _extension_times(db, offer_ids)
+    names = _user_names(db, {offer.released_by_id for offer, _, _ in rows if offer.released_by_id is not None})
+    result = []
+    for offer, tender, insurer in rows:
+        assert offer.id is not None
+        expired = is_open and is_expired(tender, offer, now)
+        editable = is_open and tender.status in EDITABLE
+        expiring = is_open and not expired and _aware(offer.valid_until) <= horizon
+        result.append(
+            StaffOfferRow(
+                offer=offer,
+                tender=tender,
+                insurer=insurer,
+                document=db.get(Document, offer.document_id) if offer.document_id else None,
+                expired=expired,
+                expiring=expiring,
+                can_release=(
+                    is_open and account.offers_need_release and offer.released_at is None
+                    and not expired and not is_terminal(tender.status)
+                ),
+                can_edit=editable,
+                can_request_extension=editable and (expired or expiring),
+                extension_requested_at=extensions.get(offer.id),
+                released_by=names.get(offer.released_by_id, "") if offer.released_by_id else "",
+                bound=offer.id == bound_offer_id,
+            )
+        )
+    return result
+
+
+def _aware(value: datetime) -> datetime:
+    aware = as_utc(value)
+    assert aware is not None
+    return aware
+
+
+def binding_view(db: Session, request_id: int) -> BindingView | None:
+    binding = db.exec(select(Binding).where(Binding.request_id == request_id)).first()
+    if binding is None:
+        return None
+    offer = db.get(Offer, binding.offer_id)
+    tender = db.get(Tender, binding.tender_id)
+    insurer = db.get(Insurer, tender.insurer_id) if tender else None
+    bound_by = db.get(User, binding.bound_by_id)
+    assert offer is not None and insurer is not None
+    cover_note = db.get(Document, binding.cover_note_document_id) if binding.cover_note_document_id else None
+    return BindingView(
+        binding=binding, offer=offer, insurer=insurer, bound_by=bound_by.name if bound_by else "",
+        cover_note=cover_note if cover_note is not None and cover_note.kind == DocumentKind.COVER_NOTE else None,
+    )
+
+
+def load_offers_section(db: Session, user: User, request: Request, account: Account) -> OffersSection:
+    """What the section shows: the backoffice gets every active offer with its
+    actions, a broker only what :func:`web.binding.offer_choices` lets him see."""
+    assert request.id is not None
+    staff = is_staff(user)
+    section = OffersSection(
+        staff=staff,
+        open=request.status == RequestStatus.OPEN,
+        need_release=account.offers_need_release,
+        warning_days=account.expiry_warning_days,
+        binding=binding_view(db, request.id),
+    )
+    bound_offer_id = section.binding.offer.id if section.binding else None
+    if staff:
+        section.rows = staff_rows(db, request, account, bound_offer_id=bound_offer_id)
+    else:
+        # The bound offer first, then what can still be compared: valid offers, cheapest first.
+        section.choices = sorted(
+            offer_choices(db, request.id), key=lambda c: (not c.bound, c.expired, c.offer.premium_cents)
+        )
+        section.broker_may_bind = broker_owns(user, request)
+        bindable = [c for c in section.choices if c.can_bind]
+        if len(bindable) > 1:
+            section.cheapest_offer_id = min(bindable, key=lambda c: c.offer.premium_cents).offer.id
+    return section
 
 
 def offers_extras(db: Session, settings: Settings, login: Login, view: Any) -> dict[str, Any]:
-    return {}
+    """The "Angebote" section of the request page (``templates/requests/_offers.html``)."""
+    return {"offers": load_offers_section(db, login.user, view.request, view.account)}
+
+
+# ---------------------------------------------------------------- shared route helpers
+
+
+def _request_offer(db: Session, request: Request, offer_id: int) -> tuple[Offer, Tender, Insurer]:
+    """An offer of this (already authorised) request with its tender and insurer, else 404."""
+    offer = db.get(Offer, offer_id)
+    if offer is None or offer.request_id != request.id:
+        raise not_found()
+    tender = db.get(Tender, offer.tender_id)
+    insurer = db.get(Insurer, tender.insurer_id) if tender else None
+    if tender is None or insurer is None:
+        raise not_found()
+    return offer, tender, insurer
+
+
+def _section_redirect(request_id: int) -> RedirectResponse:
+    return detail_redirect(request_id, SECTION_ANCHOR)
+
+
+def _form_text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _mb(size: int) -> str:
+    mb = size / (1024 * 1024)
+    return str(int(mb)) if mb == int(mb) else f"{mb:.1f}".replace(".", ",")
+
+
+# ---------------------------------------------------------------- Freigabe
+
+
+@router.post("/requests/{request_id}/offers/release")
+async def release(
+    request_id: int,
+    http: HttpRequest,
+    pages: PagesDep,
+    db: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    login: StaffCsrfLogin,
+    offer_id: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI copies defaults
+) -> Response:
+    """"Freigeben": the ticked offers of this request, at once; the broker gets one email."""
+    request = load_request(db, login.user, request_id)
+    account = db.get(Account, request.account_id)
+    assert account is not None
+
+    def refuse(message: str, status_code: int) -> Response:
+        return render_request_page(http, pages, db, settings, login, request, errors=[message], status_code=status_code)
+
+    if not account.offers_need_release:
+        return refuse(text("release.not_needed"), 409)
+    if any(not value.strip().isdigit() for value in offer_id):
+        return refuse(text("offer.not_found"), 422)
+    ids = sorted({int(value) for value in offer_id})
+    if not ids:
+        return refuse(text("release.none"), 422)
+    found = set(db.exec(select(Offer.id).where(col(Offer.id).in_(ids)).where(Offer.request_id == request_id)).all())
+    if found != set(ids):
+        return refuse(text("offer.not_found"), 422)
+    try:
+        client = await temporal.get()
+        outcome = await release_offers_service(
+            engine=engine, client=client, settings=settings, offer_ids=ids, user=login.user
+        )
+    except TemporalUnavailable:
+        return refuse(i18n.t("error.temporal_unavailable"), 503)
+    except ReleaseNotAllowed:
+        raise not_found() from None
+    except ReleaseError as err:
+        return refuse(str(err), 409)
+    response = _section_redirect(request_id)
+    set_flash(response, settings, Flash("success" if outcome.released_offer_ids else "info", outcome.message_de))
+    return response
+
+
+# ---------------------------------------------------------------- Stiftsymbol
+
+
+@dataclass
+class EditPage:
+    request: Request
+    product: Product
+    account: Account
+    offer: Offer
+    tender: Tender
+    insurer: Insurer
+    document: Document | None
+    expired: bool
+
+
+def _edit_page(db: Session, request: Request, offer: Offer, tender: Tender, insurer: Insurer) -> EditPage:
+    product = db.get(Product, request.product_id)
+    account = db.get(Account, request.account_id)
+    assert product is not None and account is not None
+    return EditPage(
+        request=request, product=product, account=account, offer=offer, tender=tender, insurer=insurer,
+        document=db.get(Document, offer.document_id) if offer.document_id else None,
+        expired=is_expired(tender, offer, utcnow()),
+    )
+
+
+def _edit_blocker(request: Request, offer: Offer, tender: Tender) -> str | None:
+    """Why the pencil cannot change this offer now (German), or None."""
+    if request.status != RequestStatus.OPEN:
+        return i18n.t("request.not_open")
+    if not offer.active:
+        return text("offer.superseded")
+    if tender.status not in EDITABLE:
+        return text("offer.not_editable", status=i18n.tender_status_label(tender.status))
+    return None
+
+
+def _current_values(offer: Offer) -> dict[str, str]:
+    return {
+        "premium": fmt_eur_input(offer.premium_cents),
+        "sum_insured": fmt_eur_input(offer.sum_insured_cents),
+        "valid_until": today_berlin(_aware(offer.valid_until)).isoformat(),
+        "notes": offer.conditions_note,
+    }
+
+
+def _render_edit(
+    http: HttpRequest, pages: Pages, login: Login, page: EditPage, *, values: dict[str, str],
+    action_id: str, errors: Sequence[str] = (), blocked: str | None = None, status_code: int = 200,
+) -> Response:
+    return pages.render(
+        http,
+        "offers/edit.html",
+        {
+            "page": page,
+            "values": values,
+            "action_id": action_id,
+            "errors": list(errors),
+            "blocked": blocked,
+            "min_date": (today_berlin(utcnow()) + timedelta(days=1)).isoformat(),
+            "max_upload_mb": _mb(pages.settings.max_upload_bytes),
+            "max_notes": MAX_NOTES_CHARS,
+            "nav": "requests",
+            "page_title": f"Angebot bearbeiten – {page.request.number}",
+        },
+        login=login,
+        status_code=status_code,
+    )
+
+
+@router.get("/requests/{request_id}/offers/{offer_id}/edit")
+def edit_form(
+    request_id: int, offer_id: int, http: HttpRequest, pages: PagesDep, db: SessionDep, login: StaffLogin
+) -> Response:
+    request = load_request(db, login.user, request_id)
+    offer, tender, insurer = _request_offer(db, request, offer_id)
+    page = _edit_page(db, request, offer, tender, insurer)
+    blocked = _edit_blocker(request, offer, tender)
+    return _render_edit(
+        http, pages, login, page, values=_current_values(offer), action_id=new_action_id(),
+        blocked=blocked, status_code=409 if blocked else 200,
+    )
+
+
+def _store_offer_document(
+    db: Session, settings: Settings, staged: StagedFile, upload: UploadFile, tender: Tender, user: User
+) -> int:
+    key = store_staged(settings, staged)
+    document = Document(
+        request_id=tender.request_id,
+        tender_id=tender.id,
+        kind=DocumentKind.OFFER,
+        filename=offer_filename(upload),
+        content_type="application/pdf",
+        size_bytes=staged.size,
+        sha256=staged.sha256,
+        storage_key=key,
+        uploaded_by=Party.BACKOFFICE,
+        uploaded_by_user_id=user.id,
+    )
+    db.add(document)
+    db.commit()
+    db.refresh(document)
+    assert document.id is not None
+    return document.id
+
+
+@router.post("/requests/{request_id}/offers/{offer_id}/edit")
+async def edit_submit(
+    request_id: int,
+    offer_id: int,
+    http: HttpRequest,
+    pages: PagesDep,
+    db: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    login: StaffLogin,
+) -> Response:
+    """Save the pencil's changes as an edit of the tender's offer.
+
+    The form carries an optional PDF, so it is parsed here with the upload body
+    limit (like the insurer's upload) and its CSRF token is checked right after
+    parsing, with the same session token :data:`web.deps.CsrfLogin` compares.
+    """
+    request = load_request(db, login.user, request_id)
+    offer, tender, insurer = _request_offer(db, request, offer_id)
+    page = _edit_page(db, request, offer, tender, insurer)
+    try:
+        form = await read_limited_form(http, body_limit(settings))
+    except UploadTooLarge:
+        errors = [i18n.t("offer.file_too_large", max_mb=_mb(settings.max_upload_bytes))]
+        return _render_edit(http, pages, login, page, values=_current_values(offer), action_id=new_action_id(),
+                            errors=errors, status_code=413)
+    except UploadIncomplete:
+        return _render_edit(http, pages, login, page, values=_current_values(offer), action_id=new_action_id(),
+                            errors=[i18n.t("offer.upload_incomplete")], status_code=400)
+    staged: StagedFile | None = None
+    try:
+        if not csrf.tokens_match(login.csrf_token, _form_text(form, csrf.FIELD) or None):
+            raise PageError(403, "csrf.failed")
+        values = {name: _form_text(form, name) for name in OFFER_FIELDS}
+        action_id = _form_text(form, "action_id")
+        if not ACTION_ID.match(action_id):
+            return _render_edit(http, pages, login, page, values=values, action_id=new_action_id(),
+                                errors=[i18n.t("error.action_id")], status_code=422)
+        repeat = db.exec(select(Offer).where(Offer.action_id == action_id)).first()
+        if repeat is not None and repeat.active:
+            response = _section_redirect(request_id)
+            set_flash(response, settings, Flash("info", text("offer.edited_again")))
+            return response
+        blocked = _edit_blocker(request, offer, tender)
+        if blocked:
+            return _render_edit(http, pages, login, page, values=values, action_id=action_id,
+                                blocked=blocked, status_code=409)
+        offer_input, errors = validate_offer_fields(values)
+        too_large = False
+        upload = form.get("file")
+        if isinstance(upload, UploadFile) and upload.filename:
+            try:
+                staged = await stage_upload(settings, upload, settings.max_upload_bytes)
+            except UploadTooLarge:
+                too_large = True
+                errors.append(i18n.t("offer.file_too_large", max_mb=_mb(settings.max_upload_bytes)))
+            else:
+                problem = await asyncio.to_thread(pdf_problem, staged.path)
+                if problem:
+                    errors.append(i18n.t(problem))
+        else:
+            upload = None
+        if errors:
+            return _render_edit(http, pages, login, page, values=values, action_id=action_id, errors=errors,
+                                status_code=413 if too_large else 422)
+        try:
+            client = await temporal.get()
+        except TemporalUnavailable:
+            return _render_edit(http, pages, login, page, values=values, action_id=action_id,
+                                errors=[i18n.t("error.temporal_unavailable")], status_code=503)
+        created_document: int | None = None
+        document_id = offer.document_id
+        if staged is not None and upload is not None:
+            document_id = created_document = _store_offer_document(db, settings, staged, upload, tender, login.user)
+            staged = None
+        terms = OfferTerms(
+            premium_cents=offer_input.premium_cents,
+            valid_until=offer_input.valid_until,
+            sum_insured_cents=offer_input.sum_insured_cents,
+            conditions_note=offer_input.notes,
+            document_id=document_id,
+        )
+        try:
+            await submit_offer(
+                client, engine, tender, terms, by=Party.BACKOFFICE, user_id=login.user.id, action_id=action_id,
+                edit=True,
+            )
+        except TenderActionError as err:
+            if created_document is not None:
+                await asyncio.to_thread(forget_document, engine, settings, created_document)
+            return _render_edit(http, pages, login, page, values=values, action_id=new_action_id(),
+                                errors=[str(err)], status_code=422)
+        assert tender.id is not None
+        await auto_release_if_configured(engine=engine, client=client, settings=settings, tender_id=tender.id)
+        response = _section_redirect(request_id)
+        key = "offer.edited_release" if page.account.offers_need_release else "offer.edited_visible"
+        set_flash(response, settings, Flash("success", text(key)))
+        return response
+    finally:
+        if staged is not None:
+            staged.discard()
+        await form.close()
+
+
+# ---------------------------------------------------------------- Verlängerung anfragen
+
+
+@router.post("/requests/{request_id}/offers/{offer_id}/extension")
+async def request_extension(
+    request_id: int,
+    offer_id: int,
+    db: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    login: StaffCsrfLogin,
+    back: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """One click: the prepared "Könnten Sie die Gültigkeit Ihres Angebots
+    verlängern?" goes into the insurer's thread, and the insurer is emailed."""
+    request = load_request(db, login.user, request_id)
+    offer, tender, insurer = _request_offer(db, request, offer_id)
+    response = RedirectResponse(EXPIRING_PATH, status_code=303) if back == "ablaufend" else _section_redirect(
+        request_id
+    )
+    if _edit_blocker(request, offer, tender) is not None:
+        set_flash(response, settings, Flash("error", text("extension.not_possible")))
+        return response
+    account = db.get(Account, request.account_id)
+    product = db.get(Product, request.product_id)
+    assert account is not None and product is not None and tender.id is not None and offer.id is not None
+    body = extension_text(request, product, account, offer, expired=is_expired(tender, offer, utcnow()))
+    try:
+        client = await temporal.get()
+        thread_id = await asyncio.to_thread(insurer_thread_id, engine, tender.id)
+        result = await post_message(
+            engine=engine, client=client, settings=settings, thread_id=thread_id, author=Party.BACKOFFICE,
+            user=login.user, tender=None, body=body, action_id=extension_action_id(offer.id),
+        )
+    except TemporalUnavailable:
+        set_flash(response, settings, Flash("error", i18n.t("error.temporal_unavailable")))
+        return response
+    except MessagingNotFound:
+        raise not_found() from None
+    except MessagingError as err:
+        set_flash(response, settings, Flash("error", str(err)))
+        return response
+    key = "extension.sent" if result.created else "extension.again"
+    set_flash(response, settings, Flash("success" if result.created else "info", text(key, insurer=insurer.name)))
+    return response
+
+
+# ---------------------------------------------------------------- Frühwarnung
+
+
+@dataclass
+class ExpiryRow:
+    """One line of ``/angebote/ablaufend``."""
+
+    offer: Offer
+    tender: Tender
+    request: Request
+    insurer: Insurer
+    product: str
+    policyholder: str
+    expired: bool
+    days_left: int
+    extension_requested_at: datetime | None
+
+    @property
+    def released(self) -> bool:
+        return self.offer.released_at is not None
+
+
+def _already_expired(db: Session, account_id: int) -> list[tuple[Offer, Tender, Request, Insurer]]:
+    """Expired offers of open requests: the ones the guide's procedure is about."""
+    rows = db.exec(
+        select(Offer, Tender, Request, Insurer)
+        .join(Tender, col(Tender.id) == col(Offer.tender_id))
+        .join(Request, col(Request.id) == col(Offer.request_id))
+        .join(Insurer, col(Insurer.id) == col(Tender.insurer_id))
+        .where(Request.account_id == account_id)
+        .where(Request.status == RequestStatus.OPEN)
+        .where(col(Offer.active).is_(True))
+        .where(Tender.status == TenderStatus.OFFER_EXPIRED)
+        .order_by(col(Offer.valid_until), col(Offer.id))
+    ).all()
+    return [(offer, tender, request, insurer) for offer, tender, request, insurer in rows]
+
+
+def expiry_rows(db: Session, account_id: int) -> tuple[list[ExpiryRow], list[ExpiryRow]]:
+    """(expiring soon, already expired) for the early-warning page."""
+    soon: list[ExpiringOffer] = expiring_offers_of(db, account_id)
+    expired = _already_expired(db, account_id)
+    requests = {item.request.id: item.request for item in soon} | {r.id: r for _, _, r, _ in expired}
+    products = {p.id: p.name for p in db.exec(select(Product)).all()}
+    holder_ids = {r.policyholder_id for r in requests.values()}
+    holders = {
+        h.id: h.name for h in db.exec(select(Policyholder).where(col(Policyholder.id).in_(holder_ids))).all()
+    } if holder_ids else {}
+    extensions = _extension_times(
+        db, [item.offer.id for item in soon if item.offer.id] + [o.id for o, _, _, _ in expired if o.id]
+    )
+
+    def row(offer: Offer, tender: Tender, request: Request, insurer: Insurer, days_left: int, gone: bool) -> ExpiryRow:
+        return ExpiryRow(
+            offer=offer, tender=tender, request=request, insurer=insurer,
+            product=products.get(request.product_id, ""), policyholder=holders.get(request.policyholder_id, ""),
+            expired=gone, days_left=days_left,
+            extension_requested_at=extensions.get(offer.id) if offer.id is not None else None,
+        )
+
+    return (
+        [row(i.offer, i.tender, i.request, i.insurer, i.days_left, False) for i in soon],
+        [row(o, t, r, i, 0, True) for o, t, r, i in expired],
+    )
+
+
+@router.get(EXPIRING_PATH)
+def expiring_page(http: HttpRequest, pages: PagesDep, db: SessionDep, login: StaffLogin) -> Response:
+    """Frühwarnung: offers that run out within the account's ``expiry_warning_days``,
+    and the ones that already did, each with the one-click extension request."""
+    account = db.get(Account, login.user.account_id)
+    assert account is not None
+    soon, expired = expiry_rows(db, login.user.account_id)
+    return pages.render(
+        http,
+        "offers/expiring.html",
+        {
+            "soon": soon,
+            "expired": expired,
+            "warning_days": account.expiry_warning_days,
+            "nav": "ablaufend",
+            "page_title": "Ablaufende Angebote",
+        },
+        login=login,
+    )
+
+
+# ---------------------------------------------------------------- Abschluss (broker)
+
+
+@dataclass
+class BindPage:
+    request: Request
+    product: Product
+    policyholder: Policyholder
+    choice: OfferChoice
+    #: Why binding is refused now (German), or None.
+    refusal: str | None
+
+
+def _bind_page(db: Session, user: User, request: Request, offer_id: int) -> BindPage:
+    """The offer as the broker's comparison shows it, or 404 for anything he may not see."""
+    if is_staff(user):
+        raise forbidden()
+    if not broker_owns(user, request):
+        raise not_found()
+    assert request.id is not None
+    choice = next((c for c in offer_choices(db, request.id) if c.offer.id == offer_id), None)
+    if choice is None:
+        raise not_found()
+    product = db.get(Product, request.product_id)
+    policyholder = db.get(Policyholder, request.policyholder_id)
+    assert product is not None and policyholder is not None
+    return BindPage(request=request, product=product, policyholder=policyholder, choice=choice,
+                    refusal=choice.refusal_de)
+
+
+def _render_bind(
+    http: HttpRequest, pages: Pages, login: Login, page: BindPage, *, error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    return pages.render(
+        http,
+        "offers/bind.html",
+        {
+            "page": page,
+            "error": error or page.refusal,
+            "nav": "requests",
+            "page_title": f"Angebot abschließen – {page.request.number}",
+        },
+        login=login,
+        status_code=status_code,
+    )
+
+
+@router.get("/requests/{request_id}/offers/{offer_id}/bind")
+def bind_confirm(
+    request_id: int, offer_id: int, http: HttpRequest, pages: PagesDep, db: SessionDep, login: CurrentLogin
+) -> Response:
+    """The confirmation step: the terms once more, and one button."""
+    if is_staff(login.user):
+        raise forbidden()
+    request = load_request(db, login.user, request_id)
+    page = _bind_page(db, login.user, request, offer_id)
+    return _render_bind(http, pages, login, page, status_code=409 if page.refusal else 200)
+
+
+@router.post("/requests/{request_id}/offers/{offer_id}/bind")
+async def bind(
+    request_id: int,
+    offer_id: int,
+    http: HttpRequest,
+    pages: PagesDep,
+    db: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    login: CsrfLogin,
+) -> Response:
+    """"Abschließen". The service decides (one binding per request, whoever
+    clicks first); the loser of a race or a double click reads its German refusal."""
+    if is_staff(login.user):
+        raise forbidden()
+    request = load_request(db, login.user, request_id)
+    page = _bind_page(db, login.user, request, offer_id)
+    try:
+        client = await temporal.get()
+        outcome = await bind_offer(
+            engine=engine, client=client, settings=settings, offer_id=offer_id, broker_user=login.user
+        )
+    except TemporalUnavailable:
+        return _render_bind(http, pages, login, page, error=i18n.t("error.temporal_unavailable"), status_code=503)
+    except BindingNotAllowed:
+        raise not_found() from None
+    except (AlreadyBound, BindingError) as err:
+        db.expire_all()
+        fresh = load_request(db, login.user, request_id)
+        return _render_bind(http, pages, login, _bind_page(db, login.user, fresh, offer_id), error=str(err),
+                            status_code=409)
+    response = _section_redirect(request_id)
+    set_flash(response, settings, Flash("success", f"{text('bind.done')} {outcome.message_de}"))
+    return response
+
+
+__all__ = [
+    "EXPIRING_PATH", "BindingView", "OffersSection", "StaffOfferRow", "expiry_rows", "extension_action_id",
+    "extension_text", "load_offers_section", "offers_extras", "router",
+]

@@ -16,6 +16,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tenderdesk.settings import get_settings
 from web.i18n import t
 
 CSP = (
@@ -56,7 +57,19 @@ class SecurityHeadersMiddleware:
 
 #: Form posts are small; only the offer upload may send more (it enforces its own limit).
 DEFAULT_MAX_BODY = 1024 * 1024
-UPLOAD_PATHS = re.compile(r"^/t/[^/]+/offer$")
+#: Routes that take file uploads and enforce ``MAX_UPLOAD_BYTES`` themselves
+#: while streaming (web/uploads.py); every other body is capped at 1 MB here.
+UPLOAD_PATHS = re.compile(
+    r"^(/t/[^/]+/(offer|question)"
+    r"|/requests/\d+/tenders/(new|preview)"
+    r"|/requests/\d+/tenders"
+    r"|/requests/\d+/tenders/\d+/offer"
+    r"|/requests/\d+/offers/\d+/edit"
+    r"|/requests/\d+/messages)$"
+)
+
+#: The insurer's offer upload parses the body itself and counts every chunk.
+STREAMING_UPLOAD = re.compile(r"^/t/[^/]+/offer$")
 
 
 class BodySizeLimitMiddleware:
@@ -68,22 +81,28 @@ class BodySizeLimitMiddleware:
     is refused on these routes; the upload route counts chunked bodies itself.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int = DEFAULT_MAX_BODY) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int = DEFAULT_MAX_BODY, upload_max_bytes: int = 0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        #: Upload routes check each file against MAX_UPLOAD_BYTES while streaming;
+        #: this outer cap (several files plus fields) stops a body that could
+        #: only fill the disk before a route sees it.
+        self.upload_max_bytes = upload_max_bytes or 5 * get_settings().max_upload_bytes + DEFAULT_MAX_BODY
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] in ("GET", "HEAD", "OPTIONS")
-            or UPLOAD_PATHS.match(str(scope.get("path", "")))
-        ):
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
+        path = str(scope.get("path", ""))
+        upload = bool(UPLOAD_PATHS.match(path))
+        if upload and STREAMING_UPLOAD.match(path):
+            await self.app(scope, receive, send)  # counts chunked bodies itself
+            return
+        limit = self.upload_max_bytes if upload else self.max_bytes
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length", b"").decode("latin-1")
         chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
-        if declared.isdigit() and int(declared) > self.max_bytes:
+        if declared.isdigit() and int(declared) > limit:
             response = PlainTextResponse(t("error.body_too_large"), status_code=413)
         elif chunked and not declared:
             response = PlainTextResponse(t("error.length_required"), status_code=411)

@@ -8,6 +8,15 @@ be revoked). Each session carries its own CSRF token for forms.
 The cookie is HttpOnly (no script may read it), SameSite=Lax (no cross-site
 POST carries it) and, when the app is served over https, Secure with the
 ``__Host-`` prefix, which also pins it to this host and path ``/``.
+
+A session ends
+- at ``expires_at`` (absolute: ``SESSION_MAX_AGE_S`` after login, however active),
+- after ``IDLE_TIMEOUT`` without a request (a forgotten browser on a shared desk),
+- on logout (this session), on "Passwort ändern" (every other session of the
+  user) and on a password reset by email (every session of the user).
+
+Resolving a session also tells :mod:`web.i18n` the user's language, so every
+text of the request (flash messages, errors, labels) follows it.
 """
 
 from __future__ import annotations
@@ -22,9 +31,13 @@ from starlette.responses import Response
 from tenderdesk.models import User, UserSession, as_utc, utcnow
 from tenderdesk.settings import Settings
 from tenderdesk.tokens import hash_token, new_token
+from web import i18n
 
 #: ``last_seen_at`` is written at most this often, so page views are not all writes.
 TOUCH_INTERVAL = timedelta(minutes=5)
+#: A session unused this long ends, even before its absolute expiry. Because of
+#: ``TOUCH_INTERVAL`` the effective idle limit is up to five minutes longer.
+IDLE_TIMEOUT = timedelta(hours=2)
 
 
 @dataclass
@@ -55,7 +68,7 @@ def start_session(db: Session, settings: Settings, user: User) -> tuple[str, Use
     """
     assert user.id is not None
     now = utcnow()
-    db.exec(  # type: ignore[call-overload]
+    db.exec(
         delete(UserSession)
         .where(col(UserSession.user_id) == user.id)
         .where(col(UserSession.expires_at) < now)
@@ -75,9 +88,11 @@ def start_session(db: Session, settings: Settings, user: User) -> tuple[str, Use
     return token, row
 
 
-def resolve_session(db: Session, token: str | None) -> Login | None:
-    """The login for a cookie token, or ``None`` if unknown, expired or the
-    user was deactivated. Expired rows are deleted when met."""
+def resolve_session(
+    db: Session, token: str | None, *, idle_timeout: timedelta = IDLE_TIMEOUT
+) -> Login | None:
+    """The login for a cookie token, or ``None`` if unknown, expired (absolute or
+    idle) or the user was deactivated. Expired rows are deleted when met."""
     if not token or len(token) > 200:
         return None
     row = db.exec(select(UserSession).where(UserSession.token_hash == hash_token(token))).first()
@@ -85,15 +100,16 @@ def resolve_session(db: Session, token: str | None) -> Login | None:
         return None
     now = utcnow()
     expires_at = as_utc(row.expires_at)
-    if expires_at is None or expires_at <= now:
+    last_seen = as_utc(row.last_seen_at)
+    if expires_at is None or expires_at <= now or last_seen is None or now - last_seen > idle_timeout:
         db.delete(row)
         db.commit()
         return None
     user = db.get(User, row.user_id)
     if user is None or not user.is_active:
         return None
-    last_seen = as_utc(row.last_seen_at)
-    if last_seen is None or now - last_seen > TOUCH_INTERVAL:
+    i18n.use_locale(user.locale)
+    if now - last_seen > TOUCH_INTERVAL:
         row.last_seen_at = now
         db.add(row)
         db.commit()
@@ -111,12 +127,19 @@ def end_session(db: Session, row: UserSession) -> None:
 
 
 def end_other_sessions(db: Session, user_id: int, keep_id: int | None) -> None:
-    """Log the user out everywhere else (after a password change)."""
+    """Log the user out everywhere else (after a password change); with
+    ``keep_id=None`` everywhere (after a password reset)."""
     stmt = delete(UserSession).where(col(UserSession.user_id) == user_id)
     if keep_id is not None:
         stmt = stmt.where(col(UserSession.id) != keep_id)
-    db.exec(stmt)  # type: ignore[call-overload]
+    db.exec(stmt)
     db.commit()
+
+
+def end_all_sessions(db: Session, user_id: int) -> None:
+    """Log the user out on every device: the password was reset by email, so
+    any session may belong to whoever knew the old one."""
+    end_other_sessions(db, user_id, keep_id=None)
 
 
 def set_session_cookie(response: Response, settings: Settings, token: str) -> None:

@@ -1,10 +1,16 @@
 """Jinja2 for pages: autoescape always, German formatting filters, one render helper.
 
 Every page goes through :meth:`Pages.render`, which adds what the layout
-needs (user menu, CSRF token, pending flash messages) and deletes the flash
-cookie once shown. Formatting uses Babel with the page's locale, so numbers
-and dates follow German conventions today and English ones once a second
-locale exists.
+needs (user menu, CSRF token, pending flash messages, language switch),
+sets the request's locale from the logged-in user and deletes the flash
+cookie once shown. Formatting uses Babel with the page's locale.
+
+Page texts are ``{{ _("Deutscher Text") }}`` (``jinja2.ext.i18n`` with
+newstyle gettext): the callables read the request's locale when the page is
+rendered (see :mod:`web.i18n`). Newstyle means placeholders are named,
+``_("Seite %(n)s", n=3)``, the values are escaped, and a literal percent sign
+is written ``%%``. A translation is trusted markup, so ``&`` is written
+``&amp;`` in a msgid, as anywhere else in the HTML.
 """
 
 from __future__ import annotations
@@ -96,6 +102,16 @@ def fmt_answer(value: Any) -> str:
     return str(value)
 
 
+def _install_gettext(env: Environment) -> None:
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.gettext,
+        i18n.ngettext,
+        newstyle=True,
+        pgettext=i18n.pgettext,
+        npgettext=i18n.npgettext,
+    )
+
+
 def make_environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
@@ -103,7 +119,9 @@ def make_environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    _install_gettext(env)
     env.filters.update(
         dt=fmt_datetime,
         date=fmt_date,
@@ -121,12 +139,29 @@ def make_environment() -> Environment:
     return env
 
 
+def make_text_environment() -> Environment:
+    """Plain-text emails the web process sends itself: no HTML escaping, same gettext."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=False,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    _install_gettext(env)
+    return env
+
+
 class Pages:
     """Renders page templates with the layout's common context."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        i18n.load_translations()  # compile the catalogues now, not on the first page
         self.templates = Jinja2Templates(env=make_environment())
+        self.text_env = make_text_environment()
 
     def render(
         self,
@@ -138,11 +173,16 @@ class Pages:
         status_code: int = 200,
         headers: dict[str, str] | None = None,
     ) -> HTMLResponse:
+        if login is not None:
+            i18n.use_locale(login.user.locale)
+        locale = i18n.current_locale()
         ctx: dict[str, Any] = {
             "user": login.user if login else None,
             "csrf_token": login.csrf_token if login else "",
             "flashes": flash.pending(request, self.settings),
-            "locale": (login.user.locale if login else i18n.DEFAULT_LOCALE),
+            "locale": locale,
+            "locales": i18n.LOCALES,
+            "current_path": _current_path(request),
             "nav": "",
             "page_title": "",
         }
@@ -152,3 +192,21 @@ class Pages:
         )
         flash.clear(request, response, self.settings)
         return response
+
+    def render_text(self, name: str, context: dict[str, Any], *, locale: str) -> str:
+        """A plain-text template in ``locale`` (an email in its recipient's language),
+        leaving the page's own locale alone."""
+        with i18n.locale_scope(locale):
+            return self.text_env.get_template(name).render(context)
+
+
+def _current_path(request: Request) -> str:
+    """Where the language switch returns to: this page if it was a GET (a page
+    answering a form POST may have no GET route), else the start page. The
+    switch checks it again with ``web.auth.safe_next``."""
+    if request.method != "GET":
+        return "/"
+    path = request.url.path
+    if request.url.query:
+        path += "?" + request.url.query
+    return path

@@ -1,34 +1,138 @@
-"""The per-tender actions menu: Erinnerung schicken, In Bearbeitung, Anfrage nicht erfolgreich.
+"""The per-tender actions menu of the request page.
 
-Each button is a small POST form carrying an ``action_id`` generated when the
-page was rendered. The workflow uses it as the update ID, so a double click
-or a resubmitted form runs the action once and answers the second time with
-the first result. The outcome comes back as a flash message on the request
-page (post/redirect/get).
+One-click actions (Erinnerung schicken, Anfrage nicht erfolgreich, In
+Bearbeitung) are small POST forms behind a ``<details>`` confirmation. The two
+that need input have their own page: "Angebot hinzufügen" (the backoffice
+uploads an insurer's offer PDF on its behalf) and "Termine ändern" (move the
+response deadline and/or the next reminder).
+
+Every form carries an ``action_id`` generated when the page was rendered. The
+workflow uses it as the update ID, so a double click or a resubmitted form
+runs the action once and answers the second time with the first result. The
+outcome comes back as a flash message on the request page (post/redirect/get);
+invalid input is answered with the form again, a German message and a 4xx,
+and changes nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
-from typing import Annotated
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form
+from sqlmodel import Session, select
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request as HttpRequest
 from starlette.responses import Response
 
 from tenderdesk.contracts import Action
-from web import i18n
+from tenderdesk.models import (
+    Document,
+    DocumentKind,
+    Insurer,
+    Offer,
+    Party,
+    Request,
+    RequestStatus,
+    Tender,
+    as_utc,
+    utcnow,
+)
+from tenderdesk.settings import Settings
+from tenderdesk.states import LABELS_DE
+from web import csrf, i18n
 from web.access import load_request, load_tender
-from web.deps import SessionDep, SettingsDep, StaffCsrfLogin, TemporalDep
-from web.errors import not_found
+from web.deps import (
+    EngineDep,
+    PagesDep,
+    SessionDep,
+    SettingsDep,
+    StaffCsrfLogin,
+    StaffLogin,
+    TemporalDep,
+)
+from web.errors import PageError, not_found
 from web.flash import Flash, set_flash
-from web.requests import TENDER_ACTIONS, detail_redirect
+from web.forms import BERLIN, FormValueError, end_of_day_utc, parse_date, today_berlin
+from web.insurer_link import (
+    MAX_NOTES_CHARS,
+    OFFER_FIELDS,
+    forget_document,
+    offer_filename,
+    validate_offer_fields,
+)
+from web.requests import (
+    TENDER_ACTIONS,
+    can_add_offer,
+    can_reschedule,
+    detail_redirect,
+    render_request_page,
+)
+from web.sessions import Login
+from web.templating import Pages, fmt_date
 from web.temporal import TemporalUnavailable
-from web.tenders import TenderActionError, send_action
+from web.tenders import (
+    OfferTerms,
+    TenderActionError,
+    new_action_id,
+    reschedule,
+    send_action,
+    submit_offer,
+)
+from web.uploads import (
+    StagedFile,
+    UploadIncomplete,
+    UploadTooLarge,
+    body_limit,
+    read_limited_form,
+    stage_pdf,
+    store_staged,
+)
 
 router = APIRouter(tags=["tenders"])
 
 #: What :func:`web.tenders.new_action_id` produces; anything else is a forged form.
 ACTION_ID = re.compile(r"^[0-9a-f]{32}$")
+#: A moved reminder goes out at this time (Berlin) on the chosen day.
+REMINDER_TIME = time(9, 0)
+#: Dates further out are typos (a tender does not wait a year for an answer).
+MAX_AHEAD = timedelta(days=366)
+
+TEXTS = {
+    "schedule.not_possible": "Termine können im Status „{status}“ nicht geändert werden.",
+    "schedule.nothing": (
+        "Bitte geben Sie eine neue Antwortfrist oder einen neuen Termin für die nächste Erinnerung an."
+    ),
+    "schedule.deadline_invalid": "Die Antwortfrist ist kein gültiges Datum (Format TT.MM.JJJJ, z. B. 31.12.2026).",
+    "schedule.reminder_invalid": (
+        "Der Termin der nächsten Erinnerung ist kein gültiges Datum (Format TT.MM.JJJJ, z. B. 31.12.2026)."
+    ),
+    "schedule.deadline_past": "Die Antwortfrist darf nicht in der Vergangenheit liegen.",
+    "schedule.reminder_past": (
+        "Die nächste Erinnerung muss frühestens morgen sein. "
+        "Für eine sofortige Erinnerung nutzen Sie „Erinnerung schicken“."
+    ),
+    "schedule.too_far": "Termine können höchstens ein Jahr im Voraus gesetzt werden.",
+    "schedule.reminder_after_deadline": "Die nächste Erinnerung muss vor der Antwortfrist ({deadline}) liegen.",
+    "offer.not_possible": "Ein Angebot kann im Status „{status}“ nicht hinzugefügt werden.",
+    "offer.already": "Dieses Angebot wurde bereits übermittelt.",
+}
+
+
+def _insurer_name(db: Session, tender: Tender) -> str:
+    insurer = db.get(Insurer, tender.insurer_id)
+    return insurer.name if insurer else f"Gesellschaft {tender.insurer_id}"
+
+
+def _result_flash(insurer_name: str, message: str, changed: bool) -> Flash:
+    """The workflow's answer, naming the insurer so a busy page stays clear."""
+    return Flash("success" if changed else "info", f"{insurer_name}: {message}")
+
+
+# ------------------------------------------------------------------ one-click actions
 
 
 @router.post("/requests/{request_id}/tenders/{tender_id}/actions/{action}")
@@ -36,6 +140,8 @@ async def tender_action(
     request_id: int,
     tender_id: int,
     action: str,
+    http: HttpRequest,
+    pages: PagesDep,
     db: SessionDep,
     settings: SettingsDep,
     temporal: TemporalDep,
@@ -46,10 +152,16 @@ async def tender_action(
         raise not_found()
     request = load_request(db, login.user, request_id)
     tender = load_tender(db, request, tender_id)
-    response = detail_redirect(request_id, f"#tender-{tender_id}")
     if not ACTION_ID.match(action_id):
-        set_flash(response, settings, Flash("error", i18n.t("error.action_id")))
-        return response
+        return render_request_page(
+            http, pages, db, settings, login, request, errors=[i18n.t("error.action_id")], status_code=422
+        )
+    if request.status != RequestStatus.OPEN:
+        return render_request_page(
+            http, pages, db, settings, login, request, errors=[i18n.t("request.not_open")], status_code=409
+        )
+    response = detail_redirect(request_id, f"#tender-{tender_id}")
+    name = _insurer_name(db, tender)
     try:
         client = await temporal.get()
         result = await send_action(
@@ -58,8 +170,362 @@ async def tender_action(
     except TemporalUnavailable:
         set_flash(response, settings, Flash("error", i18n.t("error.temporal_unavailable")))
     except TenderActionError as err:
-        set_flash(response, settings, Flash("error", str(err)))
+        set_flash(response, settings, Flash("error", f"{name}: {err}"))
     else:
-        flash = Flash("success" if result.changed else "info", result.message_de)
-        set_flash(response, settings, flash)
+        set_flash(response, settings, _result_flash(name, result.message_de, result.changed))
     return response
+
+
+# ------------------------------------------------------------------ shared page bits
+
+
+@dataclass
+class TenderPage:
+    """What the two tender form pages show: the tender, its insurer and the form's state."""
+
+    request: Request
+    tender: Tender
+    insurer_name: str
+    action_id: str = field(default_factory=new_action_id)
+    values: dict[str, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    blocked: str = ""
+
+
+def _load_page(db: Session, login: Login, request_id: int, tender_id: int) -> TenderPage:
+    request = load_request(db, login.user, request_id)
+    tender = load_tender(db, request, tender_id)
+    return TenderPage(request=request, tender=tender, insurer_name=_insurer_name(db, tender))
+
+
+def _render(
+    http: HttpRequest, pages: Pages, login: Login, name: str, page: TenderPage, title: str,
+    status_code: int = 200, **extra: Any,
+) -> Response:
+    return pages.render(
+        http,
+        f"requests/{name}.html",
+        {
+            "page": page,
+            "r": page.request,
+            "t": page.tender,
+            "nav": "requests",
+            "page_title": f"{title} – {page.insurer_name}",
+            **extra,
+        },
+        login=login,
+        status_code=status_code,
+    )
+
+
+def _blocked_reason(page: TenderPage, allowed: bool, key: str) -> str:
+    if page.request.status != RequestStatus.OPEN:
+        return i18n.t("request.not_open")
+    if not allowed:
+        return TEXTS[key].format(status=LABELS_DE[page.tender.status])
+    return ""
+
+
+# ------------------------------------------------------------------ Termine ändern
+
+
+def _iso(value: datetime | None) -> str:
+    aware = as_utc(value)
+    return aware.astimezone(BERLIN).date().isoformat() if aware else ""
+
+
+def _berlin_day(value: datetime | None) -> date | None:
+    aware = as_utc(value)
+    return aware.astimezone(BERLIN).date() if aware else None
+
+
+def reminder_time_utc(day: date) -> datetime:
+    """The moment a reminder moved to ``day`` goes out: 09:00 in Germany, in UTC."""
+    return datetime.combine(day, REMINDER_TIME, tzinfo=BERLIN).astimezone(UTC)
+
+
+@dataclass
+class ScheduleChange:
+    deadline_at: datetime | None = None
+    next_reminder_at: datetime | None = None
+
+
+def parse_schedule(tender: Tender, values: dict[str, str], now: datetime) -> tuple[ScheduleChange, list[str]]:
+    """Read "Termine ändern": German (TT.MM.JJJJ) or ISO dates. A field left
+    empty or at its current day changes nothing; at least one must change."""
+    change = ScheduleChange()
+    errors: list[str] = []
+    today = today_berlin(now)
+    horizon = today + MAX_AHEAD
+    raw_deadline = values.get("deadline", "").strip()
+    if raw_deadline:
+        try:
+            day = parse_date(raw_deadline)
+        except FormValueError:
+            errors.append(TEXTS["schedule.deadline_invalid"])
+        else:
+            if day < today:
+                errors.append(TEXTS["schedule.deadline_past"])
+            elif day > horizon:
+                errors.append(TEXTS["schedule.too_far"])
+            elif day != _berlin_day(tender.deadline_at):
+                change.deadline_at = end_of_day_utc(day)
+    raw_reminder = values.get("next_reminder", "").strip()
+    if raw_reminder:
+        try:
+            day = parse_date(raw_reminder)
+        except FormValueError:
+            errors.append(TEXTS["schedule.reminder_invalid"])
+        else:
+            if day <= today:
+                errors.append(TEXTS["schedule.reminder_past"])
+            elif day > horizon:
+                errors.append(TEXTS["schedule.too_far"])
+            elif day != _berlin_day(tender.next_reminder_at):
+                change.next_reminder_at = reminder_time_utc(day)
+    if errors:
+        return change, errors
+    deadline = change.deadline_at or as_utc(tender.deadline_at)
+    if change.next_reminder_at and deadline and change.next_reminder_at >= deadline:
+        errors.append(TEXTS["schedule.reminder_after_deadline"].format(deadline=fmt_date(deadline)))
+    if change.deadline_at is None and change.next_reminder_at is None and not errors:
+        errors.append(TEXTS["schedule.nothing"])
+    return change, errors
+
+
+def _as_iso(raw: str) -> str:
+    """A typed date as a date input shows it again (ISO); unreadable input stays as typed."""
+    try:
+        return parse_date(raw).isoformat()
+    except FormValueError:
+        return raw
+
+
+def _schedule_defaults(tender: Tender) -> dict[str, str]:
+    return {"deadline": _iso(tender.deadline_at), "next_reminder": _iso(tender.next_reminder_at)}
+
+
+def _render_schedule(
+    http: HttpRequest, pages: Pages, login: Login, page: TenderPage, status_code: int = 200
+) -> Response:
+    page.values = {k: _as_iso(v) for k, v in (page.values or _schedule_defaults(page.tender)).items()}
+    return _render(
+        http, pages, login, "tender_schedule", page, "Termine ändern", status_code,
+        today=today_berlin(utcnow()).isoformat(),
+    )
+
+
+@router.get("/requests/{request_id}/tenders/{tender_id}/schedule")
+def schedule_form(
+    request_id: int, tender_id: int, http: HttpRequest, pages: PagesDep, db: SessionDep, login: StaffLogin
+) -> Response:
+    page = _load_page(db, login, request_id, tender_id)
+    page.blocked = _blocked_reason(page, can_reschedule(page.tender), "schedule.not_possible")
+    return _render_schedule(http, pages, login, page, 409 if page.blocked else 200)
+
+
+@router.post("/requests/{request_id}/tenders/{tender_id}/schedule")
+async def schedule_submit(
+    request_id: int,
+    tender_id: int,
+    http: HttpRequest,
+    pages: PagesDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    login: StaffCsrfLogin,
+    action_id: Annotated[str, Form(max_length=64)] = "",
+    deadline: Annotated[str, Form(max_length=40)] = "",
+    next_reminder: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    page = _load_page(db, login, request_id, tender_id)
+    page.values = {"deadline": deadline, "next_reminder": next_reminder}
+    page.blocked = _blocked_reason(page, can_reschedule(page.tender), "schedule.not_possible")
+    if page.blocked:
+        return _render_schedule(http, pages, login, page, 409)
+    if not ACTION_ID.match(action_id):
+        page.errors = [i18n.t("error.action_id")]
+        return _render_schedule(http, pages, login, page, 422)
+    page.action_id = action_id
+    change, page.errors = parse_schedule(page.tender, page.values, utcnow())
+    if page.errors:
+        return _render_schedule(http, pages, login, page, 422)
+    try:
+        client = await temporal.get()
+        result = await reschedule(
+            client, page.tender, deadline_at=change.deadline_at, next_reminder_at=change.next_reminder_at,
+            user_id=login.user.id, action_id=action_id,
+        )
+    except TemporalUnavailable:
+        page.errors = [i18n.t("error.temporal_unavailable")]
+        return _render_schedule(http, pages, login, page, 503)
+    except TenderActionError as err:
+        page.errors = [str(err)]
+        return _render_schedule(http, pages, login, page, 409)
+    parts = []
+    if change.deadline_at:
+        parts.append(f"Antwortfrist {fmt_date(change.deadline_at)}")
+    if change.next_reminder_at:
+        parts.append(f"nächste Erinnerung {fmt_date(change.next_reminder_at)}")
+    message = f"{result.message_de.rstrip('.')} ({', '.join(parts)})."
+    response = detail_redirect(request_id, f"#tender-{tender_id}")
+    set_flash(response, settings, _result_flash(page.insurer_name, message, result.changed))
+    return response
+
+
+# ------------------------------------------------------------------ Angebot hinzufügen
+
+
+def _mb(size: int) -> str:
+    mb = size / (1024 * 1024)
+    return str(int(mb)) if mb == int(mb) else f"{mb:.1f}".replace(".", ",")
+
+
+def _render_offer(
+    http: HttpRequest, pages: Pages, login: Login, page: TenderPage, settings: Settings, status_code: int = 200
+) -> Response:
+    if "valid_until" in page.values:
+        page.values = {**page.values, "valid_until": _as_iso(page.values["valid_until"])}
+    return _render(
+        http, pages, login, "tender_offer", page, "Angebot hinzufügen", status_code,
+        max_upload_mb=_mb(settings.max_upload_bytes), max_notes=MAX_NOTES_CHARS,
+    )
+
+
+@router.get("/requests/{request_id}/tenders/{tender_id}/offer")
+def offer_form(
+    request_id: int,
+    tender_id: int,
+    http: HttpRequest,
+    pages: PagesDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    login: StaffLogin,
+) -> Response:
+    page = _load_page(db, login, request_id, tender_id)
+    page.blocked = _blocked_reason(page, can_add_offer(page.tender), "offer.not_possible")
+    return _render_offer(http, pages, login, page, settings, 409 if page.blocked else 200)
+
+
+def _offer_accepted(db: Session, tender: Tender, action_id: str) -> bool:
+    offer = db.exec(select(Offer).where(Offer.action_id == action_id)).first()
+    return offer is not None and offer.tender_id == tender.id and offer.active
+
+
+def _form_text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+@router.post("/requests/{request_id}/tenders/{tender_id}/offer")
+async def offer_submit(
+    request_id: int,
+    tender_id: int,
+    http: HttpRequest,
+    pages: PagesDep,
+    db: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    login: StaffLogin,
+) -> Response:
+    """The backoffice adds an insurer's offer (PDF + premium, sum insured,
+    validity, notes) on its behalf. The form is parsed here, not by FastAPI,
+    so the size limit holds before anything is spooled to disk; the CSRF token
+    is therefore checked here too, right after parsing."""
+    page = _load_page(db, login, request_id, tender_id)
+    page.blocked = _blocked_reason(page, can_add_offer(page.tender), "offer.not_possible")
+    too_large = [i18n.t("offer.file_too_large", max_mb=_mb(settings.max_upload_bytes))]
+    try:
+        form = await read_limited_form(http, body_limit(settings))
+    except UploadTooLarge:
+        page.errors = too_large
+        return _render_offer(http, pages, login, page, settings, 413)
+    except UploadIncomplete:
+        page.errors = [i18n.t("offer.upload_incomplete")]
+        return _render_offer(http, pages, login, page, settings, 400)
+    staged: StagedFile | None = None
+    try:
+        if not csrf.tokens_match(login.csrf_token, _form_text(form, csrf.FIELD) or None):
+            raise PageError(403, "csrf.failed")
+        page.values = {name: _form_text(form, name) for name in OFFER_FIELDS}
+        action_id = _form_text(form, "action_id")
+        if ACTION_ID.match(action_id) and _offer_accepted(db, page.tender, action_id):
+            # The same form again after it went through (back button, second click).
+            response = detail_redirect(request_id, f"#tender-{tender_id}")
+            set_flash(response, settings, Flash("info", f"{page.insurer_name}: {TEXTS['offer.already']}"))
+            return response
+        if page.blocked:
+            return _render_offer(http, pages, login, page, settings, 409)
+        offer_input, errors = validate_offer_fields(page.values)
+        upload = form.get("file")
+        if not ACTION_ID.match(action_id):
+            errors.insert(0, i18n.t("error.action_id"))
+        else:
+            page.action_id = action_id
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            errors.append(i18n.t("offer.file_missing"))
+        if errors or not isinstance(upload, UploadFile):
+            page.errors = errors
+            return _render_offer(http, pages, login, page, settings, 422)
+        try:
+            staged, problem = await stage_pdf(settings, upload)
+        except UploadTooLarge:
+            page.errors = too_large
+            return _render_offer(http, pages, login, page, settings, 413)
+        if problem:
+            page.errors = [i18n.t(problem)]
+            return _render_offer(http, pages, login, page, settings, 422)
+        try:
+            client = await temporal.get()
+        except TemporalUnavailable:
+            page.errors = [i18n.t("error.temporal_unavailable")]
+            return _render_offer(http, pages, login, page, settings, 503)
+        existing = db.exec(select(Offer).where(Offer.action_id == action_id)).first()
+        created_document_id: int | None = None
+        if existing is not None:
+            # The same form again (double click): the first upload stands.
+            document_id = existing.document_id
+        else:
+            key = await asyncio.to_thread(store_staged, settings, staged)
+            document = Document(
+                request_id=page.request.id,  # type: ignore[arg-type]
+                tender_id=page.tender.id,
+                kind=DocumentKind.OFFER,
+                filename=offer_filename(upload),
+                content_type="application/pdf",
+                size_bytes=staged.size,
+                sha256=staged.sha256,
+                storage_key=key,
+                uploaded_by=Party.BACKOFFICE,
+                uploaded_by_user_id=login.user.id,
+            )
+            db.add(document)
+            db.commit()
+            db.refresh(document)
+            document_id = created_document_id = document.id
+        staged = None
+        terms = OfferTerms(
+            premium_cents=offer_input.premium_cents,
+            valid_until=offer_input.valid_until,
+            sum_insured_cents=offer_input.sum_insured_cents,
+            conditions_note=offer_input.notes,
+            document_id=document_id,
+        )
+        try:
+            result = await submit_offer(
+                client, engine, page.tender, terms, by=Party.BACKOFFICE, user_id=login.user.id,
+                action_id=action_id,
+            )
+        except TenderActionError as err:
+            if created_document_id is not None:
+                await asyncio.to_thread(forget_document, engine, settings, created_document_id)
+            page.errors = [str(err)]
+            return _render_offer(http, pages, login, page, settings, 409)
+        response = detail_redirect(request_id, f"#tender-{tender_id}")
+        set_flash(response, settings, _result_flash(page.insurer_name, result.message_de, result.changed))
+        return response
+    finally:
+        if staged is not None:
+            staged.discard()
+        await form.close()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -35,6 +35,7 @@ from tenderdesk.contracts import (
     DeclineAction,
     OfferAction,
     QuestionAction,
+    RescheduleAction,
     TenderInput,
     TenderPlan,
 )
@@ -42,6 +43,7 @@ from tenderdesk.db import session_scope
 from tenderdesk.ids import tender_workflow_id
 from tenderdesk.models import (
     Account,
+    Document,
     Insurer,
     InsurerContact,
     Message,
@@ -91,6 +93,15 @@ def open_tender_insurers(session: Session, request_id: int) -> set[int]:
     return set(rows)
 
 
+@dataclass
+class _Planned:
+    """A Tender row written before its workflow starts, and what the start needs."""
+
+    tender: Tender
+    insurer_name: str
+    summary: str
+
+
 async def start_tenders(
     *,
     client: Client,
@@ -101,16 +112,52 @@ async def start_tenders(
     actor_user_id: int | None,
     email_note: str = "",
     id_prefix: str = "tender",
+    email_notes: Mapping[int, str] | None = None,
+    document_ids: Sequence[int] | None = None,
 ) -> StartOutcome:
     """Create one Tender row and one TenderWorkflow per insurer.
 
-    Refuses (per insurer, with a reason) what cannot be tendered: an insurer
-    without a contact for the product, one that is not reachable, or one with
-    an open tender for this request. Temporal's ID conflict policy makes the
-    last check hold across every web process.
+    Refuses (per insurer, with a reason naming it) what cannot be tendered: an
+    insurer without a contact for the product, one that is not reachable, or
+    one with an open tender for this request. Temporal's ID conflict policy
+    makes the last check hold across every web process.
+
+    ``email_notes`` gives each insurer its own note (the wizard's editable
+    email); insurers missing from it get ``email_note``. ``document_ids`` are
+    the documents the tender email attaches; ``None`` keeps the default (all
+    request documents). The database work runs in a thread, so a slow database
+    does not stall the event loop that serves every other page.
     """
+    planned, refused, plan = await asyncio.to_thread(
+        _plan_tenders, engine, request_id, insurer_ids, actor_user_id, email_note, id_prefix,
+        email_notes, document_ids,
+    )
+    results = await asyncio.gather(
+        *(_start_one(client, task_queue, p.tender, p.insurer_name, p.summary, plan) for p in planned)
+    )
+    started: list[Tender] = []
+    for p, refusal in zip(planned, results, strict=True):
+        if refusal is None:
+            started.append(p.tender)
+        else:
+            await asyncio.to_thread(_delete, engine, p.tender)
+            refused[p.tender.insurer_id] = refusal
+    return StartOutcome(started=started, refused=refused)
+
+
+def _plan_tenders(
+    engine: Engine,
+    request_id: int,
+    insurer_ids: Sequence[int],
+    actor_user_id: int | None,
+    email_note: str,
+    id_prefix: str,
+    email_notes: Mapping[int, str] | None,
+    document_ids: Sequence[int] | None,
+) -> tuple[list[_Planned], dict[int, str], TenderPlan]:
+    """Check every insurer and write the Tender rows of those that may be tendered."""
     refused: dict[int, str] = {}
-    to_start: list[tuple[Tender, str]] = []
+    planned: list[_Planned] = []
     with session_scope(engine) as session:
         request = session.get(Request, request_id)
         if request is None:
@@ -120,6 +167,7 @@ async def start_tenders(
         account = session.get(Account, request.account_id)
         product = session.get(Product, request.product_id)
         assert account is not None and product is not None
+        chosen_documents = _checked_documents(session, request_id, document_ids)
         already = open_tender_insurers(session, request_id)
         for insurer_id in dict.fromkeys(insurer_ids):
             insurer = session.get(Insurer, insurer_id)
@@ -128,43 +176,69 @@ async def start_tenders(
                 .where(InsurerContact.insurer_id == insurer_id)
                 .where(InsurerContact.product_id == request.product_id)
             ).first()
-            if insurer is None:
-                refused[insurer_id] = "Gesellschaft unbekannt."
-            elif insurer_id in already:
-                refused[insurer_id] = f"{insurer.name} ist für diese Anfrage bereits ausgeschrieben."
-            elif not insurer.reachable:
-                refused[insurer_id] = f"{insurer.name} ist derzeit nicht erreichbar."
-            elif contact is None:
-                refused[insurer_id] = f"{insurer.name} hat keinen Ansprechpartner für {product.name}."
+            refusal = tender_refusal(insurer_id, insurer, contact, product.name, insurer_id in already)
+            if refusal is not None:
+                refused[insurer_id] = refusal
             else:
+                assert insurer is not None and contact is not None
+                note = email_notes.get(insurer_id, email_note) if email_notes is not None else email_note
                 tender = Tender(
                     request_id=request_id,
                     insurer_id=insurer_id,
                     contact_email=contact.email,
                     workflow_id=tender_workflow_id(request_id, insurer_id, id_prefix),
-                    email_note=email_note,
+                    email_note=note,
+                    document_ids=list(chosen_documents) if chosen_documents is not None else [],
                     created_by_id=actor_user_id,
                 )
                 session.add(tender)
                 summary = f"Anfrage {request.number} · {insurer.name} · {product.name}"
-                to_start.append((tender, summary))
+                planned.append(_Planned(tender=tender, insurer_name=insurer.name, summary=summary))
         session.flush()
         plan = plan_for(account)
-    results = await asyncio.gather(
-        *(_start_one(client, task_queue, tender, summary, plan) for tender, summary in to_start)
-    )
-    started: list[Tender] = []
-    for (tender, _), refusal in zip(to_start, results, strict=True):
-        if refusal is None:
-            started.append(tender)
-        else:
-            _delete(engine, tender)
-            refused[tender.insurer_id] = refusal
-    return StartOutcome(started=started, refused=refused)
+    return planned, refused, plan
 
 
-async def _start_one(client: Client, task_queue: str, tender: Tender, summary: str, plan: TenderPlan) -> str | None:
-    """Start one workflow; return a German refusal or None."""
+def tender_refusal(
+    insurer_id: int, insurer: Insurer | None, contact: InsurerContact | None, product_name: str,
+    already_open: bool,
+) -> str | None:
+    """Why this insurer cannot be tendered for the request (a German sentence
+    naming it), or ``None``. The wizard shows the same sentences for forged picks."""
+    if insurer is None:
+        return f"Die Gesellschaft Nr. {insurer_id} ist unbekannt."
+    if already_open:
+        return f"{insurer.name} ist für diese Anfrage bereits ausgeschrieben."
+    if not insurer.reachable:
+        return f"{insurer.name} ist derzeit nicht erreichbar."
+    if contact is None:
+        return f"{insurer.name} hat keinen Ansprechpartner für {product_name}."
+    return None
+
+
+def _checked_documents(
+    session: Session, request_id: int, document_ids: Sequence[int] | None
+) -> list[int] | None:
+    """The chosen documents, refused unless every one belongs to this request."""
+    if document_ids is None:
+        return None
+    wanted = list(dict.fromkeys(document_ids))
+    found = set(
+        session.exec(
+            select(Document.id)
+            .where(Document.request_id == request_id)
+            .where(col(Document.id).in_(wanted))
+        ).all()
+    ) if wanted else set()
+    if len(found) != len(wanted):
+        raise TenderActionError("Mindestens ein gewähltes Dokument gehört nicht zu dieser Anfrage.")
+    return wanted
+
+
+async def _start_one(
+    client: Client, task_queue: str, tender: Tender, insurer_name: str, summary: str, plan: TenderPlan
+) -> str | None:
+    """Start one workflow; return a German refusal naming the insurer, or None."""
     assert tender.id is not None
     try:
         await client.start_workflow(
@@ -187,12 +261,12 @@ async def _start_one(client: Client, task_queue: str, tender: Tender, summary: s
             ),
         )
     except WorkflowAlreadyStartedError:
-        return "Für diese Gesellschaft läuft bereits eine Ausschreibung."
+        return f"Für {insurer_name} läuft bereits eine Ausschreibung."
     except RPCError:
         log.exception("could not start tender workflow %s", tender.workflow_id)
         return (
-            "Die Ausschreibung konnte nicht gestartet werden (Temporal nicht erreichbar). "
-            "Bitte später erneut versuchen."
+            f"Die Ausschreibung an {insurer_name} konnte nicht gestartet werden "
+            "(Temporal nicht erreichbar). Bitte später erneut versuchen."
         )
     return None
 
@@ -222,6 +296,24 @@ async def send_action(client: Client, tender: Tender, update: str, action: Actio
         raise TenderActionError(
             "Der Dienst ist gerade nicht erreichbar. Bitte in einem Moment erneut versuchen."
         ) from None
+
+
+async def reschedule(
+    client: Client, tender: Tender, *, deadline_at: datetime | None, next_reminder_at: datetime | None,
+    user_id: int | None, action_id: str | None = None,
+) -> ActionResult:
+    """"Termine ändern": move the response deadline and/or the next reminder.
+    The workflow re-arms its timers; it refuses times in the past, a reminder
+    not before the deadline, and tenders no longer awaiting the insurer."""
+    if deadline_at is None and next_reminder_at is None:
+        raise TenderActionError(
+            "Bitte geben Sie eine neue Antwortfrist oder einen neuen Termin für die nächste Erinnerung an."
+        )
+    action = RescheduleAction(
+        action_id=action_id or new_action_id(), actor_user_id=user_id,
+        deadline_at=deadline_at, next_reminder_at=next_reminder_at,
+    )
+    return await send_action(client, tender, "reschedule", action)
 
 
 def insurer_thread(session: Session, tender: Tender) -> Thread:
@@ -264,12 +356,16 @@ async def _with_pending(engine: Engine, row_type: type, row_id: int, send: Any) 
     try:
         result: ActionResult = await send
     except TenderActionError:
-        with session_scope(engine) as session:
-            row = session.get(row_type, row_id)
-            if row is not None and not getattr(row, "visible", getattr(row, "active", False)):
-                session.delete(row)
+        await asyncio.to_thread(_delete_if_pending, engine, row_type, row_id)
         raise
     return result
+
+
+def _delete_if_pending(engine: Engine, row_type: type, row_id: int) -> None:
+    with session_scope(engine) as session:
+        row = session.get(row_type, row_id)
+        if row is not None and not getattr(row, "visible", getattr(row, "active", False)):
+            session.delete(row)
 
 
 async def ask_question(
@@ -278,12 +374,11 @@ async def ask_question(
     document_id: int | None = None,
 ) -> ActionResult:
     body = body.strip()
-    if not body:
+    if not body and document_id is None:
         raise TenderActionError("Bitte geben Sie Ihre Rückfrage ein.")
     action_id = action_id or new_action_id()
-    existing = _existing_message(engine, action_id)
-    message_id = existing or _pending_message(
-        engine, tender, body, author, user_id, action_id, document_id
+    message_id = await asyncio.to_thread(
+        _message_for, engine, tender, body, author, user_id, action_id, document_id
     )
     return await _with_pending(
         engine, Message, message_id,
@@ -300,8 +395,8 @@ async def decline(
     if not reason:
         raise TenderActionError("Bitte geben Sie einen Grund für die Absage an.")
     action_id = action_id or new_action_id()
-    message_id = _existing_message(engine, action_id) or _pending_message(
-        engine, tender, f"Absage: {reason}", Party.INSURER, user_id, action_id
+    message_id = await asyncio.to_thread(
+        _message_for, engine, tender, f"Absage: {reason}", Party.INSURER, user_id, action_id
     )
     return await _with_pending(
         engine, Message, message_id,
@@ -327,6 +422,22 @@ async def submit_offer(
     if terms.premium_cents <= 0:
         raise TenderActionError("Die Prämie muss größer als 0 sein.")
     action_id = action_id or new_action_id()
+    offer_id = await asyncio.to_thread(_pending_offer, engine, tender, terms, by, user_id, action_id)
+    assert offer_id is not None
+    action = OfferAction(
+        action_id=action_id, actor_user_id=user_id, offer_id=offer_id,
+        valid_until=terms.valid_until, by_backoffice=by == Party.BACKOFFICE,
+    )
+    return await _with_pending(
+        engine, Offer, offer_id,
+        send_action(client, tender, "edit_offer" if edit else "submit_offer", action),
+    )
+
+
+def _pending_offer(
+    engine: Engine, tender: Tender, terms: OfferTerms, by: Party, user_id: int | None, action_id: str
+) -> int | None:
+    """The not-yet-active Offer row of this action (written once, reused on a repeat)."""
     with session_scope(engine) as session:
         offer = session.exec(select(Offer).where(Offer.action_id == action_id)).first()
         if offer is None:
@@ -344,15 +455,16 @@ async def submit_offer(
             )
             session.add(offer)
             session.flush()
-        offer_id = offer.id
-    assert offer_id is not None
-    action = OfferAction(
-        action_id=action_id, actor_user_id=user_id, offer_id=offer_id,
-        valid_until=terms.valid_until, by_backoffice=by == Party.BACKOFFICE,
-    )
-    return await _with_pending(
-        engine, Offer, offer_id,
-        send_action(client, tender, "edit_offer" if edit else "submit_offer", action),
+        return offer.id
+
+
+def _message_for(
+    engine: Engine, tender: Tender, body: str, author: Party, user_id: int | None,
+    action_id: str, document_id: int | None = None,
+) -> int:
+    """The pending message of this action: the one a repeat wrote already, or a new one."""
+    return _existing_message(engine, action_id) or _pending_message(
+        engine, tender, body, author, user_id, action_id, document_id
     )
 
 

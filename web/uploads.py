@@ -11,6 +11,12 @@ content-addressed place, the same layout :mod:`tenderdesk.storage` uses.
 A PDF must start with ``%PDF-`` and parse with pypdf with at least one page:
 the magic bytes stop renamed files, the parse stops broken ones that an
 insurer's broker would otherwise receive as its offer.
+
+Request documents (the "+ Ausschreibung hinzufügen" wizard) may also be office
+files. Their type is decided by the extension *and* the content's signature
+(OOXML and OpenDocument are ZIP containers with a known member, legacy Office
+files are OLE compound files, RTF starts with ``{\\rtf``); the content type we
+store and send comes from that table, never from the browser.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,7 +86,9 @@ async def _drain(receive: object, already: int) -> None:
             return
 
 
-async def read_limited_form(request: Request, limit: int, *, max_fields: int = 20) -> FormData:
+async def read_limited_form(
+    request: Request, limit: int, *, max_fields: int = 20, max_files: int = 1
+) -> FormData:
     """Parse the form, refusing bodies larger than ``limit`` bytes.
 
     A declared ``Content-Length`` above the limit is refused before reading;
@@ -106,7 +115,7 @@ async def read_limited_form(request: Request, limit: int, *, max_fields: int = 2
 
     limited = Request(request.scope, limited_receive)
     try:
-        return await limited.form(max_files=1, max_fields=max_fields)
+        return await limited.form(max_files=max_files, max_fields=max_fields)
     except UploadTooLarge:
         await _drain(receive, received)
         raise
@@ -170,3 +179,81 @@ def store_staged(settings: Settings, staged: StagedFile) -> str:
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(staged.path, target)
     return key
+
+
+async def stage_pdf(settings: Settings, upload: UploadFile) -> tuple[StagedFile, str | None]:
+    """Stage an uploaded PDF (at most ``max_upload_bytes``) and check it.
+
+    Returns the staged file and ``None``, or the staged file and the i18n key
+    of what is wrong (the caller discards it). Raises :class:`UploadTooLarge`.
+    """
+    staged = await stage_upload(settings, upload, settings.max_upload_bytes)
+    problem = await asyncio.to_thread(pdf_problem, staged.path)
+    return staged, problem
+
+
+# ------------------------------------------------------------ request documents
+
+#: Accepted request documents: extension -> the content type stored and sent.
+DOCUMENT_TYPES: dict[str, str] = {
+    ".pdf": "application/pdf",
+    ".doc": "application/msword",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xls": "application/vnd.ms-excel",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".ppt": "application/vnd.ms-powerpoint",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ".odt": "application/vnd.oasis.opendocument.text",
+    ".ods": "application/vnd.oasis.opendocument.spreadsheet",
+    ".odp": "application/vnd.oasis.opendocument.presentation",
+    ".rtf": "application/rtf",
+}
+DOCUMENT_TYPES_DE = "PDF, Word, Excel, PowerPoint, OpenDocument oder RTF"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+RTF_MAGIC = b"{\\rtf"
+_OOXML = {".docx", ".xlsx", ".pptx"}
+_ODF = {".odt", ".ods", ".odp"}
+_OLE = {".doc", ".xls", ".ppt"}
+
+
+def document_extension(filename: str | None) -> str:
+    """The lower-case extension (``.pdf``) of an uploaded file's name, or ``""``."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    stem, dot, ext = name.rpartition(".")
+    return f".{ext.lower()}" if dot and stem else ""
+
+
+def document_problem(path: Path, filename: str | None) -> str | None:
+    """``None`` for an accepted request document, else a German sentence naming the file."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1] or "Datei"
+    ext = document_extension(filename)
+    if ext not in DOCUMENT_TYPES:
+        return f"„{name}“: Dieser Dateityp ist nicht erlaubt. Erlaubt sind {DOCUMENT_TYPES_DE}."
+    if path.stat().st_size == 0:
+        return f"„{name}“ ist leer."
+    if ext == ".pdf":
+        return None if pdf_problem(path) is None else f"„{name}“ ist keine lesbare PDF-Datei."
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    if ext in _OLE:
+        ok = head == OLE_MAGIC
+    elif ext == ".rtf":
+        ok = head.startswith(RTF_MAGIC)
+    else:
+        ok = _zip_document_ok(path, ext)
+    return None if ok else f"„{name}“ passt nicht zu seiner Endung oder ist beschädigt."
+
+
+def _zip_document_ok(path: Path, ext: str) -> bool:
+    """OOXML and OpenDocument files are ZIPs; only the directory is read, nothing inflated
+    except OpenDocument's tiny uncompressed ``mimetype`` member."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if ext in _OOXML:
+                return "[Content_Types].xml" in names
+            if ext in _ODF and "mimetype" in names and archive.getinfo("mimetype").file_size < 200:
+                return archive.read("mimetype").startswith(b"application/vnd.oasis.opendocument")
+    except (zipfile.BadZipFile, OSError, KeyError):
+        return False
+    return False

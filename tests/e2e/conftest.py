@@ -87,7 +87,8 @@ def live_server(ts_free_dev: Running, smtp_server: SmtpServer, tmp_path: Path) -
     )
     log = (tmp_path / "web.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "web.app:app", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "uvicorn", "web.app:app", "--host", "127.0.0.1", "--port", str(port),
+         "--timeout-graceful-shutdown", "1"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     try:

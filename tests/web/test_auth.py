@@ -1,24 +1,56 @@
-"""Login, throttling, server-side sessions, CSRF, logout and password change."""
+"""Login, throttling (shared through the database), server-side sessions, CSRF,
+logout, password change, password reset by email, language switch and roles."""
 
 from __future__ import annotations
 
+import logging
+import re
+from datetime import timedelta
+from typing import Any, cast
+
 import httpx
+import pytest
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
+from temporalio.client import Client
 
-from tenderdesk.models import Request, UserSession
-from tenderdesk.tokens import hash_token
+from tenderdesk.db import make_engine, session_scope
+from tenderdesk.models import (
+    Document,
+    LoginAttempt,
+    PasswordReset,
+    Request,
+    SystemEmail,
+    User,
+    UserSession,
+    as_utc,
+    utcnow,
+)
+from tenderdesk.settings import ROOT, Settings
+from tenderdesk.states import LABELS_DE, LABELS_EN, TenderStatus
+from tenderdesk.tokens import hash_token, new_token
+from tests.conftest import SmtpServer, free_port
+from web.app import create_app
+from web.sessions import IDLE_TIMEOUT
 
 from .conftest import (
+    BASE_URL,
+    CSRF_RE,
     MAIN_BACKOFFICE,
+    OTHER_BACKOFFICE,
+    FakeTemporal,
     client_for,
     csrf_from,
     first_request,
     logged_in,
     login,
+    make_linked_tender,
     user_by_email,
 )
+
+ADMIN_USER = "admin@tenderdesk.example"
 
 
 def sessions_of(engine: Engine, user_id: int) -> list[UserSession]:
@@ -187,3 +219,451 @@ async def test_oversized_form_bodies_are_refused_early(http: httpx.AsyncClient) 
     chunked = await http.post("/login", content=chunks(),
                               headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert chunked.status_code == 411
+
+
+# --------------------------------------------------------------------- throttling
+def client_from(app: FastAPI, address: str) -> httpx.AsyncClient:
+    """A browser at another client address (``request.client.host``)."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(address, 40000)), base_url=BASE_URL)
+
+
+async def test_throttle_holds_across_two_app_instances(web_settings: Settings, fake_temporal: FakeTemporal) -> None:
+    """Two apps with their own connection pools on one database, as two web
+    processes would be: failures in one count in the other."""
+    engines = [make_engine(web_settings.database_url) for _ in range(2)]
+    apps = [create_app(web_settings, e, temporal_client_factory=lambda: cast(Client, fake_temporal)) for e in engines]
+    try:
+        async with client_for(apps[0]) as first, client_for(apps[1]) as second:
+            for n in range(5):
+                assert (await login(first if n % 2 else second, MAIN_BACKOFFICE, "falsch")).status_code == 401
+            blocked = await login(first, MAIN_BACKOFFICE)
+            also_blocked = await login(second, MAIN_BACKOFFICE)
+        for response in (blocked, also_blocked):
+            assert response.status_code == 429
+            assert "Bitte versuchen Sie es in 15 Minuten erneut." in response.text
+    finally:
+        for engine in engines:
+            engine.dispose()
+
+
+async def test_throttle_per_client_address(web_app: FastAPI, web_engine: Engine) -> None:
+    """20 failures from one address, spread over many accounts, stop that address
+    (even with a right password) but no other address."""
+    async with client_from(web_app, "10.1.1.1") as attacker, client_from(web_app, "10.2.2.2") as colleague:
+        for n in range(20):
+            assert (await login(attacker, f"gibt-es-nicht-{n}@example.com", "falsch")).status_code == 401
+        blocked = await login(attacker, MAIN_BACKOFFICE)
+        assert blocked.status_code == 429
+        assert "Zu viele fehlgeschlagene Anmeldeversuche" in blocked.text
+        assert (await login(colleague, MAIN_BACKOFFICE)).status_code == 303
+    with Session(web_engine) as s:
+        rows = s.exec(select(LoginAttempt).where(LoginAttempt.address == "10.1.1.1")).all()
+    assert len(rows) == 20  # the refused attempt left no row
+
+
+async def test_success_clears_the_accounts_failures(http: httpx.AsyncClient, web_engine: Engine) -> None:
+    for _ in range(4):
+        assert (await login(http, MAIN_BACKOFFICE, "falsch")).status_code == 401
+    assert (await login(http, MAIN_BACKOFFICE)).status_code == 303
+    with Session(web_engine) as s:
+        assert s.exec(select(LoginAttempt).where(LoginAttempt.email == MAIN_BACKOFFICE)).all() == []
+    http.cookies.clear()
+    for _ in range(5):
+        assert (await login(http, MAIN_BACKOFFICE, "falsch")).status_code == 401
+
+
+async def test_wrong_current_password_counts_as_failure(http: httpx.AsyncClient) -> None:
+    csrf = await logged_in(http, MAIN_BACKOFFICE)
+    form = {"csrf_token": csrf, "current_password": "falsch",
+            "new_password": "ein-neues-langes-Passwort", "new_password_repeat": "ein-neues-langes-Passwort"}
+    for _ in range(5):
+        assert (await http.post("/password", data=form)).status_code == 422
+    blocked = await http.post("/password", data={**form, "current_password": "demo1234!"})
+    assert blocked.status_code == 429
+    assert "Zu viele fehlgeschlagene Anmeldeversuche" in blocked.text
+
+
+# ------------------------------------------------------------------- sessions
+async def test_cookie_is_secure_with_host_prefix_on_https(
+    web_settings: Settings, web_engine: Engine, fake_temporal: FakeTemporal
+) -> None:
+    settings = web_settings.model_copy(update={"base_url": "https://tenderdesk.example"})
+    app = create_app(settings, web_engine, temporal_client_factory=lambda: cast(Client, fake_temporal))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://testserver") as client:
+        response = await login(client, MAIN_BACKOFFICE)
+    assert response.status_code == 303
+    cookie = next(c for c in response.headers.get_list("set-cookie") if "td_session=" in c)
+    assert cookie.startswith("__Host-td_session=")
+    for flag in ("HttpOnly", "Secure", "SameSite=lax", "Path=/"):
+        assert flag in cookie, flag
+    assert "Domain=" not in cookie
+
+
+async def test_idle_session_ends(http: httpx.AsyncClient, web_engine: Engine) -> None:
+    await logged_in(http, MAIN_BACKOFFICE)
+    with session_scope(web_engine) as s:
+        for row in s.exec(select(UserSession)).all():
+            row.last_seen_at = utcnow() - IDLE_TIMEOUT - timedelta(minutes=1)
+            s.add(row)
+    assert (await http.get("/")).status_code == 303
+    assert sessions_of(web_engine, user_by_email(web_engine, MAIN_BACKOFFICE).id) == []  # type: ignore[arg-type]
+
+
+async def test_recent_activity_keeps_session(http: httpx.AsyncClient, web_engine: Engine) -> None:
+    await logged_in(http, MAIN_BACKOFFICE)
+    with session_scope(web_engine) as s:
+        for row in s.exec(select(UserSession)).all():
+            row.last_seen_at = utcnow() - IDLE_TIMEOUT + timedelta(minutes=1)
+            s.add(row)
+    assert (await http.get("/kontakt")).status_code == 200
+    [row] = sessions_of(web_engine, user_by_email(web_engine, MAIN_BACKOFFICE).id)  # type: ignore[arg-type]
+    assert utcnow() - as_utc(row.last_seen_at) < timedelta(minutes=1)  # type: ignore[operator]
+
+
+# ------------------------------------------------------------- password reset
+RESET_LINK = re.compile(r"http://testserver/passwort-zuruecksetzen/([A-Za-z0-9_-]+)")
+SAME_ANSWER = "Falls ein Konto zu dieser Adresse besteht, haben wir Ihnen einen Link gesendet."
+
+
+@pytest.fixture
+def mail_app(
+    web_settings: Settings, web_engine: Engine, fake_temporal: FakeTemporal, smtp_server: SmtpServer
+) -> FastAPI:
+    """The app sending its reset emails to the loopback SMTP server of the test run."""
+    settings = web_settings.model_copy(update={"smtp_host": smtp_server.host, "smtp_port": smtp_server.port})
+    return create_app(settings, web_engine, temporal_client_factory=lambda: cast(Client, fake_temporal))
+
+
+async def request_reset(client: httpx.AsyncClient, email: str) -> httpx.Response:
+    page = await client.get("/passwort-vergessen")
+    assert page.status_code == 200
+    return await client.post("/passwort-vergessen", data={"email": email, "csrf_token": form_csrf(page.text)})
+
+
+def form_csrf(html: str) -> str:
+    return csrf_from(html)
+
+
+def reset_token_from(smtp_server: SmtpServer, email: str) -> str:
+    [message] = smtp_server.capture.to(email)
+    match = RESET_LINK.search(message.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+    assert match, "no reset link in the email"
+    return match.group(1)
+
+
+async def test_reset_flow_end_to_end(
+    mail_app: FastAPI, web_engine: Engine, smtp_server: SmtpServer
+) -> None:
+    user = user_by_email(web_engine, MAIN_BACKOFFICE)
+    async with client_for(mail_app) as browser, client_for(mail_app) as office, client_for(mail_app) as laptop:
+        await logged_in(office, MAIN_BACKOFFICE)
+        await logged_in(laptop, MAIN_BACKOFFICE)
+
+        login_page = await browser.get("/login")
+        assert 'href="/passwort-vergessen"' in login_page.text and "Passwort vergessen?" in login_page.text
+        answer = await request_reset(browser, MAIN_BACKOFFICE.upper())
+        assert answer.status_code == 303 and answer.headers["location"] == "/login"
+        assert SAME_ANSWER in (await browser.get("/login")).text
+
+        [message] = smtp_server.capture.to(MAIN_BACKOFFICE)
+        assert message["Subject"] == "Tenderdesk: Passwort zurücksetzen"
+        assert "Guten Tag Anna Berger," in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        token = reset_token_from(smtp_server, MAIN_BACKOFFICE)
+        with Session(web_engine) as s:
+            [row] = s.exec(select(PasswordReset).where(PasswordReset.user_id == user.id)).all()
+            assert row.token_hash == hash_token(token) and row.used_at is None
+            assert timedelta(minutes=29) < as_utc(row.expires_at) - utcnow() <= timedelta(minutes=30)  # type: ignore[operator]
+            assert all(token not in e.body_text for e in s.exec(select(SystemEmail)).all())
+
+        form_page = await browser.get(f"/passwort-zuruecksetzen/{token}")
+        assert form_page.status_code == 200 and "Neues Passwort festlegen" in form_page.text
+        csrf = form_csrf(form_page.text)
+        url = f"/passwort-zuruecksetzen/{token}"
+        short = await browser.post(url, data={"csrf_token": csrf, "new_password": "kurz",
+                                              "new_password_repeat": "kurz"})
+        assert short.status_code == 422 and "mindestens 12 Zeichen" in short.text
+        csrf = form_csrf(short.text)
+        mismatch = await browser.post(url, data={"csrf_token": csrf, "new_password": "ein-neues-langes-Passwort",
+                                                 "new_password_repeat": "ein-anderes-langes-Passwort"})
+        assert mismatch.status_code == 422 and "stimmen nicht überein" in mismatch.text
+        csrf = form_csrf(mismatch.text)
+        done = await browser.post(url, data={"csrf_token": csrf, "new_password": "ein-neues-langes-Passwort",
+                                             "new_password_repeat": "ein-neues-langes-Passwort"})
+        assert done.status_code == 303 and done.headers["location"] == "/login"
+        assert "Bitte melden Sie sich mit dem neuen Passwort an." in (await browser.get("/login")).text
+
+        # Every session of the user ended, and the link is used up.
+        assert sessions_of(web_engine, user.id) == []  # type: ignore[arg-type]
+        assert (await office.get("/")).status_code == 303
+        assert (await laptop.get("/")).status_code == 303
+        again = await browser.get(url)
+        assert again.status_code == 410 and "wurde bereits verwendet" in again.text
+        reuse = await browser.post(url, data={"csrf_token": csrf, "new_password": "noch-ein-langes-Passwort",
+                                              "new_password_repeat": "noch-ein-langes-Passwort"})
+        assert reuse.status_code == 410
+
+    async with client_for(mail_app) as fresh:
+        assert (await login(fresh, MAIN_BACKOFFICE)).status_code == 401
+        assert (await login(fresh, MAIN_BACKOFFICE, "ein-neues-langes-Passwort")).status_code == 303
+
+
+async def test_reset_unlocks_a_throttled_account(mail_app: FastAPI, smtp_server: SmtpServer) -> None:
+    async with client_for(mail_app) as browser:
+        for _ in range(5):
+            await login(browser, MAIN_BACKOFFICE, "falsch")
+        assert (await login(browser, MAIN_BACKOFFICE)).status_code == 429
+        await request_reset(browser, MAIN_BACKOFFICE)
+        url = f"/passwort-zuruecksetzen/{reset_token_from(smtp_server, MAIN_BACKOFFICE)}"
+        page = await browser.get(url)
+        await browser.post(url, data={"csrf_token": form_csrf(page.text), "new_password": "ein-neues-langes-Passwort",
+                                      "new_password_repeat": "ein-neues-langes-Passwort"})
+        assert (await login(browser, MAIN_BACKOFFICE, "ein-neues-langes-Passwort")).status_code == 303
+
+
+async def test_reset_answer_is_the_same_for_unknown_addresses(
+    mail_app: FastAPI, web_engine: Engine, smtp_server: SmtpServer
+) -> None:
+    answers = []
+    for email in (MAIN_BACKOFFICE, "niemand@tenderdesk.example"):
+        async with client_for(mail_app) as browser:
+            response = await request_reset(browser, email)
+            page = await browser.get("/login")
+            answers.append((response.status_code, response.headers["location"],
+                            CSRF_RE.sub("", page.text), page.status_code))
+    assert answers[0] == answers[1]
+    assert SAME_ANSWER in answers[0][2]
+    assert [str(m["To"]) for m in smtp_server.capture.messages] == [MAIN_BACKOFFICE]
+    with Session(web_engine) as s:
+        assert len(s.exec(select(PasswordReset)).all()) == 1
+
+
+async def test_reset_link_problems_have_clear_pages(mail_app: FastAPI, web_engine: Engine) -> None:
+    user = user_by_email(web_engine, MAIN_BACKOFFICE)
+    expired_token = new_token()
+    with session_scope(web_engine) as s:
+        s.add(PasswordReset(user_id=user.id, token_hash=hash_token(expired_token),  # type: ignore[arg-type]
+                            created_at=utcnow() - timedelta(minutes=31), expires_at=utcnow() - timedelta(minutes=1)))
+    async with client_for(mail_app) as browser:
+        expired = await browser.get(f"/passwort-zuruecksetzen/{expired_token}")
+        unknown = await browser.get(f"/passwort-zuruecksetzen/{new_token()}")
+        posted = await browser.post(f"/passwort-zuruecksetzen/{expired_token}", data={
+            "csrf_token": "x", "new_password": "ein-neues-langes-Passwort",
+            "new_password_repeat": "ein-neues-langes-Passwort"})
+    assert expired.status_code == 410 and "ist abgelaufen" in expired.text
+    assert unknown.status_code == 404 and "ist ungültig" in unknown.text
+    assert posted.status_code == 410
+    for page in (expired, unknown):
+        assert 'href="/passwort-vergessen"' in page.text
+    async with client_for(mail_app) as fresh:  # the password did not change
+        assert (await login(fresh, MAIN_BACKOFFICE)).status_code == 303
+
+
+async def test_reset_smtp_failure_gives_the_same_answer_and_logs_no_token(
+    mail_app: FastAPI, web_engine: Engine, smtp_server: SmtpServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    smtp_server.capture.script("554 5.7.1 rejected")
+    caplog.set_level(logging.INFO, logger="web.auth")
+    async with client_for(mail_app) as browser:
+        response = await request_reset(browser, MAIN_BACKOFFICE)
+        page = await browser.get("/login")
+    assert response.status_code == 303 and SAME_ANSWER in page.text
+    assert smtp_server.capture.messages == []
+    assert "refused by SMTP (554)" in caplog.text
+    with Session(web_engine) as s:
+        [row] = s.exec(select(PasswordReset)).all()
+    assert "passwort-zuruecksetzen" not in caplog.text and row.token_hash not in caplog.text
+
+
+async def test_reset_with_smtp_down_still_answers(
+    web_settings: Settings, web_engine: Engine, fake_temporal: FakeTemporal, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = web_settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": free_port(),
+                                                "smtp_timeout_s": 2.0})
+    app = create_app(settings, web_engine, temporal_client_factory=lambda: cast(Client, fake_temporal))
+    caplog.set_level(logging.INFO, logger="web.auth")
+    async with client_for(app) as browser:
+        response = await request_reset(browser, MAIN_BACKOFFICE)
+    assert response.status_code == 303
+    assert "not sent" in caplog.text and "passwort-zuruecksetzen" not in caplog.text
+
+
+async def test_reset_requests_are_throttled(mail_app: FastAPI, smtp_server: SmtpServer) -> None:
+    """Three emails per account in 15 minutes (the fourth request looks the same
+    but sends nothing), ten requests per client address."""
+    async with client_for(mail_app) as browser:
+        for _ in range(4):
+            response = await request_reset(browser, MAIN_BACKOFFICE)
+            assert response.status_code == 303
+        assert len(smtp_server.capture.to(MAIN_BACKOFFICE)) == 3
+        for n in range(6):
+            assert (await request_reset(browser, f"x{n}@example.com")).status_code == 303
+        blocked = await request_reset(browser, OTHER_BACKOFFICE)
+    assert blocked.status_code == 429
+    assert "Zu viele Anfragen zum Zurücksetzen des Passworts. Bitte versuchen Sie es in 15 Minuten erneut." in (
+        blocked.text
+    )
+    assert smtp_server.capture.to(OTHER_BACKOFFICE) == []
+    async with client_from(mail_app, "10.3.3.3") as elsewhere:
+        assert (await request_reset(elsewhere, OTHER_BACKOFFICE)).status_code == 303
+    assert len(smtp_server.capture.to(OTHER_BACKOFFICE)) == 1
+
+
+async def test_reset_email_follows_the_users_language(
+    mail_app: FastAPI, web_engine: Engine, smtp_server: SmtpServer
+) -> None:
+    set_locale(web_engine, MAIN_BACKOFFICE, "en")
+    async with client_for(mail_app) as browser:
+        response = await request_reset(browser, MAIN_BACKOFFICE)
+        page = await browser.get("/login")
+        assert SAME_ANSWER in page.text  # the anonymous answer stays German: it must not reveal anything
+        [message] = smtp_server.capture.to(MAIN_BACKOFFICE)
+        assert response.status_code == 303
+        assert message["Subject"] == "Tenderdesk: reset your password"
+        assert "Hello Anna Berger," in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        form_page = await browser.get(f"/passwort-zuruecksetzen/{reset_token_from(smtp_server, MAIN_BACKOFFICE)}")
+        assert "Set a new password" in form_page.text
+
+
+# ------------------------------------------------------------------- CSRF
+async def test_new_forms_need_their_csrf_token(
+    mail_app: FastAPI, web_engine: Engine, smtp_server: SmtpServer
+) -> None:
+    token = new_token()
+    user = user_by_email(web_engine, MAIN_BACKOFFICE)
+    with session_scope(web_engine) as s:
+        s.add(PasswordReset(user_id=user.id, token_hash=hash_token(token),  # type: ignore[arg-type]
+                            expires_at=utcnow() + timedelta(minutes=30)))
+    async with client_for(mail_app) as browser:
+        forgot = await browser.post("/passwort-vergessen", data={"email": MAIN_BACKOFFICE, "csrf_token": "x" * 43})
+        assert forgot.status_code == 403 and "Sicherheitsprüfung" in forgot.text
+        page = await browser.get(f"/passwort-zuruecksetzen/{token}")
+        browser.cookies.clear()  # a foreign site's form: no cookie of ours
+        reset = await browser.post(f"/passwort-zuruecksetzen/{token}", data={
+            "csrf_token": form_csrf(page.text), "new_password": "ein-neues-langes-Passwort",
+            "new_password_repeat": "ein-neues-langes-Passwort"})
+        assert reset.status_code == 403
+        csrf = await logged_in(browser, MAIN_BACKOFFICE)
+        no_token = await browser.post("/sprache", data={"locale": "en", "next": "/"})
+        wrong_token = await browser.post("/sprache", data={"locale": "en", "next": "/", "csrf_token": csrf[::-1]})
+        for response in (no_token, wrong_token):
+            assert response.status_code == 403
+    assert smtp_server.capture.messages == []
+    with Session(web_engine) as s:
+        assert s.exec(select(PasswordReset)).one().used_at is None
+        assert s.exec(select(User).where(User.email == MAIN_BACKOFFICE)).one().locale == "de"
+    async with client_for(mail_app) as fresh:
+        assert (await login(fresh, MAIN_BACKOFFICE)).status_code == 303  # password unchanged
+
+
+# ------------------------------------------------------------------- language
+def set_locale(engine: Engine, email: str, locale: str) -> None:
+    with session_scope(engine) as s:
+        user = s.exec(select(User).where(User.email == email)).one()
+        user.locale = locale
+        s.add(user)
+
+
+async def test_language_switch_renders_english(
+    http: httpx.AsyncClient, web_engine: Engine, fake_temporal: FakeTemporal
+) -> None:
+    request = first_request(web_engine)
+    make_linked_tender(web_engine, request, status=TenderStatus.SENT)
+    csrf = await logged_in(http, MAIN_BACKOFFICE)
+    german = await http.get("/kontakt")
+    assert "Abmelden" in german.text and 'action="/sprache"' in german.text
+    assert '<input type="hidden" name="next" value="/kontakt">' in german.text
+
+    switched = await http.post("/sprache", data={"csrf_token": csrf, "locale": "en", "next": "/kontakt"})
+    assert switched.status_code == 303 and switched.headers["location"] == "/kontakt"
+    assert user_by_email(web_engine, MAIN_BACKOFFICE).locale == "en"
+
+    page = await http.get("/kontakt")
+    assert '<html lang="en">' in page.text
+    for text in ("Log out", "Change password", "Manual requests", "Help &amp; contact", "Language",
+                 "Main navigation"):
+        assert text in page.text, text
+    for text in ("Abmelden", "Passwort ändern", "Hauptnavigation"):
+        assert text not in page.text, text
+    assert '<strong lang="en" aria-current="true">English</strong>' in page.text
+
+    dashboard = await http.get("/")
+    assert dashboard.status_code == 200
+    assert LABELS_EN[TenderStatus.SENT] in dashboard.text
+    assert LABELS_DE[TenderStatus.SENT] not in dashboard.text
+    assert "Assignee" in dashboard.text  # a Python-side label (i18n.t) follows the user too
+
+    error = await http.get("/requests/999999")
+    assert error.status_code == 404 and "The request was not found." in error.text
+
+    back = await http.post("/sprache", data={"csrf_token": csrf, "locale": "de", "next": "//evil.example/"})
+    assert back.headers["location"] == "/"
+    assert "Abmelden" in (await http.get("/kontakt")).text
+
+
+async def test_language_switch_refuses_unknown_locales(http: httpx.AsyncClient, web_engine: Engine) -> None:
+    csrf = await logged_in(http, MAIN_BACKOFFICE)
+    response = await http.post("/sprache", data={"csrf_token": csrf, "locale": "fr", "next": "/"})
+    assert response.status_code == 422 and "Diese Sprache wird nicht angeboten." in response.text
+    assert user_by_email(web_engine, MAIN_BACKOFFICE).locale == "de"
+
+
+# ------------------------------------------------------------------- roles
+PUBLIC_ROUTES = {"/login", "/passwort-vergessen", "/passwort-zuruecksetzen/{token}"}
+
+
+def app_routes(app: FastAPI) -> list[tuple[str, set[str]]]:
+    """(path, methods) of every route, including those of included routers."""
+    found: list[tuple[str, set[str]]] = []
+
+    def walk(routes: list[Any], prefix: str) -> None:
+        for route in routes:
+            if isinstance(route, APIRoute):
+                found.append((prefix + route.path, set(route.methods or ())))
+            elif hasattr(route, "original_router"):  # FastAPI keeps included routers as branches
+                walk(route.original_router.routes, prefix + getattr(route.include_context, "prefix", ""))
+
+    walk(list(app.routes), "")
+    assert len(found) > 10, "the route walk found too little"
+    return found
+
+
+async def test_every_page_needs_a_login(web_app: FastAPI) -> None:
+    """Nothing but login, password reset and the insurer's link pages (their
+    token is the credential) answers without a session."""
+    async with client_for(web_app) as anonymous:
+        for route_path, methods in app_routes(web_app):
+            if route_path in PUBLIC_ROUTES or route_path.startswith("/t/"):
+                continue
+            path = re.sub(r"\{[^}]+\}", "1", route_path)
+            for method in sorted(methods - {"HEAD"}):
+                response = await anonymous.request(method, path)
+                assert response.status_code == 303, (method, route_path)
+                assert response.headers["location"].startswith("/login"), (method, route_path)
+
+
+async def test_admin_has_backoffice_rights_and_no_page_of_its_own(
+    web_app: FastAPI, web_engine: Engine
+) -> None:
+    """Admin reaches every page backoffice reaches, and no page answers an admin
+    differently; so no admin-only page exists that could be left unguarded."""
+    request = first_request(web_engine)
+    linked = make_linked_tender(web_engine, request)
+    with Session(web_engine) as s:
+        document = s.exec(select(Document).where(Document.request_id == request.id)).first()
+    values = {"request_id": str(request.id), "tender_id": str(linked.tender_id), "token": linked.token,
+              "document_id": str(document.id if document else 1)}
+    admin_only = re.compile(r"(==|!=|\bis)\s*Role\.ADMIN\b|Role\.ADMIN\s*(==|!=)")
+    for source in (ROOT / "web").glob("*.py"):
+        assert not admin_only.search(source.read_text("utf-8")), f"{source.name} singles out admins"
+    async with client_for(web_app) as staff, client_for(web_app) as admin:
+        await logged_in(staff, MAIN_BACKOFFICE)
+        await logged_in(admin, ADMIN_USER)
+        checked = 0
+        for route_path, methods in app_routes(web_app):
+            if "GET" not in methods or route_path.startswith("/t/") or route_path in PUBLIC_ROUTES:
+                continue
+            path = re.sub(r"\{([^}]+)\}", lambda m: values.get(m.group(1), "1"), route_path)
+            as_staff, as_admin = await staff.get(path), await admin.get(path)
+            assert as_staff.status_code == as_admin.status_code, path
+            checked += 1
+        assert checked >= 5

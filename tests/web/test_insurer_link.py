@@ -1,4 +1,10 @@
-"""The insurer's link page: resolution, ended links, question, offer upload, decline."""
+"""The insurer's link page over HTTP, against the real app, the Temporal dev server
+with the worker, and loopback SMTP (SQLite and PostgreSQL): what it shows,
+questions with files, offers (upload, validation, correction until release),
+declines, dead links, and that one link never reaches another tender.
+
+Every response under ``/t/`` is checked for ``Referrer-Policy: no-referrer``
+and for third-party resources by the client hook of :func:`open_portal`."""
 
 from __future__ import annotations
 
@@ -8,338 +14,417 @@ from pathlib import Path
 
 import httpx
 from fpdf import FPDF
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from tenderdesk.contracts import OfferAction
 from tenderdesk.db import session_scope
-from tenderdesk.models import Document, DocumentKind, Message, Offer, Party, Tender, utcnow
-from tenderdesk.settings import Settings
+from tenderdesk.models import (
+    Account,
+    Document,
+    DocumentKind,
+    Message,
+    Offer,
+    Party,
+    Request,
+    SystemEmail,
+    Tender,
+    TenderLink,
+    utcnow,
+)
 from tenderdesk.states import TenderStatus
+from tenderdesk.tokens import hash_token, new_token
+from web.release import release_offers
 
-from .conftest import MAX_UPLOAD, FakeTemporal, LinkedTender, first_request, make_linked_tender
+from ..binding.helpers import set_need_release
+from ..conftest import Running, SmtpServer
+from ..messaging.conftest import assign
+from .test_messages_ui import (
+    MAX_UPLOAD,
+    PDF_BYTES,
+    Portal,
+    eventually,
+    insurer_asks,
+    one_form,
+    open_portal,
+    page_forms,
+    rows,
+    section,
+    status_of,
+)
 
 ACTION_RE = re.compile(r'action="/t/[^"]+/(\w+)"[^>]*>\s*<input type="hidden" name="csrf_token" '
                        r'value="([^"]+)">\s*<input type="hidden" name="action_id" value="([^"]+)">')
+CONTACT = "partner-hilfe@tenderdesk.example"
 
 
-def sample_pdf() -> bytes:
+def sample_pdf(text: str = "Angebot Betriebshaftpflicht") -> bytes:
     pdf = FPDF()
     pdf.add_page()
     pdf.set_font("helvetica", size=12)
-    pdf.cell(text="Angebot Betriebshaftpflicht")
+    pdf.cell(text=text)
     return bytes(pdf.output())
 
 
 def forms(html: str) -> dict[str, tuple[str, str]]:
-    """form name -> (csrf token, action id)"""
-    return {name: (csrf, action_id) for name, csrf, action_id in ACTION_RE.findall(html)}
+    """form name -> (csrf token, action id); the first form per name (the new offer before a correction)."""
+    found: dict[str, tuple[str, str]] = {}
+    for name, csrf, action_id in ACTION_RE.findall(html):
+        found.setdefault(name, (csrf, action_id))
+    return found
 
 
-def future_date() -> str:
-    return (utcnow() + timedelta(days=90)).strftime("%d.%m.%Y")
+def future_date(days: int = 90) -> str:
+    return (utcnow() + timedelta(days=days)).strftime("%d.%m.%Y")
 
 
-def documents(engine: Engine) -> list[Document]:
-    with Session(engine) as s:
-        return list(s.exec(select(Document).where(Document.kind == DocumentKind.OFFER)).all())
+def stored_files(portal: Portal) -> set[Path]:
+    return {p for p in Path(portal.settings.storage_dir).rglob("*") if p.is_file()}
 
 
-def stored_files(settings: Settings) -> set[Path]:
-    return {p for p in Path(settings.storage_dir).rglob("*") if p.is_file()}
-
-
-async def open_page(http: httpx.AsyncClient, linked: LinkedTender) -> httpx.Response:
-    page = await http.get(f"/t/{linked.token}")
-    assert page.status_code == 200, page.text
-    return page
-
-
-async def test_invalid_tokens_get_a_clear_page(http: httpx.AsyncClient) -> None:
-    for token in ("x", "A" * 43, "%2e%2e", "a" * 300):
-        response = await http.get(f"/t/{token}")
-        assert response.status_code == 404, token
-        assert "Dieser Link ist ungültig." in response.text
-        assert "Traceback" not in response.text
-        assert response.headers["referrer-policy"] == "no-referrer"
-
-
-async def test_link_page_shows_the_request(
-    http: httpx.AsyncClient, web_engine: Engine, fake_temporal: FakeTemporal
-) -> None:
-    request = first_request(web_engine)
-    linked = make_linked_tender(web_engine, request)
-
-    page = await open_page(http, linked)
-
-    assert page.headers["referrer-policy"] == "no-referrer"
-    assert request.number in page.text and request.trade in page.text
-    assert "Ausgeschrieben" in page.text
-    for section in request.answers:
-        assert section in page.text.replace("&amp;", "&")
-    assert set(forms(page.text)) == {"question", "offer", "decline"}
-    assert 'href="/static/app.css"' in page.text  # local CSS only
-    assert not re.search(r'(src|href)="https?://', page.text)
-    # first view: the workflow hears of it, once per tender (deterministic update ID)
-    assert fake_temporal.names() == ["link_opened"]
-    assert fake_temporal.updates[0][3] == f"link-opened-{linked.tender_id}"
-    with Session(web_engine) as s:
-        doc = s.exec(select(Document).where(Document.request_id == request.id)
-                     .where(Document.kind == DocumentKind.REQUEST)).first()
-    if doc:
-        download = await http.get(f"/t/{linked.token}/documents/{doc.id}")
-        assert download.status_code == 200
-        assert download.headers["content-disposition"].startswith("attachment")
-
-
-async def test_link_opened_only_until_recorded(
-    http: httpx.AsyncClient, web_engine: Engine, fake_temporal: FakeTemporal
-) -> None:
-    linked = make_linked_tender(web_engine, first_request(web_engine), opened=True)
-    await open_page(http, linked)
-    assert fake_temporal.updates == []
-
-
-async def test_link_page_survives_temporal_errors(
-    http: httpx.AsyncClient, web_engine: Engine, fake_temporal: FakeTemporal
-) -> None:
-    fake_temporal.fail_with = RuntimeError("boom")
-    linked = make_linked_tender(web_engine, first_request(web_engine))
-    await open_page(http, linked)
-
-
-async def test_documents_are_scoped_to_the_tender(http: httpx.AsyncClient, web_engine: Engine) -> None:
-    request = first_request(web_engine)
-    linked = make_linked_tender(web_engine, request)
-    with Session(web_engine) as s:
-        foreign = s.exec(select(Document).where(Document.request_id != request.id)).first()
-    assert foreign is not None
-    response = await http.get(f"/t/{linked.token}/documents/{foreign.id}")
-    assert response.status_code == 404
-
-
-async def test_ended_links_say_why_and_whom_to_contact(http: httpx.AsyncClient, web_engine: Engine) -> None:
-    request = first_request(web_engine)
-    cases = [
-        (make_linked_tender(web_engine, request, status=TenderStatus.WITHDRAWN),
-         "Die Ausschreibung wurde zurückgezogen."),
-        (make_linked_tender(web_engine, request, status=TenderStatus.DECLINED, insurer_skip=1),
-         "Die Gesellschaft hat abgesagt."),
-        (make_linked_tender(web_engine, request, status=TenderStatus.EXPIRED, insurer_skip=2),
-         "Die Antwortfrist ist abgelaufen."),
-        (make_linked_tender(web_engine, request, expires_in=timedelta(seconds=-1), insurer_skip=3),
-         "Dieser Link ist abgelaufen."),
-    ]
-    for linked, reason in cases:
-        response = await http.get(f"/t/{linked.token}")
-        assert response.status_code == 410
-        assert reason in response.text
-        assert "partner-hilfe@tenderdesk.example" in response.text
-
-
-async def test_question_is_sent(
-    http: httpx.AsyncClient, web_engine: Engine, fake_temporal: FakeTemporal
-) -> None:
-    linked = make_linked_tender(web_engine, first_request(web_engine), opened=True)
-    csrf, action_id = forms((await open_page(http, linked)).text)["question"]
-
-    response = await http.post(f"/t/{linked.token}/question",
-                               data={"csrf_token": csrf, "action_id": action_id,
-                                     "body": "Gibt es Vorschäden?"})
-
-    assert response.status_code == 303
-    assert fake_temporal.names() == ["ask_question"]
-    with Session(web_engine) as s:
-        message = s.exec(select(Message).where(Message.action_id == action_id)).one()
-    assert message.body == "Gibt es Vorschäden?" and message.author == Party.INSURER
-    follow = await http.get(response.headers["location"])
-    assert "OK: ask_question" in follow.text
-
-
-async def test_forms_need_the_link_csrf(
-    http: httpx.AsyncClient, web_engine: Engine, fake_temporal: FakeTemporal
-) -> None:
-    first = make_linked_tender(web_engine, first_request(web_engine), opened=True)
-    second = make_linked_tender(web_engine, first_request(web_engine), opened=True, insurer_skip=1)
-    csrf_other, action_id = forms((await open_page(http, second)).text)["question"]
-
-    response = await http.post(f"/t/{first.token}/question",
-                               data={"csrf_token": csrf_other, "action_id": action_id, "body": "Frage"})
-
-    assert response.status_code == 403
-    assert fake_temporal.updates == []
-
-
-async def test_decline_requires_a_reason(
-    http: httpx.AsyncClient, web_engine: Engine, fake_temporal: FakeTemporal
-) -> None:
-    linked = make_linked_tender(web_engine, first_request(web_engine), opened=True)
-    csrf, action_id = forms((await open_page(http, linked)).text)["decline"]
-
-    response = await http.post(f"/t/{linked.token}/decline",
-                               data={"csrf_token": csrf, "action_id": action_id, "reason": "   "})
-
-    assert response.status_code == 422
-    assert "Bitte geben Sie einen Grund für die Absage an." in response.text
-    assert fake_temporal.updates == []
-    with Session(web_engine) as s:
-        assert s.exec(select(Message)).first() is None
-        assert s.get(Tender, linked.tender_id).status == TenderStatus.SENT  # type: ignore[union-attr]
-
-
-async def test_decline_with_reason(
-    http: httpx.AsyncClient, web_engine: Engine, fake_temporal: FakeTemporal
-) -> None:
-    linked = make_linked_tender(web_engine, first_request(web_engine), opened=True)
-    csrf, action_id = forms((await open_page(http, linked)).text)["decline"]
-    response = await http.post(f"/t/{linked.token}/decline",
-                               data={"csrf_token": csrf, "action_id": action_id,
-                                     "reason": "Risiko außerhalb unserer Zeichnungsrichtlinien"})
-    assert response.status_code == 303
-    assert fake_temporal.names() == ["decline"]
+async def linked(portal: Portal, n: int = 1) -> tuple[list[Tender], list[str], httpx.AsyncClient]:
+    tenders = await portal.tenders(n)
+    tokens = [await portal.link(t) for t in tenders]
+    return tenders, tokens, await portal.anonymous()
 
 
 async def upload(
-    http: httpx.AsyncClient, linked: LinkedTender, *, content: bytes, filename: str = "angebot.pdf",
-    premium: str = "1.234,56", valid_until: str | None = None, **extra: str,
+    insurer: httpx.AsyncClient, token: str, *, content: bytes | None, filename: str = "angebot.pdf",
+    premium: str = "1.234,56", valid_until: str | None = None, mode: str = "new", **extra: str,
 ) -> httpx.Response:
-    csrf, action_id = forms((await open_page(http, linked)).text)["offer"]
-    data = {"csrf_token": csrf, "action_id": action_id, "premium": premium,
-            "valid_until": valid_until or future_date(), **extra}
-    return await http.post(f"/t/{linked.token}/offer", data=data,
-                           files={"file": (filename, content, "application/pdf")})
+    page = await insurer.get(f"/t/{token}")
+    assert page.status_code == 200, page.text
+    form = one_form(page.text, "/offer", mode=mode)
+    data = {**form.fields, "premium": premium, "valid_until": valid_until or future_date(), **extra}
+    files = {"file": (filename, content, "application/pdf")} if content is not None else None
+    return await insurer.post(f"/t/{token}/offer", data=data, files=files)
 
 
-async def test_offer_upload_stores_pdf_and_submits(
-    http: httpx.AsyncClient, web_engine: Engine, web_settings: Settings, fake_temporal: FakeTemporal
-) -> None:
-    linked = make_linked_tender(web_engine, first_request(web_engine), opened=True)
-    pdf = sample_pdf()
-
-    response = await upload(http, linked, content=pdf, filename="../Angebot Nord.pdf",
-                            sum_insured="3.000.000", notes="inkl. Mietsachschäden")
-
-    assert response.status_code == 303, response.text
-    [document] = documents(web_engine)
-    assert document.tender_id == linked.tender_id and document.uploaded_by == Party.INSURER
-    assert document.filename == "Angebot Nord.pdf" and document.size_bytes == len(pdf)
-    assert (Path(web_settings.storage_dir) / document.storage_key).read_bytes() == pdf
-    with Session(web_engine) as s:
-        offer = s.exec(select(Offer)).one()
-    assert offer.premium_cents == 123456 and offer.sum_insured_cents == 300000000
-    assert offer.document_id == document.id and offer.conditions_note == "inkl. Mietsachschäden"
-    [(_, name, action, _)] = fake_temporal.updates
-    assert name == "submit_offer" and isinstance(action, OfferAction)
-    assert action.offer_id == offer.id and not action.by_backoffice
-    assert not list((Path(web_settings.storage_dir) / ".incoming").iterdir())
-
-
-async def test_non_pdf_is_rejected_and_nothing_stored(
-    http: httpx.AsyncClient, web_engine: Engine, web_settings: Settings, fake_temporal: FakeTemporal
-) -> None:
-    linked = make_linked_tender(web_engine, first_request(web_engine), opened=True)
-    before = stored_files(web_settings)
-
-    renamed = await upload(http, linked, content=b"<html>kein pdf</html>")
-    broken = await upload(http, linked, content=b"%PDF-1.7\nnur der Anfang")
-
-    assert renamed.status_code == 422
-    assert "Die Datei ist kein PDF." in renamed.text
-    assert broken.status_code == 422
-    assert "beschädigt" in broken.text
-    assert 'value="1.234,56"' in broken.text  # the input is kept
-    assert documents(web_engine) == [] and fake_temporal.updates == []
-    assert stored_files(web_settings) == before
-
-
-async def test_oversized_upload_is_rejected(
-    http: httpx.AsyncClient, web_engine: Engine, web_settings: Settings, fake_temporal: FakeTemporal
-) -> None:
-    linked = make_linked_tender(web_engine, first_request(web_engine), opened=True)
-    before = stored_files(web_settings)
-    big = sample_pdf() + b"%" + b"0" * (MAX_UPLOAD + 100 * 1024)
-
-    response = await upload(http, linked, content=big)
-
-    assert response.status_code == 413
-    assert "Die Datei ist zu groß." in response.text
-    assert documents(web_engine) == [] and fake_temporal.updates == []
-    assert stored_files(web_settings) == before
-
-
-async def test_oversized_chunked_upload_is_cut_off(
-    http: httpx.AsyncClient, web_engine: Engine, web_settings: Settings
-) -> None:
-    """Without Content-Length the body is counted while it streams."""
-    linked = make_linked_tender(web_engine, first_request(web_engine), opened=True)
-    csrf, action_id = forms((await open_page(http, linked)).text)["offer"]
-    boundary = "grenze"
-    head = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{csrf}\r\n"
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"action_id\"\r\n\r\n{action_id}\r\n"
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\n"
-        "Content-Type: application/pdf\r\n\r\n%PDF-1.4\n"
-    ).encode()
-    sent = 0
-
-    async def body():  # type: ignore[no-untyped-def]
-        nonlocal sent
-        yield head
-        for _ in range(40):  # 40 x 16 KiB = 640 KiB, far above the 200 KiB limit
-            sent += 1
-            yield b"0" * 16384
-        yield f"\r\n--{boundary}--\r\n".encode()
-
-    response = await http.post(
-        f"/t/{linked.token}/offer", content=body(),
-        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
-    )
-
-    assert response.status_code == 413
-    assert documents(web_engine) == []
-    assert not list((Path(web_settings.storage_dir) / ".incoming").glob("*"))
-
-
-async def test_offer_fields_are_validated(
-    http: httpx.AsyncClient, web_engine: Engine, fake_temporal: FakeTemporal
-) -> None:
-    linked = make_linked_tender(web_engine, first_request(web_engine), opened=True)
-    response = await upload(http, linked, content=sample_pdf(), premium="12,345",
-                            valid_until="01.01.2000", sum_insured="viel")
-    assert response.status_code == 422
-    for text in ("Die Prämie ist kein gültiger Betrag", "Das Gültigkeitsdatum muss in der Zukunft liegen.",
-                 "Die Versicherungssumme ist kein gültiger Betrag"):
-        assert text in response.text
-    assert documents(web_engine) == [] and fake_temporal.updates == []
-
-
-async def test_refused_offer_leaves_nothing_behind(
-    http: httpx.AsyncClient, web_engine: Engine, web_settings: Settings, fake_temporal: FakeTemporal
-) -> None:
-    from temporalio.service import RPCError, RPCStatusCode
-
-    linked = make_linked_tender(web_engine, first_request(web_engine), opened=True)
-    before = stored_files(web_settings)
-    fake_temporal.fail_with = RPCError("gone", RPCStatusCode.NOT_FOUND, b"")
-
-    response = await upload(http, linked, content=sample_pdf())
-
-    assert response.status_code == 422
-    assert "Die Ausschreibung ist bereits beendet." in response.text
-    assert documents(web_engine) == []
-    with Session(web_engine) as s:
-        assert s.exec(select(Offer)).first() is None
-    assert stored_files(web_settings) == before
-
-
-async def test_forms_hidden_when_not_awaiting(http: httpx.AsyncClient, web_engine: Engine) -> None:
-    linked = make_linked_tender(web_engine, first_request(web_engine), opened=True,
-                                status=TenderStatus.OFFERED)
-    page = await open_page(http, linked)
-    assert set(forms(page.text)) == {"question"}
-    with session_scope(web_engine) as s:
-        tender = s.get(Tender, linked.tender_id)
-        tender.status = TenderStatus.QUEUED  # type: ignore[union-attr]
+def dead_tender(portal: Portal, status: TenderStatus, index: int, *, link_expired: bool = False,
+                revoked: bool = False) -> str:
+    """A tender row in an end state and a link to it, as the projection leaves them
+    (the page only reads them; these states need no workflow to be shown)."""
+    token = new_token()
+    now = utcnow()
+    with session_scope(portal.engine) as s:
+        tender = Tender(request_id=portal.request_id, insurer_id=portal.cast.world.insurer_ids[index],
+                        contact_email=f"tot{index}@test.example", workflow_id=f"dead-{index}-{token[:6]}",
+                        status=status, sent_at=now - timedelta(days=20))
         s.add(tender)
-    page = await open_page(http, linked)
-    assert forms(page.text) == {}
+        s.flush()
+        s.add(TenderLink(tender_id=tender.id, token_hash=hash_token(token),  # type: ignore[arg-type]
+                         expires_at=now - timedelta(minutes=1) if link_expired else now + timedelta(days=5),
+                         revoked_at=now if revoked else None))
+    return token
+
+
+# ---------------------------------------------------------------- the page
+async def test_invalid_tokens_get_a_clear_page(dev: Running, smtp_server: SmtpServer) -> None:
+    async with open_portal(dev, smtp_server) as portal:
+        anonymous = await portal.anonymous()
+        for token in ("x", "A" * 43, "%2e%2e", "a" * 300):
+            response = await anonymous.get(f"/t/{token}")
+            assert response.status_code == 404, token
+            assert "Dieser Link ist ungültig." in response.text and "Traceback" not in response.text
+        assert len(portal.link_responses) == 4
+
+
+async def test_link_page_shows_risk_documents_contact_and_status(dev: Running, smtp_server: SmtpServer) -> None:
+    async with open_portal(dev, smtp_server) as portal:
+        assign(portal.engine, portal.request_id, portal.cast.colleague)
+        with session_scope(portal.engine) as s:
+            account = s.get(Account, portal.cast.world.account_id)
+            assert account is not None
+            account.contact_phone = "040 123 456"
+            s.add(account)
+        [tender], [token], insurer = await linked(portal)
+
+        page = await insurer.get(f"/t/{token}")
+
+        assert page.status_code == 200
+        html = page.text
+        assert "MA-TEST-00001" in html and "Betriebshaftpflicht" in html and "Elektroinstallateur" in html
+        risk = section(html, "risiko")
+        assert "Betrieb" in risk and "Mitarbeiter" in risk and "1.200.000 €" in risk
+        contact = section(html, "kontakt")
+        assert CONTACT in contact and "040 123 456" in contact and "Jonas Kollege" in contact
+        assert "Ausgeschrieben" in section(html, "status")
+        assert {f.action.rsplit("/", 1)[-1] for f in page_forms(html)} == {"question", "offer", "decline"}
+        assert 'href="/static/app.css"' in html and 'name="referrer" content="no-referrer"' in html
+        # the first view reaches the workflow (recorded by the projection)
+        await eventually(lambda: _row(portal, tender).first_opened_at is not None)
+
+
+async def test_question_needs_the_link_csrf(dev: Running, smtp_server: SmtpServer) -> None:
+    async with open_portal(dev, smtp_server) as portal:
+        [first, second], [token_a, token_b], insurer = await linked(portal, 2)
+        form_b = one_form((await insurer.get(f"/t/{token_b}")).text, "/question")
+
+        response = await insurer.post(f"/t/{token_a}/question", data={**form_b.fields, "body": "Frage"})
+
+        assert response.status_code == 403
+        assert rows(portal.engine, Message) == []
+        assert status_of(portal.engine, first) == TenderStatus.SENT
+
+
+async def test_empty_question_is_refused(dev: Running, smtp_server: SmtpServer) -> None:
+    async with open_portal(dev, smtp_server) as portal:
+        [tender], [token], insurer = await linked(portal)
+        response = await insurer_asks(portal, insurer, token, "   ")
+        assert response.status_code == 422
+        assert "Bitte geben Sie eine Nachricht ein oder hängen Sie eine Datei an." in response.text
+        too_big = await insurer_asks(portal, insurer, token, "Anbei",
+                                     ("gross.pdf", b"%PDF-1.4\n" + b"0" * (MAX_UPLOAD + 10), "application/pdf"))
+        assert too_big.status_code == 413 and "Die Datei ist zu groß." in too_big.text
+        assert 'Anbei</textarea>' in too_big.text  # the text is kept
+        assert rows(portal.engine, Message) == [] and rows(portal.engine, Document, col(Document.kind)
+                                                           == DocumentKind.ATTACHMENT) == []
+        assert status_of(portal.engine, tender) == TenderStatus.SENT
+
+
+# ---------------------------------------------------------------- offers
+async def test_offer_upload_stores_the_pdf_and_the_broker_sees_it_without_release(
+    dev: Running, smtp_server: SmtpServer
+) -> None:
+    async with open_portal(dev, smtp_server) as portal:
+        set_need_release(portal.engine, portal.cast.world, False)
+        [tender], [token], insurer = await linked(portal)
+        pdf = sample_pdf()
+
+        response = await upload(insurer, token, content=pdf, filename="../Angebot Nord.pdf",
+                                sum_insured="3.000.000", notes="inkl. Mietsachschäden")
+
+        assert response.status_code == 303, response.text
+        assert status_of(portal.engine, tender) == TenderStatus.OFFERED
+        [document] = rows(portal.engine, Document, col(Document.kind) == DocumentKind.OFFER)
+        assert document.filename == "Angebot Nord.pdf" and document.tender_id == tender.id
+        assert (Path(portal.settings.storage_dir) / document.storage_key).read_bytes() == pdf
+        [offer] = rows(portal.engine, Offer)
+        assert (offer.premium_cents, offer.sum_insured_cents, offer.conditions_note) == (
+            123456, 300000000, "inkl. Mietsachschäden")
+        # no Freigabe in this account: released at once, the broker is emailed
+        assert offer.active and offer.released_at is not None
+        [release_mail] = rows(portal.engine, SystemEmail, col(SystemEmail.kind) == "offers_released")
+        assert release_mail.to_addr == "erika@makler.example"
+        page = await insurer.get(f"/t/{token}")
+        offer_html = section(page.text, "angebot")
+        assert "1.234,56" in offer_html and "Angebot Nord.pdf" in offer_html
+        assert "Angebot korrigieren" not in offer_html and "an den Vermittler weitergegeben" in offer_html
+        got = await insurer.get(f"/t/{token}/documents/{document.id}")
+        assert got.status_code == 200 and got.content == pdf
+        assert not list((Path(portal.settings.storage_dir) / ".incoming").iterdir())
+
+
+async def test_offer_input_is_validated_and_nothing_changes(dev: Running, smtp_server: SmtpServer) -> None:
+    async with open_portal(dev, smtp_server) as portal:
+        [tender], [token], insurer = await linked(portal)
+        before = stored_files(portal)
+        cases = [
+            (dict(content=b"<html>kein pdf</html>"), 422, "Die Datei ist kein PDF."),
+            (dict(content=b"%PDF-1.7\nnur der Anfang"), 422, "beschädigt"),
+            (dict(content=sample_pdf() + b"%" + b"0" * (MAX_UPLOAD + 1024)), 413, "Die Datei ist zu groß."),
+            (dict(content=sample_pdf(), premium=""), 422, "Bitte geben Sie die Jahresprämie an."),
+            (dict(content=sample_pdf(), valid_until="01.01.2000"), 422,
+             "Das Gültigkeitsdatum muss in der Zukunft liegen."),
+            (dict(content=sample_pdf(), premium="12,345", sum_insured="viel"), 422,
+             "Die Prämie ist kein gültiger Betrag"),
+            (dict(content=None), 422, "Bitte laden Sie das Angebot als PDF-Datei hoch."),
+        ]
+        for kwargs, status_code, text in cases:
+            response = await upload(insurer, token, **kwargs)  # type: ignore[arg-type]
+            assert response.status_code == status_code, (kwargs.get("premium"), response.status_code)
+            assert text in response.text
+        kept = await upload(insurer, token, content=b"%PDF-1.7\nkaputt", premium="9.999,00")
+        assert 'value="9.999,00"' in kept.text  # the input is kept
+        assert rows(portal.engine, Offer) == [] and rows(portal.engine, Document,
+                                                         col(Document.kind) == DocumentKind.OFFER) == []
+        assert stored_files(portal) == before
+        assert status_of(portal.engine, tender) == TenderStatus.SENT
+
+
+async def test_oversized_chunked_upload_is_cut_off(dev: Running, smtp_server: SmtpServer) -> None:
+    """Without Content-Length the body is counted while it streams."""
+    async with open_portal(dev, smtp_server) as portal:
+        [_], [token], insurer = await linked(portal)
+        form = one_form((await insurer.get(f"/t/{token}")).text, "/offer", mode="new")
+        boundary = "grenze"
+        head = (
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n"
+            f"{form.fields['csrf_token']}\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"action_id\"\r\n\r\n"
+            f"{form.fields['action_id']}\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\n"
+            "Content-Type: application/pdf\r\n\r\n%PDF-1.4\n"
+        ).encode()
+
+        async def body():  # type: ignore[no-untyped-def]
+            yield head
+            for _ in range(40):  # 40 x 16 KiB = 640 KiB, far above the 200 KiB limit
+                yield b"0" * 16384
+            yield f"\r\n--{boundary}--\r\n".encode()
+
+        response = await insurer.post(f"/t/{token}/offer", content=body(),
+                                      headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+
+        assert response.status_code == 413
+        assert rows(portal.engine, Document, col(Document.kind) == DocumentKind.OFFER) == []
+        assert not list((Path(portal.settings.storage_dir) / ".incoming").glob("*"))
+
+
+async def test_insurer_corrects_its_offer_until_it_is_released(dev: Running, smtp_server: SmtpServer) -> None:
+    async with open_portal(dev, smtp_server) as portal:
+        [tender], [token], insurer = await linked(portal)
+        assert (await upload(insurer, token, content=sample_pdf("erste Fassung"))).status_code == 303
+        [first] = rows(portal.engine, Offer)
+        page = await insurer.get(f"/t/{token}")
+        assert "Angebot korrigieren" in page.text
+        edit = one_form(page.text, "/offer", mode="edit")
+        assert edit.fields["premium"] == "1.234,56"
+
+        # without a new PDF the previous document stays
+        corrected = await upload(insurer, token, content=None, mode="edit", premium="1.111,00",
+                                 valid_until=future_date(120), notes="SB 250 €")
+        assert corrected.status_code == 303, corrected.text
+        shown = await insurer.get(corrected.headers["location"])
+        assert "Ihr Angebot wurde korrigiert." in shown.text and "1.111,00" in section(shown.text, "angebot")
+        with Session(portal.engine) as s:
+            offers = s.exec(select(Offer).order_by(col(Offer.id))).all()
+            assert [(o.premium_cents, o.active) for o in offers] == [(123456, False), (111100, True)]
+            assert offers[1].document_id == first.document_id and offers[1].conditions_note == "SB 250 €"
+        assert status_of(portal.engine, tender) == TenderStatus.OFFERED
+
+        # a correction with a new PDF replaces the document
+        second_pdf = sample_pdf("zweite Fassung")
+        again = await upload(insurer, token, content=second_pdf, mode="edit", premium="1.050,00")
+        assert again.status_code == 303
+        [current] = rows(portal.engine, Offer, col(Offer.active).is_(True))
+        assert current.premium_cents == 105000 and current.document_id != first.document_id
+
+        # released: no more corrections; a forged post is refused and changes nothing
+        stale = one_form((await insurer.get(f"/t/{token}")).text, "/offer", mode="edit")
+        await release_offers(engine=portal.engine, client=portal.run.client, settings=portal.settings,
+                             offer_ids=[current.id], user=portal.cast.backoffice)  # type: ignore[list-item]
+        page = await insurer.get(f"/t/{token}")
+        assert "Angebot korrigieren" not in page.text and "an den Vermittler weitergegeben" in page.text
+        refused = await insurer.post(f"/t/{token}/offer", data={**stale.fields, "premium": "999,00",
+                                                                "valid_until": future_date()})
+        assert refused.status_code == 409
+        assert "kann hier nicht mehr geändert werden" in refused.text
+        [still] = rows(portal.engine, Offer, col(Offer.active).is_(True))
+        assert still.id == current.id and still.premium_cents == 105000
+        assert len(rows(portal.engine, Offer)) == 3
+
+
+# ---------------------------------------------------------------- declines and dead links
+async def test_decline_ends_the_link(dev: Running, smtp_server: SmtpServer) -> None:
+    async with open_portal(dev, smtp_server) as portal:
+        [tender], [token], insurer = await linked(portal)
+        form = one_form((await insurer.get(f"/t/{token}")).text, "/decline")
+        empty = await insurer.post(f"/t/{token}/decline", data={**form.fields, "reason": "  "})
+        assert empty.status_code == 422 and "Bitte geben Sie einen Grund für die Absage an." in empty.text
+        assert status_of(portal.engine, tender) == TenderStatus.SENT
+
+        declined = await insurer.post(f"/t/{token}/decline",
+                                      data={**form.fields, "reason": "Außerhalb unserer Zeichnungsrichtlinien"})
+
+        assert declined.status_code == 303
+        assert status_of(portal.engine, tender) == TenderStatus.DECLINED
+        await _assert_dead(portal, insurer, token, "Die Gesellschaft hat abgesagt.")
+
+
+async def test_withdrawn_link_is_dead(dev: Running, smtp_server: SmtpServer) -> None:
+    async with open_portal(dev, smtp_server) as portal:
+        assign(portal.engine, portal.request_id, portal.cast.backoffice)
+        [tender], [token], insurer = await linked(portal)
+        backoffice, csrf = await portal.as_user(portal.cast.backoffice)
+        page = await backoffice.get(f"/requests/{portal.request_id}")
+        action = one_form(page.text, f"/tenders/{tender.id}/actions/withdraw")
+        withdrawn = await backoffice.post(action.action, data=action.fields)
+        assert withdrawn.status_code == 303
+        assert status_of(portal.engine, tender) == TenderStatus.WITHDRAWN
+        await _assert_dead(portal, insurer, token, "Die Ausschreibung wurde zurückgezogen.", contact="Bea Backoffice")
+
+
+async def test_every_other_ending_gives_a_dead_link(dev: Running, smtp_server: SmtpServer) -> None:
+    async with open_portal(dev, smtp_server) as portal:
+        insurer = await portal.anonymous()
+        cases = [
+            (dead_tender(portal, TenderStatus.EXPIRED, 0), "Die Antwortfrist ist abgelaufen."),
+            (dead_tender(portal, TenderStatus.CLOSED, 1), "Die Anfrage ist abgeschlossen."),
+            (dead_tender(portal, TenderStatus.SENT, 2, link_expired=True), "Dieser Link ist abgelaufen."),
+        ]
+        for token, reason in cases:
+            await _assert_dead(portal, insurer, token, reason)
+        revoked = dead_tender(portal, TenderStatus.DECLINED, 2, revoked=True)
+        await _assert_dead(portal, insurer, revoked, "Die Gesellschaft hat abgesagt.")
+
+
+async def _assert_dead(portal: Portal, insurer: httpx.AsyncClient, token: str, reason: str,
+                       contact: str | None = None) -> None:
+    """410 with the reason and whom to contact; no form, and no action is taken."""
+    page = await insurer.get(f"/t/{token}")
+    assert page.status_code == 410, page.text
+    assert reason in page.text and CONTACT in page.text
+    assert "keine Rückfragen, Angebote oder Absagen mehr möglich" in page.text
+    if contact:
+        assert contact in page.text
+    assert page_forms(page.text) == []
+    with Session(portal.engine) as s:
+        link = s.exec(select(TenderLink).where(TenderLink.token_hash == hash_token(token))).one()
+        before = (s.get(Tender, link.tender_id).status,  # type: ignore[union-attr]
+                  len(s.exec(select(Message)).all()), len(s.exec(select(Offer)).all()))
+    for action, data in (("question", {"body": "Noch da?"}), ("decline", {"reason": "Nein"}),
+                         ("offer", {"premium": "1.000,00", "valid_until": future_date()})):
+        response = await insurer.post(f"/t/{token}/{action}", data={**data, "action_id": "a" * 32})
+        assert response.status_code == 410, action
+        assert reason in response.text
+    for path in ("documents/1", "messages/1/attachment"):
+        assert (await insurer.get(f"/t/{token}/{path}")).status_code == 410
+    with Session(portal.engine) as s:
+        after = (s.get(Tender, link.tender_id).status,  # type: ignore[union-attr]
+                 len(s.exec(select(Message)).all()), len(s.exec(select(Offer)).all()))
+    assert after == before
+
+
+# ---------------------------------------------------------------- one link, one tender
+async def test_a_link_never_reaches_another_tender(dev: Running, smtp_server: SmtpServer) -> None:
+    async with open_portal(dev, smtp_server) as portal:
+        [tender_a, tender_b], [token_a, token_b], insurer = await linked(portal, 2)
+        asked = await insurer_asks(portal, insurer, token_b, "Frage von B",
+                                   ("b-intern.pdf", PDF_BYTES, "application/pdf"))
+        assert asked.status_code == 303
+        assert (await upload(insurer, token_b, content=sample_pdf("Angebot B"), premium="2.222,00")).status_code == 303
+        [message_b] = rows(portal.engine, Message)
+        [offer_b] = rows(portal.engine, Offer)
+        with Session(portal.engine) as s:
+            other_request = s.get(Request, portal.cast.other_request_id)
+            assert other_request is not None
+            request_doc = Document(request_id=other_request.id, kind=DocumentKind.REQUEST,  # type: ignore[arg-type]
+                                   filename="fremd.pdf", content_type="application/pdf", size_bytes=1,
+                                   sha256="0" * 64, storage_key="00/fremd", uploaded_by=Party.BROKER)
+            s.add(request_doc)
+            s.commit()
+            s.refresh(request_doc)
+
+        page_a = await insurer.get(f"/t/{token_a}")
+        assert "Frage von B" not in page_a.text and "b-intern.pdf" not in page_a.text
+        assert "<h3>Ihr Angebot</h3>" not in page_a.text and "2.222,00" not in page_a.text
+        for path in (f"messages/{message_b.id}/attachment", f"documents/{offer_b.document_id}",
+                     f"documents/{message_b.document_id}", f"documents/{request_doc.id}"):
+            response = await insurer.get(f"/t/{token_a}/{path}")
+            assert response.status_code == 404, path
+        # its own forms act on its own tender only
+        assert status_of(portal.engine, tender_a) == TenderStatus.SENT
+        assert (await insurer_asks(portal, insurer, token_a, "Frage von A")).status_code == 303
+        with Session(portal.engine) as s:
+            [own] = s.exec(select(Message).where(Message.body == "Frage von A")).all()
+            assert own.thread_id != message_b.thread_id
+        assert status_of(portal.engine, tender_a) == TenderStatus.IN_PROGRESS
+        assert status_of(portal.engine, tender_b) == TenderStatus.OFFERED
+        assert all(r.headers["referrer-policy"] == "no-referrer" for r in portal.link_responses)
+        assert len(portal.link_responses) > 10
+
+
+def _row(portal: Portal, tender: Tender) -> Tender:
+    with Session(portal.engine) as s:
+        row = s.get(Tender, tender.id)
+        assert row is not None
+        return row

@@ -1,5 +1,6 @@
-"""The request page: answers, per-object authorization, assign, tender actions,
-adding tenders, system emails, documents and the insurer preview."""
+"""The request page: overview, answers, Bearbeiter (assign and reassign, with an
+audit event), per-object authorization, the tender table and its actions,
+live markers, system emails, documents and the insurer preview."""
 
 from __future__ import annotations
 
@@ -13,17 +14,17 @@ from sqlmodel import Session, col, select
 from tenderdesk.contracts import Action
 from tenderdesk.db import session_scope
 from tenderdesk.models import (
+    AuditEvent,
     Document,
     DocumentKind,
     EmailStatus,
-    Insurer,
     Offer,
     Party,
-    Recommendation,
     ReferralReason,
     Request,
     SystemEmail,
     Tender,
+    User,
     utcnow,
 )
 from tenderdesk.states import TenderStatus
@@ -32,6 +33,7 @@ from tenderdesk.storage import store_bytes
 from .conftest import (
     BROKER_USER,
     MAIN_BACKOFFICE,
+    OTHER_BACKOFFICE,
     OTHER_BROKER_USER,
     SECOND_ACCOUNT_USER,
     FakeTemporal,
@@ -56,7 +58,8 @@ async def test_request_page_renders_overview_and_grouped_answers(
     assert page.status_code == 200
     text = html.unescape(page.text)
     assert request.number in text
-    assert "<summary><h2>Detail-Angaben</h2></summary>" in page.text
+    assert '<details class="card disclosure" id="detail-angaben">' in page.text
+    assert "<summary><h2>Detail-Angaben</h2>" in page.text
     assert request.answers, "seed data has answers"
     for section, items in request.answers.items():
         assert f"<h4>{html.escape(section)}</h4>" in page.text
@@ -155,6 +158,72 @@ async def test_assign_to_me(http: httpx.AsyncClient, web_engine: Engine) -> None
     page = await http.get(response.headers["location"])
     assert "Sie sind jetzt Bearbeiter dieser Anfrage." in page.text
     assert "Anna Berger" in page.text
+    [event] = audit_events(web_engine, request.id)
+    assert (event.kind, event.actor, event.detail) == ("assigned", Party.BACKOFFICE, "Anna Berger")
+    assert event.actor_user_id == user_by_email(web_engine, MAIN_BACKOFFICE).id
+
+
+def audit_events(engine: Engine, request_id: int | None) -> list[AuditEvent]:
+    with Session(engine) as s:
+        return list(s.exec(select(AuditEvent).where(AuditEvent.request_id == request_id)
+                           .where(AuditEvent.kind == "assigned").order_by(col(AuditEvent.id))).all())
+
+
+async def test_reassign_to_a_colleague(http: httpx.AsyncClient, web_engine: Engine) -> None:
+    request = first_request(web_engine)
+    colleague = user_by_email(web_engine, OTHER_BACKOFFICE)
+    csrf = await logged_in(http, MAIN_BACKOFFICE)
+
+    page = (await http.get(f"/requests/{request.id}")).text
+    select_html = page[page.index('name="assignee_id"'):page.index("</select>")]
+    with Session(web_engine) as s:
+        staff = s.exec(select(User).where(User.account_id == request.account_id)
+                       .where(col(User.role).in_(["backoffice", "admin"]))).all()
+        brokers = s.exec(select(User).where(User.role == "broker")).all()
+    for user in staff:
+        assert f'value="{user.id}"' in select_html
+    for user in brokers:
+        assert f'value="{user.id}"' not in select_html
+
+    response = await http.post(f"/requests/{request.id}/assignee",
+                               data={"csrf_token": csrf, "assignee_id": str(colleague.id)})
+
+    assert response.status_code == 303
+    with Session(web_engine) as s:
+        assert s.get(Request, request.id).assignee_id == colleague.id  # type: ignore[union-attr]
+    shown = html.unescape((await http.get(response.headers["location"])).text)
+    assert f"{colleague.name} ist jetzt Bearbeiter dieser Anfrage." in shown
+    [event] = audit_events(web_engine, request.id)
+    assert (event.kind, event.actor, event.detail) == ("assigned", Party.BACKOFFICE, colleague.name)
+    again = await http.post(f"/requests/{request.id}/assignee",
+                            data={"csrf_token": csrf, "assignee_id": str(colleague.id)})
+    assert again.status_code == 303 and len(audit_events(web_engine, request.id)) == 1
+
+
+async def test_reassign_refuses_anyone_else_and_changes_nothing(
+    http: httpx.AsyncClient, web_engine: Engine
+) -> None:
+    request = first_request(web_engine)
+    colleague = user_by_email(web_engine, OTHER_BACKOFFICE)
+    with session_scope(web_engine) as s:
+        row = s.get(User, colleague.id)
+        row.is_active = False  # type: ignore[union-attr]
+        s.add(row)
+    foreign_staff = user_by_email(web_engine, SECOND_ACCOUNT_USER)
+    broker = user_by_email(web_engine, BROKER_USER)
+    csrf = await logged_in(http, MAIN_BACKOFFICE)
+    before = first_request(web_engine).assignee_id
+    for value in (str(colleague.id), str(foreign_staff.id), str(broker.id), "999999", "abc", "", "-1"):
+        response = await http.post(f"/requests/{request.id}/assignee",
+                                   data={"csrf_token": csrf, "assignee_id": value})
+        assert response.status_code == 422, value
+        assert "Bitte wählen Sie einen aktiven Backoffice-Mitarbeiter Ihres Accounts" in response.text
+    page = (await http.get(f"/requests/{request.id}")).text
+    assert f'value="{colleague.id}"' not in page[page.index('name="assignee_id"'):page.index("</select>")]
+    assert first_request(web_engine).assignee_id == before
+    assert audit_events(web_engine, request.id) == []
+    no_csrf = await http.post(f"/requests/{request.id}/assignee", data={"assignee_id": str(colleague.id)})
+    assert no_csrf.status_code == 403
 
 
 async def test_tender_table_and_actions(
@@ -186,7 +255,8 @@ async def test_tender_table_and_actions(
     assert "OK: remind_now" in shown.text
 
     forged = await http.post(path, data={"csrf_token": csrf, "action_id": "nope"})
-    assert forged.status_code == 303 and len(fake_temporal.updates) == 2
+    assert forged.status_code == 422 and len(fake_temporal.updates) == 2
+    assert "Das Formular ist veraltet. Bitte laden Sie die Seite neu." in forged.text
     unknown = await http.post(
         f"/requests/{request.id}/tenders/{linked.tender_id}/actions/close",
         data={"csrf_token": csrf, "action_id": action_id},
@@ -296,90 +366,6 @@ async def test_broker_cannot_download_unreleased_offer(http: httpx.AsyncClient, 
     assert (await http.get(f"/requests/{request.id}/documents/{doc_id}")).status_code == 404
 
 
-async def test_add_tenders_picker_groups_and_start(
-    http: httpx.AsyncClient, web_engine: Engine, fake_temporal: FakeTemporal
-) -> None:
-    request = first_request(web_engine)
-    with Session(web_engine) as s:
-        starred = set(s.exec(
-            select(Recommendation.insurer_id)
-            .where(Recommendation.account_id == request.account_id)
-            .where(Recommendation.product_id == request.product_id)
-        ).all())
-        insurers = s.exec(select(Insurer)).all()
-        unreachable = next(i for i in insurers if not i.reachable)
-    csrf = await logged_in(http, MAIN_BACKOFFICE)
-
-    page = await http.get(f"/requests/{request.id}/tenders/new")
-    assert page.status_code == 200
-    text = page.text
-    assert text.index("Empfohlene Versicherer") < text.index("Weitere Versicherer") < text.index(
-        "Nicht relevante Versicherer")
-    enabled = {int(x) for x in re.findall(r'name="insurer_id" value="(\d+)"\s*>', text)}
-    assert unreachable.id not in enabled
-    assert "nicht erreichbar" in text
-    recommended_section = text[text.index("Empfohlene Versicherer"):text.index("Weitere Versicherer")]
-    for insurer_id in starred:
-        if insurer_id in enabled:
-            assert f'value="{insurer_id}"' in recommended_section
-    target = next(iter(enabled))
-
-    response = await http.post(
-        f"/requests/{request.id}/tenders",
-        data={"csrf_token": csrf, "insurer_id": [str(target), str(unreachable.id)],
-              "email_note": "Bitte bis Monatsende."},
-    )
-
-    assert response.status_code == 303
-    assert [s[0] for s in fake_temporal.starts] == ["TenderWorkflow"]
-    with Session(web_engine) as s:
-        tender = s.exec(select(Tender).where(Tender.request_id == request.id)).one()
-    assert tender.insurer_id == target and tender.email_note == "Bitte bis Monatsende."
-    shown = html.unescape((await http.get(f"/requests/{request.id}")).text)
-    assert "1 Ausschreibung(en) gestartet." in shown
-    assert f"{unreachable.name} ist derzeit nicht erreichbar." in shown
-
-    again = await http.get(f"/requests/{request.id}/tenders/new")
-    assert "bereits ausgeschrieben" in again.text
-    assert not re.search(rf'name="insurer_id" value="{target}"\s*>', again.text)
-
-
-async def test_add_tenders_needs_a_choice(
-    http: httpx.AsyncClient, web_engine: Engine, fake_temporal: FakeTemporal
-) -> None:
-    request = first_request(web_engine)
-    csrf = await logged_in(http, MAIN_BACKOFFICE)
-    response = await http.post(f"/requests/{request.id}/tenders", data={"csrf_token": csrf})
-    assert response.status_code == 422
-    assert "Bitte wählen Sie mindestens eine Gesellschaft aus." in response.text
-    assert fake_temporal.starts == []
-
-
-async def test_add_tenders_without_temporal(http: httpx.AsyncClient, web_app: object, web_engine: Engine) -> None:
-    from fastapi import FastAPI
-
-    from web.temporal import TemporalConnector
-
-    assert isinstance(web_app, FastAPI)
-
-    def unreachable() -> None:
-        raise ConnectionRefusedError()
-
-    web_app.state.temporal = TemporalConnector(unreachable)  # type: ignore[arg-type]
-    request = first_request(web_engine)
-    csrf = await logged_in(http, MAIN_BACKOFFICE)
-    assert (await http.get(f"/requests/{request.id}")).status_code == 200  # pages need no Temporal
-    with Session(web_engine) as s:
-        insurer_id = s.exec(select(Insurer.id).where(col(Insurer.reachable).is_(True))).first()
-    response = await http.post(
-        f"/requests/{request.id}/tenders", data={"csrf_token": csrf, "insurer_id": str(insurer_id)}
-    )
-    assert response.status_code == 503
-    assert "nicht erreichbar" in response.text
-    with Session(web_engine) as s:
-        assert s.exec(select(Tender)).first() is None
-
-
 async def test_insurer_preview_is_read_only(http: httpx.AsyncClient, web_engine: Engine,
                                             fake_temporal: FakeTemporal) -> None:
     request = first_request(web_engine)
@@ -400,3 +386,142 @@ async def test_contact_page(http: httpx.AsyncClient, web_engine: Engine) -> None
     page = await http.get("/kontakt")
     assert page.status_code == 200
     assert "partner-hilfe@tenderdesk.example" in page.text
+
+
+async def test_tender_table_columns_plan_menu_and_live_markers(
+    http: httpx.AsyncClient, web_engine: Engine
+) -> None:
+    from datetime import timedelta
+
+    request = first_request(web_engine)
+    linked = make_linked_tender(web_engine, request)
+    queued = make_linked_tender(web_engine, request, status=TenderStatus.QUEUED, insurer_skip=1)
+    now = utcnow()
+    with session_scope(web_engine) as s:
+        tender = s.get(Tender, linked.tender_id)
+        assert tender is not None
+        tender.reminders_sent = 1
+        tender.next_reminder_at = now + timedelta(days=4)
+        tender.deadline_at = now + timedelta(days=9)
+        s.add(tender)
+        failed = s.get(Tender, queued.tender_id)
+        assert failed is not None
+        failed.sent_at = None
+        failed.delivery_failed = True
+        failed.delivery_error = "550 5.7.1 relaying denied"
+        s.add(failed)
+    await logged_in(http, MAIN_BACKOFFICE)
+
+    response = await http.get(f"/requests/{request.id}")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    page = response.text
+    text = html.unescape(page)
+
+    start = text.index('<table class="list tenders">')
+    head = text[start:text.index("</thead>", start)]
+    for column in ("Gesellschaft", "Versendet", "Kontakt-E-Mail", "Status", "Erinnerungen & Frist",
+                   "Angebot", "Workflow", "Aktionen"):
+        assert column in head
+    row = text[text.index(f'id="tender-{linked.tender_id}"'):]
+    row = row[:row.index("</tr>")]
+    from web.templating import fmt_date
+
+    assert "1 Erinnerung gesendet" in row
+    assert f"Nächste: <span class=\"nowrap\">{fmt_date(now + timedelta(days=4))}" in row
+    assert f"Frist: <span class=\"nowrap\">{fmt_date(now + timedelta(days=9))}" in row
+    assert "temporal-ui.test/namespaces/default/workflows/" in row
+    menu = [label for label in ("Erinnerung schicken", "Angebot hinzufügen", "Anfrage nicht erfolgreich",
+                                "In Bearbeitung", "Termine ändern", "Link zur Ausschreibung")]
+    positions = [row.index(label) for label in menu]
+    assert positions == sorted(positions), "menu in the guide's order"
+    failed_row = text[text.index(f'id="tender-{queued.tender_id}"'):]
+    failed_row = failed_row[:failed_row.index("</tr>")]
+    assert "Bereit ausgeschrieben zu werden" in failed_row and "Zustellung fehlgeschlagen" in failed_row
+    assert "550 5.7.1 relaying denied" in failed_row and "Erneut senden" in failed_row
+    assert "Termine ändern" not in failed_row and "Angebot hinzufügen" not in failed_row
+    # live: the sections the script swaps, and the scope it listens to
+    assert re.search(rf'<section class="card" id="tenders" data-live data-live-scope="request" '
+                     rf'data-live-id="{request.id}" data-live-marker="[0-9a-f]+">', page)
+    assert '<section class="card" id="system-emails" data-live>' in page
+    assert '<section class="card" id="dokumente" data-live>' in page
+    assert '<script src="/static/live.js" defer></script>' in page
+    assert '<link rel="stylesheet" href="/static/request.css">' in page
+
+
+async def test_system_emails_list_every_email_with_state_and_body(
+    http: httpx.AsyncClient, web_engine: Engine
+) -> None:
+    request = first_request(web_engine)
+    linked = make_linked_tender(web_engine, request)
+    with session_scope(web_engine) as s:
+        s.add(SystemEmail(
+            idempotency_key="ok1", request_id=request.id, tender_id=linked.tender_id,  # type: ignore[arg-type]
+            kind="tender", seq=1, to_addr="a@versicherer.example", subject="Ausschreibung A",
+            body_text="Sehr geehrte Damen und Herren,\nBitte um Angebot.", message_id_header="<ok1@x>",
+            status=EmailStatus.SENT, last_reply="250 OK", sent_at=utcnow(),
+        ))
+        s.add(SystemEmail(
+            idempotency_key="notice", request_id=request.id, kind="notice_broker", seq=1,  # type: ignore[arg-type]
+            to_addr="makler@example.com", subject="Neue Nachricht", body_text="Hallo Makler",
+            message_id_header="<n@x>", status=EmailStatus.RETRYING, attempts=3,
+            last_reply="451 4.3.0 try again later",
+        ))
+    await logged_in(http, MAIN_BACKOFFICE)
+    page = html.unescape((await http.get(f"/requests/{request.id}")).text).replace("<wbr>", "")
+    section = page[page.index('id="system-emails"'):page.index('id="dokumente"')]
+    for expected in ("a@versicherer.example", "Ausschreibung A", "Bitte um Angebot.", "Versendet",
+                     "makler@example.com", "Neue Nachricht", "Hallo Makler", "Wird erneut versucht",
+                     "451 4.3.0 try again later", "3 Versuche", "Ausschreibung"):
+        assert expected in section, expected
+    assert "250 OK" not in section  # a delivered email needs no server reply
+
+
+async def test_documents_list_every_file_grouped_and_download_safely(
+    http: httpx.AsyncClient, web_engine: Engine, web_settings: object
+) -> None:
+    from tenderdesk.settings import Settings
+
+    assert isinstance(web_settings, Settings)
+    request = first_request(web_engine)
+    linked = make_linked_tender(web_engine, request)
+    broker = user_by_email(web_engine, BROKER_USER)
+    key, sha = store_bytes(web_settings, b"%PDF-1.4 deckungsnote")
+    ids: dict[DocumentKind, int] = {}
+    with session_scope(web_engine) as s:
+        row = s.get(Request, request.id)
+        row.broker_id = broker.broker_id  # type: ignore[union-attr,assignment]
+        s.add(row)
+        for kind, name, tender_id in (
+            (DocumentKind.ATTACHMENT, "Rückfrage-Anhang.pdf", linked.tender_id),
+            (DocumentKind.COVER_NOTE, 'Deckungsnote "final";\x07.pdf', None),
+            (DocumentKind.OFFER, "Angebot.pdf", linked.tender_id),
+        ):
+            doc = Document(request_id=request.id, tender_id=tender_id, kind=kind, filename=name,  # type: ignore[arg-type]
+                           content_type="application/pdf", size_bytes=21, sha256=sha, storage_key=key,
+                           uploaded_by=Party.SYSTEM)
+            s.add(doc)
+            s.flush()
+            ids[kind] = doc.id  # type: ignore[assignment]
+    csrf = await logged_in(http, MAIN_BACKOFFICE)
+    page = html.unescape((await http.get(f"/requests/{request.id}")).text)
+    section = page[page.index('id="dokumente"'):]
+    groups = ["Anfrageunterlagen", "Angebote", "Anhänge aus Nachrichten", "Deckungsnoten"]
+    assert [section.index(g) for g in groups] == sorted(section.index(g) for g in groups)
+    for doc_id in ids.values():
+        assert f"/requests/{request.id}/documents/{doc_id}" in section
+    download = await http.get(f"/requests/{request.id}/documents/{ids[DocumentKind.COVER_NOTE]}")
+    assert download.status_code == 200 and download.content == b"%PDF-1.4 deckungsnote"
+    disposition = download.headers["content-disposition"]
+    assert disposition.startswith("attachment;") and "\x07" not in disposition
+    assert '"final"' not in disposition and ";." not in disposition
+    assert download.headers["x-content-type-options"] == "nosniff"
+    assert download.headers["content-type"] == "application/pdf"
+    await http.post("/logout", data={"csrf_token": csrf})
+
+    await logged_in(http, BROKER_USER)
+    page = (await http.get(f"/requests/{request.id}")).text
+    assert f"/documents/{ids[DocumentKind.COVER_NOTE]}" in page
+    assert f"/documents/{ids[DocumentKind.ATTACHMENT]}" not in page
+    assert f"/documents/{ids[DocumentKind.OFFER]}" not in page  # not released
+    for kind, status in ((DocumentKind.COVER_NOTE, 200), (DocumentKind.ATTACHMENT, 404), (DocumentKind.OFFER, 404)):
+        assert (await http.get(f"/requests/{request.id}/documents/{ids[kind]}")).status_code == status

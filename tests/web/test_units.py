@@ -1,19 +1,24 @@
 """Pure helpers of the web layer: amounts, dates, filenames, log redaction,
-throttle, flash signing."""
+throttle (on a real database), flash signing."""
 
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
 
+from tenderdesk.db import make_engine
+from tenderdesk.models import Account, LoginAttempt, PasswordReset, Role, User
 from tenderdesk.settings import Settings
 from web import flash
 from web.documents import content_disposition, safe_filename
 from web.forms import FormValueError, end_of_day_utc, parse_date, parse_eur_cents
 from web.logging import RedactTokenFilter, install_token_redaction, redact
-from web.throttle import LoginThrottle
+from web.throttle import Limit, LoginThrottle, Verdict
 
 TOKEN = "q1w2e3r4t5z6u7i8o9p0-_ASDFGHJKLyxcvbnm12345"
 
@@ -96,26 +101,116 @@ def test_uvicorn_access_log_line_has_no_token(caplog: pytest.LogCaptureFixture) 
     assert TOKEN not in caplog.text and "/t/[redacted]" in caplog.text
 
 
-def test_throttle_window() -> None:
-    now = [1000.0]
-    throttle = LoginThrottle(max_failures=3, window_s=60, clock=lambda: now[0])
-    for _ in range(3):
-        assert throttle.retry_after_s("A@x.example") == 0
-        throttle.record_failure("a@X.example ")
-    assert throttle.retry_after_s("a@x.example") == pytest.approx(60)
-    assert throttle.retry_after_minutes("a@x.example") == 1
-    now[0] += 61
-    assert throttle.retry_after_s("a@x.example") == 0
-    throttle.record_failure("a@x.example")
-    throttle.reset("a@x.example")
-    assert throttle.retry_after_s("a@x.example") == 0
+@pytest.fixture
+def throttle_db(engine: Engine) -> Engine:
+    """A migrated SQLite file and a PostgreSQL database in turn: the throttle is
+    nothing but queries on ``LoginAttempt`` and must mean the same on both."""
+    return engine
 
 
-def test_throttle_memory_is_bounded() -> None:
-    throttle = LoginThrottle(max_keys=10)
-    for n in range(50):
-        throttle.record_failure(f"user{n}@x.example")
-    assert len(throttle._failures) <= 10
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def test_throttle_window_per_account(throttle_db: Engine) -> None:
+    clock = Clock()
+    throttle = LoginThrottle(account_limit=Limit(3, timedelta(seconds=60)), clock=clock)
+    with Session(throttle_db) as db:
+        for _ in range(3):
+            assert throttle.begin_login(db, email="A@x.example", address="10.0.0.1").allowed
+            clock.advance(1)
+        refused = throttle.begin_login(db, email=" a@X.example ", address="10.0.0.2")
+        assert not refused.allowed
+        assert refused.retry_after_s == pytest.approx(57)  # the oldest of the three leaves at 60 s
+        assert refused.minutes == 1
+        assert len(db.exec(select(LoginAttempt)).all()) == 3  # a refused try leaves no row behind
+        clock.advance(58)
+        assert throttle.begin_login(db, email="a@x.example", address="10.0.0.1").allowed
+        throttle.login_succeeded(db, email="A@X.EXAMPLE")
+        assert db.exec(select(LoginAttempt)).all() == []
+
+
+def test_throttle_window_per_address(throttle_db: Engine) -> None:
+    clock = Clock()
+    throttle = LoginThrottle(address_limit=Limit(4, timedelta(minutes=15)), clock=clock)
+    with Session(throttle_db) as db:
+        for n in range(4):
+            assert throttle.begin_login(db, email=f"user{n}@x.example", address="10.0.0.1").allowed
+        refused = throttle.begin_login(db, email="fresh@x.example", address="10.0.0.1")
+        assert not refused.allowed and refused.minutes == 15
+        assert throttle.begin_login(db, email="fresh@x.example", address="10.0.0.9").allowed
+        # Reset requests are counted apart from logins.
+        assert throttle.begin_reset_request(db, email="user0@x.example", address="10.0.0.9").allowed
+        assert throttle.begin_login(db, email="other@x.example", address="10.0.0.9").allowed
+
+
+def test_throttle_reset_rules(throttle_db: Engine) -> None:
+    clock = Clock()
+    throttle = LoginThrottle(reset_address_limit=Limit(2, timedelta(minutes=15)),
+                             reset_account_limit=Limit(2, timedelta(minutes=15)), clock=clock)
+    with Session(throttle_db) as db:
+        assert throttle.begin_reset_request(db, email="a@x.example", address="10.0.0.1").allowed
+        assert throttle.begin_reset_request(db, email="b@x.example", address="10.0.0.1").allowed
+        assert not throttle.begin_reset_request(db, email="c@x.example", address="10.0.0.1").allowed
+        # Login failures from that address are not affected.
+        assert throttle.begin_login(db, email="a@x.example", address="10.0.0.1").allowed
+
+        account = Account(name="Pool")
+        db.add(account)
+        db.commit()
+        user = User(account_id=account.id, email="a@x.example", name="A", role=Role.BACKOFFICE,  # type: ignore[arg-type]
+                    password_hash="-")
+        db.add(user)
+        db.commit()
+        user_id = user.id
+        assert user_id is not None
+        assert throttle.reset_email_allowed(db, user_id=user_id)
+        for _ in range(2):
+            db.add(PasswordReset(user_id=user_id, token_hash=f"h{clock.now.timestamp()}", created_at=clock.now,
+                                 expires_at=clock.now + timedelta(minutes=30)))
+            db.commit()
+            clock.advance(1)
+        assert not throttle.reset_email_allowed(db, user_id=user_id)
+        clock.advance(15 * 60)
+        assert throttle.reset_email_allowed(db, user_id=user_id)
+
+
+def test_throttle_is_shared_by_two_engines(throttle_db: Engine) -> None:
+    """Two throttles on two connection pools (as in two processes) count together."""
+    other = make_engine(throttle_db.url.render_as_string(hide_password=False))
+    try:
+        first, second = LoginThrottle(), LoginThrottle()
+        with Session(throttle_db) as db1, Session(other) as db2:
+            for n in range(5):
+                throttle, db = (first, db1) if n % 2 else (second, db2)
+                assert throttle.begin_login(db, email="a@x.example", address=f"10.0.0.{n}").allowed
+            assert not first.begin_login(db1, email="a@x.example", address="10.0.1.1").allowed
+            assert not second.begin_login(db2, email="a@x.example", address="10.0.1.2").allowed
+    finally:
+        other.dispose()
+
+
+def test_throttle_drops_old_rows(throttle_db: Engine) -> None:
+    clock = Clock()
+    throttle = LoginThrottle(clock=clock)
+    with Session(throttle_db) as db:
+        for n in range(30):
+            throttle.begin_login(db, email=f"u{n}@x.example", address=f"10.0.{n}.1")
+        clock.advance(16 * 60)
+        throttle.begin_login(db, email="late@x.example", address="10.9.9.9")
+        assert [row.email for row in db.exec(select(LoginAttempt)).all()] == ["late@x.example"]
+
+
+@pytest.mark.parametrize(("seconds", "minutes"), [(0.2, 1), (60, 1), (61, 2), (899.5, 15)])
+def test_verdict_minutes_round_up(seconds: float, minutes: int) -> None:
+    assert Verdict(allowed=False, retry_after_s=seconds).minutes == minutes
 
 
 def test_flash_cookie_is_signed() -> None:
@@ -133,7 +228,6 @@ def test_flash_cookie_is_signed() -> None:
 def test_every_message_key_used_in_web_exists() -> None:
     """``i18n.t("...")`` with a literal key must find it (a typo would be a 500)."""
     import re
-    from pathlib import Path
 
     from web import i18n
 

@@ -1,0 +1,185 @@
+"""Fixtures for the messaging module: a cast of users around one request, and a
+recording stand-in for the Temporal client where the test is not about Temporal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+from typing import cast as cast_type
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+from temporalio.client import Client
+
+from tenderdesk.contracts import ActionResult
+from tenderdesk.db import session_scope
+from tenderdesk.models import (
+    Account,
+    Broker,
+    Message,
+    Party,
+    Policyholder,
+    Request,
+    Role,
+    Tender,
+    User,
+)
+from tenderdesk.settings import Settings
+from tenderdesk.states import TenderStatus
+from web.messaging import insurer_thread_id
+
+from ..factories import World, make_world
+
+
+@dataclass
+class FakeClient:
+    """Records what the messaging module sends to Temporal; never delivers."""
+
+    starts: list[tuple[str, Any, dict[str, Any]]] = field(default_factory=list)
+    updates: list[tuple[str, str, Any, str]] = field(default_factory=list)
+    fail_with: Exception | None = None
+
+    async def start_workflow(self, workflow: str, arg: Any, **kwargs: Any) -> None:
+        self.starts.append((workflow, arg, kwargs))
+
+    def get_workflow_handle(self, workflow_id: str) -> FakeHandle:
+        return FakeHandle(self, workflow_id)
+
+    @property
+    def client(self) -> Client:
+        """This fake where the code expects a Temporal client (it uses only the two methods above)."""
+        return cast_type(Client, self)
+
+
+@dataclass
+class FakeHandle:
+    client: FakeClient
+    workflow_id: str
+
+    async def execute_update(self, update: str, arg: Any, *, id: str, result_type: Any = None) -> ActionResult:
+        if self.client.fail_with is not None:
+            raise self.client.fail_with
+        self.client.updates.append((self.workflow_id, update, arg, id))
+        return ActionResult(status=TenderStatus.SENT, changed=True, message_de=f"OK: {update}")
+
+
+@pytest.fixture
+def fake() -> FakeClient:
+    return FakeClient()
+
+
+@dataclass
+class Cast:
+    """One request (``request_id``) of broker Erika, seen by everyone who matters."""
+
+    world: World
+    backoffice: User
+    colleague: User
+    broker: User
+    #: Another broker of the same account, with a request of his own.
+    other_broker: User
+    other_request_id: int
+    #: Backoffice of another account.
+    stranger: User
+
+    @property
+    def request_id(self) -> int:
+        return self.world.request_id
+
+
+def make_cast(engine: Engine, tag: str = "") -> Cast:
+    world = make_world(engine, tag=tag)
+    with session_scope(engine) as s:
+        request = s.get(Request, world.request_id)
+        assert request is not None
+        backoffice = s.get(User, world.backoffice_user_id)
+        assert backoffice is not None
+        colleague = User(account_id=world.account_id, email=f"jonas{tag}@test.example", name="Jonas Kollege",
+                         role=Role.BACKOFFICE, password_hash="x")
+        broker = User(account_id=world.account_id, email=f"erika.login{tag}@makler.example", name="Erika Muster",
+                      role=Role.BROKER, broker_id=request.broker_id, password_hash="x")
+        other = Broker(account_id=world.account_id, name="Otto Anders", company="Anders Assekuranz",
+                       email=f"otto{tag}@anders.example")
+        s.add_all([colleague, broker, other])
+        s.flush()
+        other_broker = User(account_id=world.account_id, email=f"otto.login{tag}@anders.example", name="Otto Anders",
+                            role=Role.BROKER, broker_id=other.id, password_hash="x")
+        holder = Policyholder(account_id=world.account_id, name="Bäckerei Korn")
+        s.add_all([other_broker, holder])
+        s.flush()
+        other_request = Request(
+            number=f"MA-TEST{tag}-00002", account_id=world.account_id, broker_id=other.id,  # type: ignore[arg-type]
+            policyholder_id=holder.id, product_id=world.product_id, trade="Bäckerei",  # type: ignore[arg-type]
+        )
+        foreign = Account(name=f"Fremdpool{tag}")
+        s.add_all([other_request, foreign])
+        s.flush()
+        stranger = User(account_id=foreign.id, email=f"fremd{tag}@fremd.example", name="Fremde Person",  # type: ignore[arg-type]
+                        role=Role.BACKOFFICE, password_hash="x")
+        s.add(stranger)
+        s.flush()
+        return Cast(world, backoffice, colleague, broker, other_broker, other_request.id, stranger)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def cast(engine: Engine) -> Cast:
+    return make_cast(engine)
+
+
+def add_tenders(engine: Engine, cast: Cast, n: int = 2, status: TenderStatus = TenderStatus.SENT) -> list[Tender]:
+    """Tender rows as the projection would have them, without workflows (for tests
+    that fake Temporal), each with its insurer thread."""
+    tenders = []
+    with session_scope(engine) as s:
+        for insurer_id in cast.world.insurer_ids[:n]:
+            tender = Tender(request_id=cast.request_id, insurer_id=insurer_id, contact_email=f"i{insurer_id}@x.example",
+                            workflow_id=f"fake-{cast.request_id}-{insurer_id}", status=status)
+            s.add(tender)
+            s.flush()
+            tenders.append(tender)
+    for tender in tenders:
+        insurer_thread_id(engine, tender.id)  # type: ignore[arg-type]
+    return tenders
+
+
+def insurer_says(engine: Engine, tender: Tender, body: str, document_id: int | None = None) -> Message:
+    """An insurer question as the workflow's projection leaves it: visible, unprocessed."""
+    thread_id = insurer_thread_id(engine, tender.id)  # type: ignore[arg-type]
+    with session_scope(engine) as s:
+        message = Message(thread_id=thread_id, request_id=tender.request_id, action_id=f"q-{body}-{thread_id}",
+                          author=Party.INSURER, body=body, visible=True, document_id=document_id)
+        s.add(message)
+        s.flush()
+        return message
+
+
+def assign(engine: Engine, request_id: int, user: User | None) -> None:
+    with session_scope(engine) as s:
+        request = s.get(Request, request_id)
+        assert request is not None
+        request.assignee_id = user.id if user else None
+        s.add(request)
+
+
+def stored_files(settings: Settings) -> list[Path]:
+    root = Path(settings.storage_dir)
+    if not root.exists():
+        return []
+    return [p for p in root.rglob("*") if p.is_file() and ".incoming" not in p.parts]
+
+
+class _HasId(Protocol):
+    id: int | None
+
+
+def pk(row: _HasId) -> int:
+    """The primary key of a flushed row (typed as int)."""
+    assert row.id is not None
+    return row.id
+
+
+def count(engine: Engine, model: type) -> int:
+    with Session(engine) as s:
+        return len(s.exec(select(model)).all())
