@@ -192,7 +192,12 @@ class Recommendation(SQLModel, table=True):
 class Request(SQLModel, table=True):
     """Anfrage: one client need that automatic quoting could not place."""
 
-    __table_args__ = (Index("ix_request_account_status_created", "account_id", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_request_account_status_created", "account_id", "status", "created_at"),
+        # dashboard: Bearbeiter sort/filter, and the live-update change marker
+        Index("ix_request_account_status_assignee", "account_id", "status", "assignee_id"),
+        Index("ix_request_account_status_updated", "account_id", "status", "updated_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(unique=True, index=True)
@@ -222,6 +227,8 @@ class ReferralReason(SQLModel, table=True):
 class Tender(SQLModel, table=True):
     """Ausschreibung: the request sent to one insurer. The row is a projection of
     its ``TenderWorkflow``; only activities write the status fields."""
+
+    __table_args__ = (Index("ix_tender_request_status", "request_id", "status"),)
 
     id: int | None = Field(default=None, primary_key=True)
     request_id: int = Field(foreign_key="request.id", index=True)
