@@ -52,6 +52,12 @@ class ProjectionActivities:
             tender = session.get(Tender, snap.tender_id)
             if tender is None:
                 raise RuntimeError(f"tender {snap.tender_id} missing")
+            offer_id = snap.offer_id
+            if offer_id is not None and offer_id != tender.current_offer_id:
+                offer = session.get(Offer, offer_id)
+                if offer is None or offer.tender_id != tender.id:
+                    log.warning("tender %s: ignoring offer %s of another tender", tender.id, offer_id)
+                    offer_id = tender.current_offer_id
             session.execute(
                 update(Tender)
                 .where(col(Tender.id) == snap.tender_id)
@@ -68,7 +74,7 @@ class ProjectionActivities:
                     next_timer_at=snap.next_timer_at,
                     next_timer_kind=snap.next_timer_kind.value if snap.next_timer_kind else None,
                     delivery_failed=snap.delivery_failed,
-                    current_offer_id=snap.offer_id,
+                    current_offer_id=offer_id,
                     updated_at=now,
                 )
             )

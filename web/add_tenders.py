@@ -51,7 +51,7 @@ from tenderdesk.models import (
 )
 from tenderdesk.settings import Settings
 from tenderdesk.states import TenderStatus, is_terminal
-from web import csrf, i18n
+from web import i18n
 from web.access import load_request
 from web.deps import (
     EngineDep,
@@ -63,8 +63,8 @@ from web.deps import (
     TemporalDep,
 )
 from web.documents import safe_filename
-from web.errors import PageError
 from web.flash import Flash, set_flash
+from web.ids import parse_id
 from web.requests import detail_redirect
 from web.sessions import Login
 from web.templating import Pages
@@ -76,10 +76,10 @@ from web.uploads import (
     StagedFile,
     UploadIncomplete,
     UploadTooLarge,
-    body_limit,
     document_extension,
     document_problem,
-    read_limited_form,
+    read_upload_form,
+    size_mb,
     stage_upload,
     store_staged,
 )
@@ -227,8 +227,8 @@ def _ids(values: Sequence[object], into: list[int]) -> bool:
     ok = True
     for value in values:
         text = value.strip() if isinstance(value, str) else ""
-        if text.isdigit() and len(text) < 12:
-            number = int(text)
+        number = parse_id(text)
+        if number is not None:
             if number not in into:
                 into.append(number)
         else:
@@ -244,8 +244,9 @@ def read_wizard(form: FormData) -> WizardInput:
     for key, value in form.multi_items():
         if key.startswith("note_") and isinstance(value, str):
             suffix = key.removeprefix("note_")
-            if suffix.isdigit() and len(suffix) < 12:
-                inp.notes[int(suffix)] = value.replace("\r\n", "\n").strip()
+            insurer_id = parse_id(suffix)
+            if insurer_id is not None:
+                inp.notes[insurer_id] = value.replace("\r\n", "\n").strip()
             else:
                 ok = False
     common = form.get("email_note")
@@ -299,11 +300,6 @@ def check_input(
 # ------------------------------------------------------------------ rendering
 
 
-def _mb(size: int) -> str:
-    mb = size / (1024 * 1024)
-    return str(int(mb)) if mb == int(mb) else f"{mb:.1f}".replace(".", ",")
-
-
 def _render_picker(
     http: HttpRequest, pages: Pages, db: Session, settings: Settings, login: Login, request: Request, *,
     errors: Sequence[str] = (), inp: WizardInput | None = None, status_code: int = 200,
@@ -327,7 +323,7 @@ def _render_picker(
             "note": inp.common_note,
             "documents": documents,
             "chosen_documents": chosen_documents,
-            "max_upload_mb": _mb(settings.max_upload_bytes),
+            "max_upload_mb": size_mb(settings.max_upload_bytes),
             "max_files": MAX_FILES,
             "accept": ",".join(sorted(DOCUMENT_TYPES)),
             "document_types": DOCUMENT_TYPES_DE,
@@ -417,7 +413,7 @@ def _render_preview(
             "product": db.get(Product, request.product_id),
             "previews": email_previews(db, engine, settings, request, choices, inp),
             "attachments": attachments(chosen),
-            "max_attachment_mb": _mb(MAX_ATTACHMENT_BYTES),
+            "max_attachment_mb": size_mb(MAX_ATTACHMENT_BYTES),
             "document_ids": [d.id for d in chosen],
             "errors": list(errors),
             "notices": list(notices),
@@ -536,20 +532,17 @@ async def add_tenders_preview(
     CSRF token checked here) instead of by the usual dependency."""
     request = load_request(db, login.user, request_id)
     try:
-        form = await read_limited_form(
-            http, body_limit(settings), max_fields=MAX_FIELDS, max_files=MAX_FILES
+        form = await read_upload_form(
+            http, settings, login.csrf_token, max_fields=MAX_FIELDS, max_files=MAX_FILES
         )
     except UploadTooLarge:
-        errors = [TEXTS["files.too_large"].format(max_mb=_mb(settings.max_upload_bytes))]
+        errors = [TEXTS["files.too_large"].format(max_mb=size_mb(settings.max_upload_bytes))]
         return _render_picker(http, pages, db, settings, login, request, errors=errors, status_code=413)
     except UploadIncomplete:
         errors = [TEXTS["files.unreadable"].format(max=MAX_FILES)]
         return _render_picker(http, pages, db, settings, login, request, errors=errors, status_code=400)
     staged: list[StagedDocument] = []
     try:
-        given = form.get(csrf.FIELD)
-        if not csrf.tokens_match(login.csrf_token, given if isinstance(given, str) else None):
-            raise PageError(403, "csrf.failed")
         inp = read_wizard(form)
         inp.documents_chosen = True
         uploads = [f for f in form.getlist("files") if isinstance(f, UploadFile) and f.filename]
@@ -559,7 +552,7 @@ async def add_tenders_preview(
             try:
                 staged, errors = await _stage_documents(settings, uploads)
             except UploadTooLarge:
-                errors = [TEXTS["files.too_large"].format(max_mb=_mb(settings.max_upload_bytes)),
+                errors = [TEXTS["files.too_large"].format(max_mb=size_mb(settings.max_upload_bytes)),
                           TEXTS["files.again"]]
                 return _render_picker(
                     http, pages, db, settings, login, request, errors=errors, inp=inp, status_code=413

@@ -20,6 +20,10 @@ BERLIN = ZoneInfo("Europe/Berlin")
 #: commercial premium or sum insured is a trillion euros).
 MAX_EUR = Decimal("1000000000000")
 
+#: What :func:`web.tenders.new_action_id` puts into a form's hidden ``action_id``;
+#: anything else is a forged form.
+ACTION_ID = re.compile(r"^[0-9a-f]{32}$")
+
 _GROUPED = re.compile(r"^\d{1,3}(\.\d{3})+$")
 _PLAIN_WITH_DOT = re.compile(r"^\d+\.\d{1,2}$")
 _DIGITS = re.compile(r"^\d+$")

@@ -48,13 +48,11 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Form
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from starlette.background import BackgroundTask
-from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request as HttpRequest
 from starlette.responses import RedirectResponse, Response
 
@@ -78,51 +76,41 @@ from tenderdesk.models import (
 )
 from tenderdesk.settings import Settings
 from tenderdesk.states import AWAITING_INSURER, TenderStatus, is_terminal, why_ended_de
-from tenderdesk.storage import open_path
 from tenderdesk.tokens import hash_token
 from web import csrf, i18n
 from web.access import load_request, load_tender
 from web.deps import EngineDep, PagesDep, SessionDep, SettingsDep, StaffLogin, TemporalDep
-from web.documents import document_response, safe_filename
+from web.documents import document_response
 from web.errors import not_found
 from web.flash import Flash, set_flash
-from web.forms import BERLIN, FormValueError, end_of_day_utc, parse_date, parse_eur_cents, today_berlin
+from web.forms import ACTION_ID, BERLIN
 from web.messages_ui import FormProblem, message_attachment, read_message_form
 from web.messaging import MAX_BODY_CHARS, MessagingError, MessagingNotFound, ThreadView, post_message, threads_for
-from web.release import auto_release_if_configured, insurer_may_edit
+from web.offer_forms import (
+    MAX_NOTES_CHARS,
+    OfferPdf,
+    OfferRefused,
+    check_offer_form,
+    read_offer_form,
+    read_offer_request,
+    stage_offer_pdf,
+    submit_uploaded_offer,
+)
+from web.release import auto_release_quietly, insurer_may_edit
 from web.sessions import Login
 from web.templating import Pages
 from web.temporal import TemporalConnector, TemporalUnavailable
-from web.tenders import (
-    OfferTerms,
-    TenderActionError,
-    decline,
-    new_action_id,
-    send_action,
-    submit_offer,
-)
-from web.uploads import (
-    StagedFile,
-    UploadIncomplete,
-    UploadTooLarge,
-    body_limit,
-    pdf_problem,
-    read_limited_form,
-    stage_upload,
-    store_staged,
-)
+from web.tenders import TenderActionError, decline, new_action_id, send_action
+from web.uploads import form_text, size_mb
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["insurer"])
 
 #: ``secrets.token_urlsafe(32)`` is 43 characters; allow some slack, refuse junk early.
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
-ACTION_ID = re.compile(r"^[0-9a-f]{32}$")
 #: The question is a message of the insurer's thread: the messaging module's limit.
 MAX_QUESTION_CHARS = MAX_BODY_CHARS
 MAX_REASON_CHARS = 2000
-MAX_NOTES_CHARS = 4000
-OFFER_FIELDS = ("premium", "valid_until", "sum_insured", "notes")
 #: Tender states in which an offer exists that its insurer may correct (the workflow's ``edit_offer`` rule).
 CORRECTABLE = frozenset({TenderStatus.OFFERED, TenderStatus.OFFER_EXPIRED})
 #: Headers of every insurer page; the security middleware adds the rest.
@@ -327,7 +315,7 @@ def _render_page(
             "base_path": base_path,
             "link_csrf": csrf_token,
             "form": state,
-            "max_upload_mb": _mb(pages.settings.max_upload_bytes),
+            "max_upload_mb": size_mb(pages.settings.max_upload_bytes),
             "max_question": MAX_QUESTION_CHARS,
             "max_reason": MAX_REASON_CHARS,
             "max_notes": MAX_NOTES_CHARS,
@@ -339,11 +327,6 @@ def _render_page(
     )
     response.background = background
     return response
-
-
-def _mb(size: int) -> str:
-    mb = size / (1024 * 1024)
-    return str(int(mb)) if mb == int(mb) else f"{mb:.1f}".replace(".", ",")
 
 
 async def _record_first_view(connector: TemporalConnector, tender: Tender) -> None:
@@ -534,86 +517,6 @@ async def post_decline(
     return _done(settings, token, result.message_de, "")
 
 
-@dataclass
-class OfferInput:
-    premium_cents: int = 0
-    sum_insured_cents: int | None = None
-    valid_until: Any = None
-    notes: str = ""
-
-
-def validate_offer_fields(values: dict[str, str]) -> tuple[OfferInput, list[str]]:
-    """Read the offer's text fields; German messages for whatever is wrong."""
-    errors: list[str] = []
-    offer = OfferInput()
-    try:
-        offer.premium_cents = parse_eur_cents(values.get("premium", ""))
-        if offer.premium_cents <= 0:
-            errors.append(i18n.t("offer.premium_positive"))
-    except FormValueError as err:
-        errors.append(i18n.t("offer.premium_missing" if err.key == "empty" else "offer.premium_invalid"))
-    raw_sum = values.get("sum_insured", "").strip()
-    if raw_sum:
-        try:
-            offer.sum_insured_cents = parse_eur_cents(raw_sum)
-            if offer.sum_insured_cents <= 0:
-                errors.append(i18n.t("offer.sum_invalid"))
-        except FormValueError:
-            errors.append(i18n.t("offer.sum_invalid"))
-    raw_date = values.get("valid_until", "").strip()
-    if not raw_date:
-        errors.append(i18n.t("offer.valid_missing"))
-    else:
-        try:
-            day = parse_date(raw_date)
-            if day <= today_berlin(utcnow()):
-                errors.append(i18n.t("offer.valid_past"))
-            else:
-                offer.valid_until = end_of_day_utc(day)
-        except FormValueError:
-            errors.append(i18n.t("offer.valid_invalid"))
-    offer.notes = values.get("notes", "").strip()
-    if len(offer.notes) > MAX_NOTES_CHARS:
-        errors.append(i18n.t("offer.notes_too_long", max=MAX_NOTES_CHARS))
-    return offer, errors
-
-
-def _form_text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
-
-
-def offer_filename(upload: UploadFile) -> str:
-    name = safe_filename(upload.filename)
-    return name if name.lower().endswith(".pdf") else f"{name}.pdf"
-
-
-def forget_document(engine: Engine, settings: Settings, document_id: int) -> None:
-    """Undo a stored upload whose offer was refused: the row, and the file
-    unless another document shares its content."""
-    with Session(engine) as session:
-        document = session.get(Document, document_id)
-        if document is None:
-            return
-        if session.exec(select(Offer.id).where(Offer.document_id == document_id)).first():
-            return
-        key = document.storage_key
-        session.delete(document)
-        session.commit()
-        still_used = session.exec(select(Document.id).where(Document.storage_key == key)).first()
-    if still_used is None:
-        open_path(settings, key).unlink(missing_ok=True)
-
-
-async def _auto_release(engine: Engine, client: Any, settings: Settings, tender_id: int) -> None:
-    """Accounts without Freigabe: the broker sees (and is emailed about) the offer at
-    once. The offer stands either way; a failure here leaves the release to the
-    backoffice, so it is logged, not shown to the insurer."""
-    try:
-        await auto_release_if_configured(engine=engine, client=client, settings=settings, tender_id=tender_id)
-    except Exception:
-        log.exception("automatic release after the offer of tender %s failed", tender_id)
-
 
 @router.post("/t/{token}/offer")
 async def post_offer(
@@ -630,24 +533,20 @@ async def post_offer(
     so the body limit applies before anything is spooled to disk."""
     ctx = resolve_link(db, token)
     state = FormState()
-    too_large = [i18n.t("offer.file_too_large", max_mb=_mb(settings.max_upload_bytes))]
     try:
-        form = await read_limited_form(http, body_limit(settings))
-    except UploadTooLarge:
-        state.errors["offer"] = too_large
-        return _rerender(pages, http, db, settings, token, ctx, state, 413)
-    except UploadIncomplete:
-        state.errors["offer"] = [i18n.t("offer.upload_incomplete")]
-        return _rerender(pages, http, db, settings, token, ctx, state, 400)
-    staged: StagedFile | None = None
+        form = await read_offer_request(
+            http, settings, csrf.link_csrf_token(settings, ctx.link.token_hash),
+            refusal=LinkProblem(403, "csrf.failed"),
+        )
+    except OfferRefused as err:
+        state.errors["offer"] = [err.message]
+        return _rerender(pages, http, db, settings, token, ctx, state, err.status_code)
+    pdf: OfferPdf | None = None
     try:
-        if not _check_link_csrf(settings, ctx, form.get(csrf.FIELD)):
-            raise LinkProblem(403, "csrf.failed")
-        editing = _form_text(form, "mode") == "edit"
+        editing = form_text(form, "mode") == "edit"
         name = "edit" if editing else "offer"
-        values = {field_name: _form_text(form, field_name) for field_name in OFFER_FIELDS}
-        state.values = {f"{name}_{k}": v for k, v in values.items()}
-        action_id = _form_text(form, "action_id")
+        sent = read_offer_form(form)
+        state.values = {f"{name}_{k}": v for k, v in sent.values.items()}
         current = db.get(Offer, ctx.tender.current_offer_id) if ctx.tender.current_offer_id else None
         if editing:
             # Refused before anything is stored: the broker may already see this offer.
@@ -655,80 +554,38 @@ async def post_offer(
             if current is None or not view.offer_correctable:
                 state.errors["edit"] = [TEXTS["edit.none"] if current is None else TEXTS["edit.released"]]
                 return _rerender(pages, http, db, settings, token, ctx, state, 409)
-        offer_input, errors = validate_offer_fields(values)
-        upload = form.get("file")
-        has_file = isinstance(upload, UploadFile) and bool(upload.filename)
-        if not ACTION_ID.match(action_id):
-            errors.insert(0, i18n.t("error.action_id"))
-        if not has_file and not editing:
-            errors.append(i18n.t("offer.file_missing"))
+        offer_input, errors = check_offer_form(sent, file_required=not editing)
         if errors:
             state.errors[name] = errors
             return _rerender(pages, http, db, settings, token, ctx, state, 422)
-        state.action_ids[name] = action_id
-        if isinstance(upload, UploadFile) and has_file:
+        state.action_ids[name] = sent.action_id
+        if sent.file is not None:
             try:
-                staged = await stage_upload(settings, upload, settings.max_upload_bytes)
-            except UploadTooLarge:
-                state.errors[name] = too_large
-                return _rerender(pages, http, db, settings, token, ctx, state, 413)
-            problem = await asyncio.to_thread(pdf_problem, staged.path)
-            if problem:
-                state.errors[name] = [i18n.t(problem)]
-                return _rerender(pages, http, db, settings, token, ctx, state, 422)
+                pdf = await stage_offer_pdf(settings, sent.file)
+            except OfferRefused as err:
+                state.errors[name] = [err.message]
+                return _rerender(pages, http, db, settings, token, ctx, state, err.status_code)
         try:
             client = await temporal.get()
         except TemporalUnavailable:
             state.errors[name] = [i18n.t("error.temporal_unavailable")]
             return _rerender(pages, http, db, settings, token, ctx, state, 503)
-        existing = db.exec(select(Offer).where(Offer.action_id == action_id)).first()
-        created_document_id: int | None = None
-        if existing is not None:
-            # The same form again (double click): the first upload stands.
-            document_id = existing.document_id
-        elif staged is not None and isinstance(upload, UploadFile):
-            key = await asyncio.to_thread(store_staged, settings, staged)
-            document = Document(
-                request_id=ctx.request.id,  # type: ignore[arg-type]
-                tender_id=ctx.tender.id,
-                kind=DocumentKind.OFFER,
-                filename=offer_filename(upload),
-                content_type="application/pdf",
-                size_bytes=staged.size,
-                sha256=staged.sha256,
-                storage_key=key,
-                uploaded_by=Party.INSURER,
-            )
-            db.add(document)
-            db.commit()
-            db.refresh(document)
-            document_id = created_document_id = document.id
-        else:
-            # A correction without a new PDF keeps the document of the offer it corrects.
-            document_id = current.document_id if current is not None else None
-        staged = None
-        terms = OfferTerms(
-            premium_cents=offer_input.premium_cents,
-            valid_until=offer_input.valid_until,
-            sum_insured_cents=offer_input.sum_insured_cents,
-            conditions_note=offer_input.notes,
-            document_id=document_id,
-        )
         try:
-            result = await submit_offer(
-                client, engine, ctx.tender, terms, by=Party.INSURER, action_id=action_id, edit=editing
+            result = await submit_uploaded_offer(
+                db=db, engine=engine, settings=settings, client=client, tender=ctx.tender, offer=offer_input,
+                pdf=pdf, by=Party.INSURER, action_id=sent.action_id, edit=editing,
+                # A correction without a new PDF keeps the document of the offer it corrects.
+                kept_document_id=current.document_id if current is not None else None,
             )
         except TenderActionError as err:
-            if created_document_id is not None:
-                await asyncio.to_thread(forget_document, engine, settings, created_document_id)
             state.errors[name] = [str(err)]
             return _rerender(pages, http, db, settings, token, ctx, state, 422)
         assert ctx.tender.id is not None
-        await _auto_release(engine, client, settings, ctx.tender.id)
+        await auto_release_quietly(engine=engine, client=client, settings=settings, tender_id=ctx.tender.id)
         return _done(settings, token, TEXTS["edit.done"] if editing else result.message_de, "#angebot")
     finally:
-        if staged is not None:
-            staged.discard()
+        if pdf is not None:
+            pdf.discard()
         await form.close()
 
 

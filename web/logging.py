@@ -22,7 +22,7 @@ ACCESS_LOGGERS = ("uvicorn.access",)
 
 
 def redact(text: str) -> str:
-    """``text`` with every ``/t/<token>`` segment replaced."""
+    """``text`` with every ``/t/<token>`` and reset-link token replaced."""
     return _TOKEN_PATH.sub(rf"\g<1>{REDACTED}", text)
 
 
@@ -30,18 +30,12 @@ class RedactTokenFilter(logging.Filter):
     """Rewrite the message and its arguments; never drops a record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and "/t/" in record.msg:
+        if isinstance(record.msg, str):
             record.msg = redact(record.msg)
         if isinstance(record.args, tuple):
-            record.args = tuple(
-                redact(arg) if isinstance(arg, str) and "/t/" in arg else arg
-                for arg in record.args
-            )
+            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
         elif isinstance(record.args, dict):
-            record.args = {
-                key: redact(val) if isinstance(val, str) and "/t/" in val else val
-                for key, val in record.args.items()
-            }
+            record.args = {key: redact(val) if isinstance(val, str) else val for key, val in record.args.items()}
         return True
 
 

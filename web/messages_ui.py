@@ -54,7 +54,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request as HttpRequest
 from starlette.responses import RedirectResponse, Response
 
-from tenderdesk.models import Document, Message, Party, Request, Role, ThreadKind, User
+from tenderdesk.models import Document, Message, Party, Request, Role, Thread, ThreadKind, User
 from tenderdesk.settings import Settings
 from web import csrf, i18n
 from web.access import is_staff, load_request
@@ -62,6 +62,7 @@ from web.deps import CurrentLogin, EngineDep, PagesDep, SessionDep, SettingsDep,
 from web.documents import document_response
 from web.errors import PageError, not_found
 from web.flash import Flash, set_flash
+from web.ids import parse_id
 from web.messaging import (
     BROKER_THREAD_LABEL,
     MAX_BODY_CHARS,
@@ -416,7 +417,7 @@ async def write_message(
         return _refuse(http, pages, db, settings, login, request, str(err), err.status_code)
     if not csrf.tokens_match(login.csrf_token, form.csrf_token or None):
         raise PageError(403, "csrf.failed")
-    thread_id = int(form.thread) if staff and form.thread.isdigit() else None
+    thread_id = parse_id(form.thread) if staff else None
     key = f"thread-{thread_id}" if thread_id is not None else (
         "thread-vermittler" if not staff or form.thread == "vermittler" else ""
     )
@@ -430,6 +431,11 @@ async def write_message(
         return refuse(str(form.problem), form.problem.status_code)
     if staff and thread_id is None and form.thread != "vermittler":
         return refuse(TEXTS["thread.missing"], 422)
+    if thread_id is not None:
+        thread = db.get(Thread, thread_id)
+        if thread is None or thread.request_id != request_id:
+            # a thread of another request, from a stale or hand-made form
+            return refuse(TEXTS["thread.missing"], 422)
     if not form.action_id or len(form.action_id) > 100:
         compose.action_id = new_action_id()
         return refuse(i18n.t("error.action_id"), 422)
@@ -484,7 +490,7 @@ async def forward(
     """"Weiterleiten": copy a message (and its file) into another thread of the request."""
     request = load_request(db, login.user, request_id)
     message = _message_of(db, request, message_id)
-    if not target_thread_id.strip().isdigit():
+    if parse_id(target_thread_id) is None:
         return _refuse(http, pages, db, settings, login, request, TEXTS["forward.target"], 422)
     try:
         client = await temporal.get()

@@ -27,7 +27,6 @@ forms, and turns their German refusals into pages.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,7 +34,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form
 from sqlmodel import Session, col, select
-from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request as HttpRequest
 from starlette.responses import RedirectResponse, Response
 
@@ -59,7 +57,7 @@ from tenderdesk.models import (
 )
 from tenderdesk.settings import Settings
 from tenderdesk.states import TenderStatus, is_terminal
-from web import csrf, i18n
+from web import i18n
 from web.access import is_staff, load_request
 from web.binding import (
     AlreadyBound,
@@ -82,36 +80,36 @@ from web.deps import (
     StaffLogin,
     TemporalDep,
 )
-from web.errors import PageError, forbidden, not_found
+from web.errors import forbidden, not_found
 from web.flash import Flash, set_flash
 from web.forms import today_berlin
-from web.insurer_link import MAX_NOTES_CHARS, OFFER_FIELDS, forget_document, offer_filename, validate_offer_fields
+from web.ids import parse_id
 from web.messaging import MessagingError, MessagingNotFound, insurer_thread_id, post_message
-from web.release import ExpiringOffer, ReleaseError, ReleaseNotAllowed, auto_release_if_configured
+from web.offer_forms import (
+    MAX_NOTES_CHARS,
+    OfferPdf,
+    OfferRefused,
+    check_offer_form,
+    read_offer_form,
+    read_offer_request,
+    stage_offer_pdf,
+    submit_uploaded_offer,
+)
+from web.release import ExpiringOffer, ReleaseError, ReleaseNotAllowed, auto_release_quietly
 from web.release import expiring_offers as expiring_offers_of
 from web.release import release_offers as release_offers_service
 from web.requests import detail_redirect, render_request_page
 from web.sessions import Login
 from web.templating import Pages, fmt_date, fmt_eur, fmt_eur_input
 from web.temporal import TemporalUnavailable
-from web.tenders import OfferTerms, TenderActionError, new_action_id, submit_offer
-from web.uploads import (
-    StagedFile,
-    UploadIncomplete,
-    UploadTooLarge,
-    body_limit,
-    pdf_problem,
-    read_limited_form,
-    stage_upload,
-    store_staged,
-)
+from web.tenders import TenderActionError, new_action_id
+from web.uploads import size_mb
 
 router = APIRouter(tags=["offers"])
 
 #: The early-warning list; the dashboard's navigation links here.
 EXPIRING_PATH = "/angebote/ablaufend"
 SECTION_ANCHOR = "#angebote"
-ACTION_ID = re.compile(r"^[0-9a-f]{32}$")
 #: Tender states whose offer the pencil may change (the workflow's ``edit_offer`` rule).
 EDITABLE = frozenset({TenderStatus.OFFERED, TenderStatus.OFFER_EXPIRED})
 
@@ -364,16 +362,6 @@ def _section_redirect(request_id: int) -> RedirectResponse:
     return detail_redirect(request_id, SECTION_ANCHOR)
 
 
-def _form_text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
-
-
-def _mb(size: int) -> str:
-    mb = size / (1024 * 1024)
-    return str(int(mb)) if mb == int(mb) else f"{mb:.1f}".replace(".", ",")
-
-
 # ---------------------------------------------------------------- Freigabe
 
 
@@ -399,9 +387,10 @@ async def release(
 
     if not account.offers_need_release:
         return refuse(text("release.not_needed"), 409)
-    if any(not value.strip().isdigit() for value in offer_id):
+    parsed = [parse_id(value) for value in offer_id]
+    if any(value is None for value in parsed):
         return refuse(text("offer.not_found"), 422)
-    ids = sorted({int(value) for value in offer_id})
+    ids = sorted({value for value in parsed if value is not None})
     if not ids:
         return refuse(text("release.none"), 422)
     found = set(db.exec(select(Offer.id).where(col(Offer.id).in_(ids)).where(Offer.request_id == request_id)).all())
@@ -483,7 +472,7 @@ def _render_edit(
             "errors": list(errors),
             "blocked": blocked,
             "min_date": (today_berlin(utcnow()) + timedelta(days=1)).isoformat(),
-            "max_upload_mb": _mb(pages.settings.max_upload_bytes),
+            "max_upload_mb": size_mb(pages.settings.max_upload_bytes),
             "max_notes": MAX_NOTES_CHARS,
             "nav": "requests",
             "page_title": f"Angebot bearbeiten – {page.request.number}",
@@ -505,29 +494,6 @@ def edit_form(
         http, pages, login, page, values=_current_values(offer), action_id=new_action_id(),
         blocked=blocked, status_code=409 if blocked else 200,
     )
-
-
-def _store_offer_document(
-    db: Session, settings: Settings, staged: StagedFile, upload: UploadFile, tender: Tender, user: User
-) -> int:
-    key = store_staged(settings, staged)
-    document = Document(
-        request_id=tender.request_id,
-        tender_id=tender.id,
-        kind=DocumentKind.OFFER,
-        filename=offer_filename(upload),
-        content_type="application/pdf",
-        size_bytes=staged.size,
-        sha256=staged.sha256,
-        storage_key=key,
-        uploaded_by=Party.BACKOFFICE,
-        uploaded_by_user_id=user.id,
-    )
-    db.add(document)
-    db.commit()
-    db.refresh(document)
-    assert document.id is not None
-    return document.id
 
 
 @router.post("/requests/{request_id}/offers/{offer_id}/edit")
@@ -552,21 +518,15 @@ async def edit_submit(
     offer, tender, insurer = _request_offer(db, request, offer_id)
     page = _edit_page(db, request, offer, tender, insurer)
     try:
-        form = await read_limited_form(http, body_limit(settings))
-    except UploadTooLarge:
-        errors = [i18n.t("offer.file_too_large", max_mb=_mb(settings.max_upload_bytes))]
+        form = await read_offer_request(http, settings, login.csrf_token)
+    except OfferRefused as err:
         return _render_edit(http, pages, login, page, values=_current_values(offer), action_id=new_action_id(),
-                            errors=errors, status_code=413)
-    except UploadIncomplete:
-        return _render_edit(http, pages, login, page, values=_current_values(offer), action_id=new_action_id(),
-                            errors=[i18n.t("offer.upload_incomplete")], status_code=400)
-    staged: StagedFile | None = None
+                            errors=[err.message], status_code=err.status_code)
+    pdf: OfferPdf | None = None
     try:
-        if not csrf.tokens_match(login.csrf_token, _form_text(form, csrf.FIELD) or None):
-            raise PageError(403, "csrf.failed")
-        values = {name: _form_text(form, name) for name in OFFER_FIELDS}
-        action_id = _form_text(form, "action_id")
-        if not ACTION_ID.match(action_id):
+        sent = read_offer_form(form)
+        values, action_id = sent.values, sent.action_id
+        if not sent.action_id_ok:
             return _render_edit(http, pages, login, page, values=values, action_id=new_action_id(),
                                 errors=[i18n.t("error.action_id")], status_code=422)
         repeat = db.exec(select(Offer).where(Offer.action_id == action_id)).first()
@@ -578,60 +538,41 @@ async def edit_submit(
         if blocked:
             return _render_edit(http, pages, login, page, values=values, action_id=action_id,
                                 blocked=blocked, status_code=409)
-        offer_input, errors = validate_offer_fields(values)
-        too_large = False
-        upload = form.get("file")
-        if isinstance(upload, UploadFile) and upload.filename:
+        # Unlike the other offer forms, a bad PDF is reported together with the fields.
+        offer_input, errors = check_offer_form(sent, file_required=False)
+        status_code = 422
+        if sent.file is not None:
             try:
-                staged = await stage_upload(settings, upload, settings.max_upload_bytes)
-            except UploadTooLarge:
-                too_large = True
-                errors.append(i18n.t("offer.file_too_large", max_mb=_mb(settings.max_upload_bytes)))
-            else:
-                problem = await asyncio.to_thread(pdf_problem, staged.path)
-                if problem:
-                    errors.append(i18n.t(problem))
-        else:
-            upload = None
+                pdf = await stage_offer_pdf(settings, sent.file)
+            except OfferRefused as err:
+                errors.append(err.message)
+                status_code = err.status_code
         if errors:
             return _render_edit(http, pages, login, page, values=values, action_id=action_id, errors=errors,
-                                status_code=413 if too_large else 422)
+                                status_code=status_code)
         try:
             client = await temporal.get()
         except TemporalUnavailable:
             return _render_edit(http, pages, login, page, values=values, action_id=action_id,
                                 errors=[i18n.t("error.temporal_unavailable")], status_code=503)
-        created_document: int | None = None
-        document_id = offer.document_id
-        if staged is not None and upload is not None:
-            document_id = created_document = _store_offer_document(db, settings, staged, upload, tender, login.user)
-            staged = None
-        terms = OfferTerms(
-            premium_cents=offer_input.premium_cents,
-            valid_until=offer_input.valid_until,
-            sum_insured_cents=offer_input.sum_insured_cents,
-            conditions_note=offer_input.notes,
-            document_id=document_id,
-        )
         try:
-            await submit_offer(
-                client, engine, tender, terms, by=Party.BACKOFFICE, user_id=login.user.id, action_id=action_id,
-                edit=True,
+            await submit_uploaded_offer(
+                db=db, engine=engine, settings=settings, client=client, tender=tender, offer=offer_input, pdf=pdf,
+                by=Party.BACKOFFICE, user_id=login.user.id, action_id=action_id, edit=True,
+                kept_document_id=offer.document_id,
             )
         except TenderActionError as err:
-            if created_document is not None:
-                await asyncio.to_thread(forget_document, engine, settings, created_document)
             return _render_edit(http, pages, login, page, values=values, action_id=new_action_id(),
                                 errors=[str(err)], status_code=422)
         assert tender.id is not None
-        await auto_release_if_configured(engine=engine, client=client, settings=settings, tender_id=tender.id)
+        await auto_release_quietly(engine=engine, client=client, settings=settings, tender_id=tender.id)
         response = _section_redirect(request_id)
         key = "offer.edited_release" if page.account.offers_need_release else "offer.edited_visible"
         set_flash(response, settings, Flash("success", text(key)))
         return response
     finally:
-        if staged is not None:
-            staged.discard()
+        if pdf is not None:
+            pdf.discard()
         await form.close()
 
 
@@ -687,22 +628,15 @@ async def request_extension(
 
 
 @dataclass
-class ExpiryRow:
-    """One line of ``/angebote/ablaufend``."""
+class ExpiryRow(ExpiringOffer):
+    """One line of ``/angebote/ablaufend``: the release module's early-warning
+    line (also for offers already expired, with ``days_left`` 0) and what the
+    table shows besides."""
 
-    offer: Offer
-    tender: Tender
-    request: Request
-    insurer: Insurer
     product: str
     policyholder: str
     expired: bool
-    days_left: int
     extension_requested_at: datetime | None
-
-    @property
-    def released(self) -> bool:
-        return self.offer.released_at is not None
 
 
 def _already_expired(db: Session, account_id: int) -> list[tuple[Offer, Tender, Request, Insurer]]:

@@ -387,3 +387,13 @@ __all__ = [
     "ExpiringOffer", "ReleaseError", "ReleaseNotAllowed", "ReleaseOutcome", "auto_release_if_configured",
     "expiring_offers", "insurer_may_edit", "offers_visible_to_broker", "release_email_key", "release_offers",
 ]
+
+
+async def auto_release_quietly(*, engine: Engine, client: Client, settings: Settings, tender_id: int) -> None:
+    """:func:`auto_release_if_configured` after an accepted offer or edit. The offer
+    stands either way; a failure here (e.g. the broker email could not be queued)
+    leaves the release to the backoffice, so it is logged, not shown as an error."""
+    try:
+        await auto_release_if_configured(engine=engine, client=client, settings=settings, tender_id=tender_id)
+    except Exception:
+        log.exception("automatic release after the offer of tender %s failed", tender_id)

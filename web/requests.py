@@ -49,6 +49,7 @@ from web import i18n, live
 from web.access import STAFF_ROLES, broker_sees_offer, can_see_document, is_staff, load_request
 from web.deps import CurrentLogin, PagesDep, SessionDep, SettingsDep, StaffCsrfLogin
 from web.flash import Flash, set_flash
+from web.ids import parse_id
 from web.sessions import Login
 from web.templating import Pages, fmt_days
 from web.tenders import new_action_id
@@ -405,7 +406,7 @@ def reassign(
             http, pages, db, settings, login, request, errors=[i18n.t("request.not_open")], status_code=409
         )
     members = {m.id: m for m in staff_members(db, request.account_id)}
-    chosen = int(assignee_id) if assignee_id.strip().isdigit() else None
+    chosen = parse_id(assignee_id)
     assignee = db.get(User, chosen) if chosen in members else None
     if assignee is None:
         return render_request_page(

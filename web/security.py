@@ -61,8 +61,7 @@ DEFAULT_MAX_BODY = 1024 * 1024
 #: while streaming (web/uploads.py); every other body is capped at 1 MB here.
 UPLOAD_PATHS = re.compile(
     r"^(/t/[^/]+/(offer|question)"
-    r"|/requests/\d+/tenders/(new|preview)"
-    r"|/requests/\d+/tenders"
+    r"|/requests/\d+/tenders/preview"
     r"|/requests/\d+/tenders/\d+/offer"
     r"|/requests/\d+/offers/\d+/edit"
     r"|/requests/\d+/messages)$"
@@ -102,7 +101,7 @@ class BodySizeLimitMiddleware:
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length", b"").decode("latin-1")
         chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
-        if declared.isdigit() and int(declared) > limit:
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
             response = PlainTextResponse(t("error.body_too_large"), status_code=413)
         elif chunked and not declared:
             response = PlainTextResponse(t("error.length_required"), status_code=411)

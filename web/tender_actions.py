@@ -16,22 +16,17 @@ and changes nothing.
 
 from __future__ import annotations
 
-import asyncio
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form
 from sqlmodel import Session, select
-from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request as HttpRequest
 from starlette.responses import Response
 
 from tenderdesk.contracts import Action
 from tenderdesk.models import (
-    Document,
-    DocumentKind,
     Insurer,
     Offer,
     Party,
@@ -43,7 +38,7 @@ from tenderdesk.models import (
 )
 from tenderdesk.settings import Settings
 from tenderdesk.states import LABELS_DE
-from web import csrf, i18n
+from web import i18n
 from web.access import load_request, load_tender
 from web.deps import (
     EngineDep,
@@ -54,16 +49,20 @@ from web.deps import (
     StaffLogin,
     TemporalDep,
 )
-from web.errors import PageError, not_found
+from web.errors import not_found
 from web.flash import Flash, set_flash
-from web.forms import BERLIN, FormValueError, end_of_day_utc, parse_date, today_berlin
-from web.insurer_link import (
+from web.forms import ACTION_ID, BERLIN, FormValueError, end_of_day_utc, parse_date, today_berlin
+from web.offer_forms import (
     MAX_NOTES_CHARS,
-    OFFER_FIELDS,
-    forget_document,
-    offer_filename,
-    validate_offer_fields,
+    OfferPdf,
+    OfferRefused,
+    check_offer_form,
+    read_offer_form,
+    read_offer_request,
+    stage_offer_pdf,
+    submit_uploaded_offer,
 )
+from web.release import auto_release_quietly
 from web.requests import (
     TENDER_ACTIONS,
     can_add_offer,
@@ -74,28 +73,11 @@ from web.requests import (
 from web.sessions import Login
 from web.templating import Pages, fmt_date
 from web.temporal import TemporalUnavailable
-from web.tenders import (
-    OfferTerms,
-    TenderActionError,
-    new_action_id,
-    reschedule,
-    send_action,
-    submit_offer,
-)
-from web.uploads import (
-    StagedFile,
-    UploadIncomplete,
-    UploadTooLarge,
-    body_limit,
-    read_limited_form,
-    stage_pdf,
-    store_staged,
-)
+from web.tenders import TenderActionError, new_action_id, reschedule, send_action
+from web.uploads import size_mb
 
 router = APIRouter(tags=["tenders"])
 
-#: What :func:`web.tenders.new_action_id` produces; anything else is a forged form.
-ACTION_ID = re.compile(r"^[0-9a-f]{32}$")
 #: A moved reminder goes out at this time (Berlin) on the chosen day.
 REMINDER_TIME = time(9, 0)
 #: Dates further out are typos (a tender does not wait a year for an answer).
@@ -376,11 +358,6 @@ async def schedule_submit(
 # ------------------------------------------------------------------ Angebot hinzufügen
 
 
-def _mb(size: int) -> str:
-    mb = size / (1024 * 1024)
-    return str(int(mb)) if mb == int(mb) else f"{mb:.1f}".replace(".", ",")
-
-
 def _render_offer(
     http: HttpRequest, pages: Pages, login: Login, page: TenderPage, settings: Settings, status_code: int = 200
 ) -> Response:
@@ -388,7 +365,7 @@ def _render_offer(
         page.values = {**page.values, "valid_until": _as_iso(page.values["valid_until"])}
     return _render(
         http, pages, login, "tender_offer", page, "Angebot hinzufügen", status_code,
-        max_upload_mb=_mb(settings.max_upload_bytes), max_notes=MAX_NOTES_CHARS,
+        max_upload_mb=size_mb(settings.max_upload_bytes), max_notes=MAX_NOTES_CHARS,
     )
 
 
@@ -412,11 +389,6 @@ def _offer_accepted(db: Session, tender: Tender, action_id: str) -> bool:
     return offer is not None and offer.tender_id == tender.id and offer.active
 
 
-def _form_text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
-
-
 @router.post("/requests/{request_id}/tenders/{tender_id}/offer")
 async def offer_submit(
     request_id: int,
@@ -435,97 +407,50 @@ async def offer_submit(
     is therefore checked here too, right after parsing."""
     page = _load_page(db, login, request_id, tender_id)
     page.blocked = _blocked_reason(page, can_add_offer(page.tender), "offer.not_possible")
-    too_large = [i18n.t("offer.file_too_large", max_mb=_mb(settings.max_upload_bytes))]
     try:
-        form = await read_limited_form(http, body_limit(settings))
-    except UploadTooLarge:
-        page.errors = too_large
-        return _render_offer(http, pages, login, page, settings, 413)
-    except UploadIncomplete:
-        page.errors = [i18n.t("offer.upload_incomplete")]
-        return _render_offer(http, pages, login, page, settings, 400)
-    staged: StagedFile | None = None
+        form = await read_offer_request(http, settings, login.csrf_token)
+    except OfferRefused as err:
+        page.errors = [err.message]
+        return _render_offer(http, pages, login, page, settings, err.status_code)
+    pdf: OfferPdf | None = None
     try:
-        if not csrf.tokens_match(login.csrf_token, _form_text(form, csrf.FIELD) or None):
-            raise PageError(403, "csrf.failed")
-        page.values = {name: _form_text(form, name) for name in OFFER_FIELDS}
-        action_id = _form_text(form, "action_id")
-        if ACTION_ID.match(action_id) and _offer_accepted(db, page.tender, action_id):
+        sent = read_offer_form(form)
+        page.values = sent.values
+        if sent.action_id_ok and _offer_accepted(db, page.tender, sent.action_id):
             # The same form again after it went through (back button, second click).
             response = detail_redirect(request_id, f"#tender-{tender_id}")
             set_flash(response, settings, Flash("info", f"{page.insurer_name}: {TEXTS['offer.already']}"))
             return response
         if page.blocked:
             return _render_offer(http, pages, login, page, settings, 409)
-        offer_input, errors = validate_offer_fields(page.values)
-        upload = form.get("file")
-        if not ACTION_ID.match(action_id):
-            errors.insert(0, i18n.t("error.action_id"))
-        else:
-            page.action_id = action_id
-        if not isinstance(upload, UploadFile) or not upload.filename:
-            errors.append(i18n.t("offer.file_missing"))
-        if errors or not isinstance(upload, UploadFile):
-            page.errors = errors
+        offer_input, page.errors = check_offer_form(sent, file_required=True)
+        if sent.action_id_ok:
+            page.action_id = sent.action_id
+        if page.errors or sent.file is None:
             return _render_offer(http, pages, login, page, settings, 422)
         try:
-            staged, problem = await stage_pdf(settings, upload)
-        except UploadTooLarge:
-            page.errors = too_large
-            return _render_offer(http, pages, login, page, settings, 413)
-        if problem:
-            page.errors = [i18n.t(problem)]
-            return _render_offer(http, pages, login, page, settings, 422)
+            pdf = await stage_offer_pdf(settings, sent.file)
+        except OfferRefused as err:
+            page.errors = [err.message]
+            return _render_offer(http, pages, login, page, settings, err.status_code)
         try:
             client = await temporal.get()
         except TemporalUnavailable:
             page.errors = [i18n.t("error.temporal_unavailable")]
             return _render_offer(http, pages, login, page, settings, 503)
-        existing = db.exec(select(Offer).where(Offer.action_id == action_id)).first()
-        created_document_id: int | None = None
-        if existing is not None:
-            # The same form again (double click): the first upload stands.
-            document_id = existing.document_id
-        else:
-            key = await asyncio.to_thread(store_staged, settings, staged)
-            document = Document(
-                request_id=page.request.id,  # type: ignore[arg-type]
-                tender_id=page.tender.id,
-                kind=DocumentKind.OFFER,
-                filename=offer_filename(upload),
-                content_type="application/pdf",
-                size_bytes=staged.size,
-                sha256=staged.sha256,
-                storage_key=key,
-                uploaded_by=Party.BACKOFFICE,
-                uploaded_by_user_id=login.user.id,
-            )
-            db.add(document)
-            db.commit()
-            db.refresh(document)
-            document_id = created_document_id = document.id
-        staged = None
-        terms = OfferTerms(
-            premium_cents=offer_input.premium_cents,
-            valid_until=offer_input.valid_until,
-            sum_insured_cents=offer_input.sum_insured_cents,
-            conditions_note=offer_input.notes,
-            document_id=document_id,
-        )
         try:
-            result = await submit_offer(
-                client, engine, page.tender, terms, by=Party.BACKOFFICE, user_id=login.user.id,
-                action_id=action_id,
+            result = await submit_uploaded_offer(
+                db=db, engine=engine, settings=settings, client=client, tender=page.tender, offer=offer_input,
+                pdf=pdf, by=Party.BACKOFFICE, user_id=login.user.id, action_id=sent.action_id,
             )
         except TenderActionError as err:
-            if created_document_id is not None:
-                await asyncio.to_thread(forget_document, engine, settings, created_document_id)
             page.errors = [str(err)]
             return _render_offer(http, pages, login, page, settings, 409)
+        await auto_release_quietly(engine=engine, client=client, settings=settings, tender_id=tender_id)
         response = detail_redirect(request_id, f"#tender-{tender_id}")
         set_flash(response, settings, _result_flash(page.insurer_name, result.message_de, result.changed))
         return response
     finally:
-        if staged is not None:
-            staged.discard()
+        if pdf is not None:
+            pdf.discard()
         await form.close()

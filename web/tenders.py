@@ -62,6 +62,9 @@ from workflows import INSURER_ID, REQUEST_ID, TENDER_STATUS
 log = logging.getLogger(__name__)
 
 
+STALE_FORM_DE = "Das Formular ist veraltet. Bitte laden Sie die Seite neu."
+
+
 class TenderActionError(Exception):
     """An action was refused; ``str(err)`` is a German sentence for the user."""
 
@@ -440,6 +443,9 @@ def _pending_offer(
     """The not-yet-active Offer row of this action (written once, reused on a repeat)."""
     with session_scope(engine) as session:
         offer = session.exec(select(Offer).where(Offer.action_id == action_id)).first()
+        if offer is not None and offer.tender_id != tender.id:
+            # action ids are per form; one from another tender is a forged or stale form
+            raise TenderActionError(STALE_FORM_DE)
         if offer is None:
             offer = Offer(
                 tender_id=tender.id,  # type: ignore[arg-type]
@@ -463,11 +469,21 @@ def _message_for(
     action_id: str, document_id: int | None = None,
 ) -> int:
     """The pending message of this action: the one a repeat wrote already, or a new one."""
-    return _existing_message(engine, action_id) or _pending_message(
+    return _existing_message(engine, tender, action_id) or _pending_message(
         engine, tender, body, author, user_id, action_id, document_id
     )
 
 
-def _existing_message(engine: Engine, action_id: str) -> int | None:
+def _existing_message(engine: Engine, tender: Tender, action_id: str) -> int | None:
+    """The message a repeat of this action wrote already, in this tender's thread only."""
     with Session(engine) as session:
-        return session.exec(select(Message.id).where(Message.action_id == action_id)).first()
+        row = session.exec(
+            select(Message.id, Thread.tender_id)
+            .join(Thread, col(Thread.id) == col(Message.thread_id))
+            .where(Message.action_id == action_id)
+        ).first()
+    if row is None:
+        return None
+    if row[1] != tender.id:
+        raise TenderActionError(STALE_FORM_DE)
+    return row[0]

@@ -7,6 +7,9 @@ never sees more. The file itself is then copied in chunks to a temporary file
 under the storage directory, hashing and counting on the way; only a file
 that passed every check is moved (renamed, same file system) to its
 content-addressed place, the same layout :mod:`tenderdesk.storage` uses.
+Because such a form is parsed here and not by the CSRF dependency (which
+would read the body without a limit), :func:`read_upload_form` checks its
+token right after parsing.
 
 A PDF must start with ``%PDF-`` and parse with pypdf with at least one page:
 the magic bytes stop renamed files, the parse stops broken ones that an
@@ -38,6 +41,8 @@ from starlette.types import Message
 
 from tenderdesk.settings import Settings
 from tenderdesk.storage import storage_key_for
+from web import csrf
+from web.errors import PageError
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +80,18 @@ def body_limit(settings: Settings) -> int:
     return settings.max_upload_bytes + FORM_ALLOWANCE_BYTES
 
 
+def size_mb(size: int) -> str:
+    """A size in MB as the forms state their limit: ``10`` or ``2,5``."""
+    mb = size / (1024 * 1024)
+    return str(int(mb)) if mb == int(mb) else f"{mb:.1f}".replace(".", ",")
+
+
+def form_text(form: FormData, name: str) -> str:
+    """A text field of a parsed form; ``""`` when missing or sent as a file."""
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
 async def _drain(receive: object, already: int) -> None:
     total = already
     while total < DRAIN_LIMIT_BYTES:
@@ -96,7 +113,7 @@ async def read_limited_form(
     """
     declared = request.headers.get("content-length", "")
     receive = request.receive
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         if int(declared) <= DRAIN_LIMIT_BYTES:
             await _drain(receive, 0)
         raise UploadTooLarge()
@@ -125,6 +142,31 @@ async def read_limited_form(
         if exceeded:
             raise UploadTooLarge() from err
         raise UploadIncomplete() from err
+
+
+async def read_upload_form(
+    request: Request,
+    settings: Settings,
+    expected_csrf: str | None,
+    *,
+    refusal: Exception | None = None,
+    max_fields: int = 20,
+    max_files: int = 1,
+) -> FormData:
+    """Parse a form that may carry files within the upload limit, then check its CSRF token.
+
+    Such forms cannot use the CSRF dependency (:data:`web.deps.CsrfLogin`): it
+    parses the body without a limit. The token is in the body, so it is checked
+    right after parsing; a body that is too large or unreadable raises
+    :class:`UploadTooLarge` or :class:`UploadIncomplete` first, for the caller's
+    own German answer. A wrong token closes the form and raises ``refusal``
+    (default: the 403 page); the caller closes the returned form.
+    """
+    form = await read_limited_form(request, body_limit(settings), max_fields=max_fields, max_files=max_files)
+    if not csrf.tokens_match(expected_csrf, form_text(form, csrf.FIELD) or None):
+        await form.close()
+        raise refusal or PageError(403, "csrf.failed")
+    return form
 
 
 async def stage_upload(settings: Settings, upload: UploadFile, limit: int) -> StagedFile:

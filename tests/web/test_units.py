@@ -77,6 +77,12 @@ def test_access_log_token_is_redacted() -> None:
     )
     assert RedactTokenFilter().filter(record)
     assert TOKEN not in record.getMessage() and "/t/[redacted]" in record.getMessage()
+    reset = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", f"/passwort-zuruecksetzen/{TOKEN}", "1.1", 200), None,
+    )
+    assert RedactTokenFilter().filter(reset)
+    assert TOKEN not in reset.getMessage() and "/passwort-zuruecksetzen/[redacted]" in reset.getMessage()
 
 
 def test_install_is_idempotent_and_covers_handlers() -> None:
