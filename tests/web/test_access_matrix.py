@@ -1,0 +1,182 @@
+"""Per-object authorization as a matrix: every role against every kind of
+object of one request. Nobody sees another account's or another broker's data,
+brokers see only what is theirs and released, and only staff reach staff pages.
+
+Pages are read from the database, so no Temporal server is involved here."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from tenderdesk.db import make_engine, migrate, session_scope
+from tenderdesk.models import (
+    Document,
+    DocumentKind,
+    Insurer,
+    InsurerContact,
+    Message,
+    Offer,
+    Party,
+    Request,
+    Tender,
+    Thread,
+    ThreadKind,
+    User,
+    utcnow,
+)
+from tenderdesk.seed import seed_demo
+from tenderdesk.settings import Settings
+from tenderdesk.states import TenderStatus
+from tenderdesk.storage import store_bytes
+from web.app import create_app
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+PASSWORD = {"admin@tenderdesk.example": "admin1234!"}
+
+#: who → e-mail; "owner" is the broker of the request under test.
+WHO = {
+    "backoffice": "anna.berger@tenderdesk.example",
+    "admin": "admin@tenderdesk.example",
+    "owner": "",  # filled from the data
+    "other_broker": "",
+    "other_account": "lena.gruber@tenderdesk.example",
+}
+
+#: object → roles allowed to see it (everyone else must get 403/404 without its data)
+ALLOWED = {
+    "request": {"backoffice", "admin", "owner"},
+    "request_document": {"backoffice", "admin", "owner"},
+    "unreleased_offer_pdf": {"backoffice", "admin"},
+    "insurer_view": {"backoffice", "admin"},
+    "insurer_thread_attachment": {"backoffice", "admin"},
+    "broker_thread_attachment": {"backoffice", "admin", "owner"},
+    "offer_edit": {"backoffice", "admin"},
+    "expiring_offers": {"backoffice", "admin", "other_account"},
+}
+
+
+@dataclass
+class World:
+    app_settings: Settings
+    engine: Engine
+    urls: dict[str, str]
+    number: str
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    migrate(url)
+    settings = Settings(database_url=url, storage_dir=tmp_path / "docs", base_url="http://testserver",
+                        secret_key="matrix", _env_file=None)  # type: ignore[call-arg]
+    engine = make_engine(url)
+    seed_demo(engine, settings, requests=4)
+    with session_scope(engine) as s:
+        brokers = s.exec(select(User).where(col(User.broker_id).is_not(None)).order_by(col(User.id))).all()
+        owner = next(u for u in brokers if s.exec(select(Request).where(Request.broker_id == u.broker_id)).first())
+        other = next(u for u in brokers if u.broker_id != owner.broker_id and u.account_id == owner.account_id)
+        WHO["owner"], WHO["other_broker"] = owner.email, other.email
+        request = s.exec(select(Request).where(Request.broker_id == owner.broker_id)).first()
+        assert request is not None and request.id is not None
+        contact = s.exec(select(InsurerContact).where(InsurerContact.product_id == request.product_id)).first()
+        assert contact is not None
+        insurer = s.get(Insurer, contact.insurer_id)
+        assert insurer is not None
+        tender = Tender(request_id=request.id, insurer_id=contact.insurer_id, contact_email=contact.email,
+                        workflow_id="matrix", status=TenderStatus.OFFERED, sent_at=utcnow())
+        s.add(tender)
+        s.flush()
+        key, sha = store_bytes(settings, b"%PDF-1.4 matrix offer")
+        pdf = Document(request_id=request.id, tender_id=tender.id, kind=DocumentKind.OFFER, filename="angebot.pdf",
+                       content_type="application/pdf", size_bytes=22, sha256=sha, storage_key=key,
+                       uploaded_by=Party.INSURER)
+        s.add(pdf)
+        s.flush()
+        offer = Offer(tender_id=tender.id, request_id=request.id, action_id="matrix-offer",  # type: ignore[arg-type]
+                      premium_cents=100_00, valid_until=utcnow() + timedelta(days=30), document_id=pdf.id,
+                      submitted_by=Party.INSURER, active=True)
+        s.add(offer)
+        s.flush()
+        tender.current_offer_id = offer.id
+        request_doc = s.exec(select(Document).where(Document.request_id == request.id)).first()
+        assert request_doc is not None
+        urls = {
+            "request": f"/requests/{request.id}",
+            "request_document": f"/requests/{request.id}/documents/{request_doc.id}",
+            "unreleased_offer_pdf": f"/requests/{request.id}/documents/{pdf.id}",
+            "insurer_view": f"/requests/{request.id}/tenders/{tender.id}/insurer-view",
+            "offer_edit": f"/requests/{request.id}/offers/{offer.id}/edit",
+            "expiring_offers": "/angebote/ablaufend",
+        }
+        for kind, thread_tender in ((ThreadKind.INSURER, tender.id), (ThreadKind.BROKER, None)):
+            thread = Thread(request_id=request.id, kind=kind, tender_id=thread_tender)
+            s.add(thread)
+            s.flush()
+            key, sha = store_bytes(settings, f"%PDF-1.4 {kind.value} attachment".encode())
+            doc = Document(request_id=request.id, kind=DocumentKind.ATTACHMENT, filename=f"{kind.value}.pdf",
+                           content_type="application/pdf", size_bytes=30, sha256=sha, storage_key=key,
+                           uploaded_by=Party.INSURER if kind == ThreadKind.INSURER else Party.BACKOFFICE)
+            s.add(doc)
+            s.flush()
+            message = Message(thread_id=thread.id, request_id=request.id, action_id=f"matrix-{kind.value}",  # type: ignore[arg-type]
+                              author=doc.uploaded_by, body="Anhang", document_id=doc.id, visible=True)
+            s.add(message)
+            s.flush()
+            urls[f"{kind.value}_thread_attachment"] = f"/requests/{request.id}/messages/{message.id}/attachment"
+        number = request.number
+    return World(settings, engine, urls, number)
+
+
+@pytest.fixture
+async def clients(world: World) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+    app = create_app(world.app_settings, world.engine)
+    out: dict[str, httpx.AsyncClient] = {}
+    for who, email in WHO.items():
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+        page = await client.get("/login")
+        match = CSRF_RE.search(page.text)
+        assert match
+        done = await client.post("/login", data={"email": email, "password": PASSWORD.get(email, "demo1234!"),
+                                                 "csrf_token": match.group(1), "next": "/"})
+        assert done.status_code == 303, (who, done.text[:300])
+        out[who] = client
+    yield out
+    for client in out.values():
+        await client.aclose()
+
+
+async def test_every_role_against_every_object(world: World, clients: dict[str, httpx.AsyncClient]) -> None:
+    failures = []
+    for obj, url in world.urls.items():
+        for who, client in clients.items():
+            response = await client.get(url)
+            allowed = who in ALLOWED[obj]
+            if allowed and response.status_code != 200:
+                failures.append(f"{who} should see {obj} ({url}): {response.status_code}")
+            if not allowed and (response.status_code not in (403, 404) or world.number in response.text):
+                failures.append(f"{who} must not see {obj} ({url}): {response.status_code}")
+    assert not failures, "\n".join(failures)
+
+
+async def test_anonymous_reaches_nothing(world: World) -> None:
+    app = create_app(world.app_settings, world.engine)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        for url in world.urls.values():
+            response = await client.get(url)
+            assert response.status_code in (303, 401, 403, 404), url
+            assert world.number not in response.text
+
+
+def test_matrix_covers_every_object(world: World) -> None:
+    assert set(world.urls) == set(ALLOWED)
+    with Session(world.engine) as s:
+        assert s.exec(select(Offer)).one().released_at is None
