@@ -1,21 +1,28 @@
 """Fixtures for the web layer: the real app on a seeded SQLite copy, over HTTP.
 
 The demo data (``tenderdesk.seed.seed_demo``) is created once per test session
-in a template database and copied per test, because seeding hashes seven
-passwords with Argon2 and renders PDFs. Tests that do not need a Temporal
-server get :class:`FakeTemporal`, which records the starts and updates the web
-layer sends; the end-to-end tests use the root ``dev`` fixture instead.
+in a template database and copied per test, because seeding renders PDFs.
+
+``http`` serves the app with Temporal down (a client factory that connects to
+a closed loopback port): lists, detail pages and form validation read and
+write the database only. ``dev_http`` serves the same seeded copy with the
+session's real Temporal dev server and a worker running the real activities
+(loopback SMTP included), for tests that check what an action really did:
+the projected status, audit events, emails and the workflow's history.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import shutil
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -23,8 +30,8 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
-from tenderdesk.contracts import ActionResult
 from tenderdesk.db import make_engine, migrate, session_scope
 from tenderdesk.models import (
     Account,
@@ -41,6 +48,12 @@ from tenderdesk.settings import Settings
 from tenderdesk.states import TenderStatus
 from tenderdesk.tokens import hash_token, new_token
 from web.app import create_app
+from web.temporal import TemporalClientFactory
+from web.tenders import start_tenders
+
+from ..conftest import Running, SmtpServer, _running
+
+T = TypeVar("T")
 
 BASE_URL = "http://testserver"
 #: Small, so the oversized-upload tests need no big bodies.
@@ -52,43 +65,6 @@ OTHER_BACKOFFICE = "jonas.keller@tenderdesk.example"
 SECOND_ACCOUNT_USER = "lena.gruber@tenderdesk.example"
 BROKER_USER = "thomas.meier@example.com"
 OTHER_BROKER_USER = "sabine.wolff@example.com"
-
-
-# ----------------------------------------------------------------- fake Temporal
-@dataclass
-class FakeTemporal:
-    """Stands in for ``temporalio.client.Client``: records what the web sends."""
-
-    updates: list[tuple[str, str, Any, str]] = field(default_factory=list)
-    starts: list[tuple[str, Any, dict[str, Any]]] = field(default_factory=list)
-    fail_with: Exception | None = None
-    status: TenderStatus = TenderStatus.SENT
-    _seen: set[str] = field(default_factory=set)
-
-    def get_workflow_handle(self, workflow_id: str) -> FakeHandle:
-        return FakeHandle(self, workflow_id)
-
-    async def start_workflow(self, workflow: str, arg: Any, **kwargs: Any) -> None:
-        self.starts.append((workflow, arg, kwargs))
-
-    def names(self) -> list[str]:
-        return [update for _, update, _, _ in self.updates]
-
-
-@dataclass
-class FakeHandle:
-    client: FakeTemporal
-    workflow_id: str
-
-    async def execute_update(
-        self, update: str, arg: Any, *, id: str, result_type: Any = None
-    ) -> ActionResult:
-        self.client.updates.append((self.workflow_id, update, arg, id))
-        if self.client.fail_with is not None:
-            raise self.client.fail_with
-        first = id not in self.client._seen
-        self.client._seen.add(id)
-        return ActionResult(status=self.client.status, changed=first, message_de=f"OK: {update}")
 
 
 # ----------------------------------------------------------------- database
@@ -136,15 +112,28 @@ def web_engine(web_settings: Settings) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture
-def fake_temporal() -> FakeTemporal:
-    return FakeTemporal()
+@pytest.fixture(scope="session")
+def closed_temporal_address() -> Iterator[str]:
+    """A loopback port that refuses connections for the whole session: bound,
+    never listening, so no other process can take it over."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"127.0.0.1:{sock.getsockname()[1]}"
 
 
 @pytest.fixture
-def web_app(web_settings: Settings, web_engine: Engine, fake_temporal: FakeTemporal) -> FastAPI:
-    client = cast(Client, fake_temporal)  # duck-typed: only what web/ calls
-    return create_app(web_settings, web_engine, temporal_client_factory=lambda: client)
+def no_temporal(closed_temporal_address: str) -> TemporalClientFactory:
+    """The real client factory of a web process whose Temporal is down."""
+
+    async def connect() -> Client:
+        return await Client.connect(closed_temporal_address)
+
+    return connect
+
+
+@pytest.fixture
+def web_app(web_settings: Settings, web_engine: Engine, no_temporal: TemporalClientFactory) -> FastAPI:
+    return create_app(web_settings, web_engine, temporal_client_factory=no_temporal)
 
 
 @pytest.fixture
@@ -155,6 +144,96 @@ async def http(web_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 def client_for(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)
+
+
+# ----------------------------------------------------------------- real Temporal
+@pytest.fixture
+async def web_dev(
+    dev_env: WorkflowEnvironment, web_settings: Settings, web_engine: Engine, smtp_server: SmtpServer
+) -> AsyncIterator[Running]:
+    """A worker with the real activities on the dev server, on the seeded SQLite
+    copy. SQLite only: these tests check the web layer's use of Temporal; both
+    backends are covered by the ``dev`` tests (end to end, messages, offers)."""
+    web_settings.smtp_host = smtp_server.host
+    web_settings.smtp_port = smtp_server.port
+    async for running in _running(dev_env, web_engine, web_settings):
+        yield running
+
+
+@pytest.fixture
+def dev_app(web_dev: Running) -> FastAPI:
+    return create_app(web_dev.settings, web_dev.engine, temporal_client_factory=lambda: web_dev.client)
+
+
+@pytest.fixture
+async def dev_http(dev_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(dev_app) as client:
+        yield client
+
+
+async def eventually(check: Callable[[], T | None], timeout: float = 15.0) -> T:
+    """Poll ``check`` until it returns something truthy: the worker projects
+    a workflow's state into the database a moment after the workflow moved."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.05)
+
+
+def tender_row(engine: Engine, tender_id: int | None) -> Tender:
+    with Session(engine) as s:
+        tender = s.get(Tender, tender_id)
+        assert tender is not None
+        return tender
+
+
+async def started_tender(
+    run: Running, request: Request, *, insurer_skip: int = 0, status: TenderStatus = TenderStatus.SENT
+) -> Tender:
+    """A tender started the way the web starts it (``web.tenders.start_tenders``),
+    once the worker has projected ``status`` (by default: the email went out)."""
+    insurer = tenderable_insurer(run.engine, request, skip=insurer_skip)
+    outcome = await start_tenders(
+        client=run.client, engine=run.engine, task_queue=run.task_queue,
+        request_id=request.id,  # type: ignore[arg-type]
+        insurer_ids=[insurer.id],  # type: ignore[list-item]
+        actor_user_id=user_by_email(run.engine, MAIN_BACKOFFICE).id,
+        id_prefix=run.settings.workflow_id_prefix,
+    )
+    assert not outcome.refused, outcome.refused
+    [tender] = outcome.started
+
+    def projected() -> Tender | None:
+        row = tender_row(run.engine, tender.id)
+        return row if row.status == status else None
+
+    return await eventually(projected)
+
+
+@dataclass
+class AcceptedUpdate:
+    """One update the workflow accepted, as its history records it."""
+
+    name: str
+    update_id: str
+    arg: dict[str, Any]
+
+
+async def accepted_updates(run: Running, workflow_id: str) -> list[AcceptedUpdate]:
+    """Every update the workflow accepted, oldest first. Temporal records the
+    name, the update ID and the argument, so this is exactly what the web sent."""
+    history = await run.client.get_workflow_handle(workflow_id).fetch_history()
+    found = []
+    for event in history.events:
+        if event.HasField("workflow_execution_update_accepted_event_attributes"):
+            request = event.workflow_execution_update_accepted_event_attributes.accepted_request
+            [payload] = request.input.args.payloads
+            found.append(AcceptedUpdate(request.input.name, request.meta.update_id, json.loads(payload.data)))
+    return found
 
 
 # ----------------------------------------------------------------- helpers

@@ -1,7 +1,8 @@
 """"+ Ausschreibung hinzufügen": the insurer picker (groups, order, icons), the
 documents step with uploads, the email preview with a note per insurer, and
-sending, including forged forms; the last test runs against the real Temporal
-dev server, worker and SMTP capture."""
+sending, including forged forms. What starts (or must not start) a workflow
+runs against the real Temporal dev server, worker and SMTP capture: on the
+seeded SQLite copy (``dev_http``), the whole wizard on both backends (``dev``)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ from collections.abc import Iterable
 import httpx
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
+from temporalio.service import RPCError, RPCStatusCode
 
 from tenderdesk.db import session_scope
+from tenderdesk.ids import tender_workflow_id
 from tenderdesk.models import (
+    AuditEvent,
     Document,
     DocumentKind,
     Insurer,
@@ -38,15 +42,16 @@ from .conftest import (
     MAIN_BACKOFFICE,
     MAX_UPLOAD,
     SECOND_ACCOUNT_USER,
-    FakeTemporal,
     client_for,
+    eventually,
     first_request,
     logged_in,
     make_linked_tender,
+    started_tender,
     tenderable_insurer,
     user_by_email,
 )
-from .test_end_to_end import eventually, tender_status
+from .test_end_to_end import tender_status
 from .test_insurer_link import sample_pdf
 
 CHECKBOX_RE = re.compile(r'name="insurer_id" value="(\d+)"\s*(disabled|checked)?\s*>')
@@ -86,6 +91,17 @@ def insurer_named(engine: Engine, insurer_id: int) -> Insurer:
         insurer = s.get(Insurer, insurer_id)
         assert insurer is not None
         return insurer
+
+
+async def workflow_run(run: Running, request_id: int | None, insurer_id: int | None) -> str | None:
+    """The run ID of the tender workflow for (request, insurer), or None if Temporal never saw one."""
+    workflow_id = tender_workflow_id(request_id, insurer_id, run.settings.workflow_id_prefix)  # type: ignore[arg-type]
+    try:
+        return (await run.client.get_workflow_handle(workflow_id).describe()).run_id
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
 
 
 def form(csrf: str, insurers: Iterable[int | str | None], **extra: object) -> dict[str, object]:
@@ -202,8 +218,9 @@ async def test_picker_is_staff_only_and_per_account(http: httpx.AsyncClient, web
 
 
 async def test_preview_renders_each_email_and_uploads_documents(
-    http: httpx.AsyncClient, web_engine: Engine, web_settings: Settings, fake_temporal: FakeTemporal
+    dev_http: httpx.AsyncClient, web_dev: Running, smtp_server: SmtpServer
 ) -> None:
+    http, web_engine = dev_http, web_dev.engine
     request = first_request(web_engine)
     ids = setup_picker(web_engine, request)
     existing = [d for d in request_docs(web_engine, request.id) if d.kind == DocumentKind.REQUEST]
@@ -239,7 +256,11 @@ async def test_preview_renders_each_email_and_uploads_documents(
     assert "Sehr geehrte Damen und Herren" in starred_mail and "[persönlicher Link]" in starred_mail
     assert "Hinweis des Backoffice:\nBitte Vorschäden beachten." in starred_mail
     assert "Hinweis des Backoffice" not in other_mail.split("</textarea>", 1)[1]
-    assert fake_temporal.starts == [] and tenders_of(web_engine, request.id) == []
+    # a preview only: no tender row, no workflow, no email
+    assert tenders_of(web_engine, request.id) == []
+    for insurer in (starred, other):
+        assert await workflow_run(web_dev, request.id, insurer.id) is None
+    assert smtp_server.capture.messages == []
 
 
 async def test_preview_refuses_bad_files_and_stores_nothing(
@@ -270,13 +291,15 @@ async def test_preview_refuses_bad_files_and_stores_nothing(
 
 
 async def test_forged_choices_are_refused_and_change_nothing(
-    http: httpx.AsyncClient, web_engine: Engine, fake_temporal: FakeTemporal
+    dev_http: httpx.AsyncClient, web_dev: Running
 ) -> None:
+    http, web_engine = dev_http, web_dev.engine
     request = first_request(web_engine)
     ids = setup_picker(web_engine, request)
-    tendered = make_linked_tender(web_engine, request, insurer_skip=1)
+    tendered = await started_tender(web_dev, request, insurer_skip=1)
+    tendered_run = await workflow_run(web_dev, request.id, tendered.insurer_id)
     with Session(web_engine) as s:
-        tendered_insurer = s.get(Insurer, s.get(Tender, tendered.tender_id).insurer_id)  # type: ignore[union-attr]
+        tendered_insurer = s.get(Insurer, tendered.insurer_id)
         other_request_doc = s.exec(select(Document).where(Document.request_id != request.id)).first()
     assert tendered_insurer is not None and other_request_doc is not None
     unreachable = insurer_named(web_engine, ids["unreachable"])
@@ -300,8 +323,11 @@ async def test_forged_choices_are_refused_and_change_nothing(
             response = await http.post(f"/requests/{request.id}/{path}", data=data)
             assert response.status_code == 422, (path, message, response.status_code)
             assert message in html.unescape(response.text), (path, message)
-    assert fake_temporal.starts == []
-    assert [t.id for t in tenders_of(web_engine, request.id)] == [tendered.tender_id]
+    # nothing started: the open tender keeps its one run, no other insurer got a workflow
+    assert await workflow_run(web_dev, request.id, tendered.insurer_id) == tendered_run
+    for insurer_id in (ids["other"], ids["unreachable"], ids["no_contact"], 999999):
+        assert await workflow_run(web_dev, request.id, insurer_id) is None
+    assert [t.id for t in tenders_of(web_engine, request.id)] == [tendered.id]
     assert len(request_docs(web_engine, request.id)) == before_docs
 
 
@@ -325,8 +351,9 @@ async def test_back_keeps_the_choices(http: httpx.AsyncClient, web_engine: Engin
 
 
 async def test_send_stores_notes_and_documents_per_tender(
-    http: httpx.AsyncClient, web_engine: Engine, fake_temporal: FakeTemporal
+    dev_http: httpx.AsyncClient, web_dev: Running, smtp_server: SmtpServer
 ) -> None:
+    http, web_engine = dev_http, web_dev.engine
     request = first_request(web_engine)
     ids = setup_picker(web_engine, request)
     doc = [d for d in request_docs(web_engine, request.id) if d.kind == DocumentKind.REQUEST][0]
@@ -340,48 +367,61 @@ async def test_send_stores_notes_and_documents_per_tender(
     )
 
     assert response.status_code == 303 and response.headers["location"].endswith("#tenders")
-    assert [s[0] for s in fake_temporal.starts] == ["TenderWorkflow", "TenderWorkflow"]
+    page = html.unescape((await http.get(response.headers["location"])).text)
+    assert "2 Ausschreibung(en) gestartet." in page
     by_insurer = {t.insurer_id: t for t in tenders_of(web_engine, request.id)}
+    assert sorted(by_insurer) == sorted([ids["starred"], ids["other"]])
     assert by_insurer[ids["starred"]].email_note == "Nur für Stern"
     assert by_insurer[ids["other"]].email_note == ""
     assert all(t.document_ids == [doc.id] for t in by_insurer.values())
-    assert all(t.status == TenderStatus.QUEUED for t in by_insurer.values())
-    page = html.unescape((await http.get(response.headers["location"])).text)
-    assert "2 Ausschreibung(en) gestartet." in page
-    assert page.count("Bereit ausgeschrieben zu werden") >= 2
+    runs = {}
+    for tender in by_insurer.values():
+        described = await web_dev.client.get_workflow_handle(tender.workflow_id).describe()
+        assert described.workflow_type == "TenderWorkflow" and described.task_queue == web_dev.task_queue
+        runs[tender.insurer_id] = described.run_id
+    # each started queued, then the worker sent its email
+    with Session(web_engine) as s:
+        started = s.exec(select(AuditEvent).where(AuditEvent.request_id == request.id)
+                         .where(AuditEvent.kind == "tender_started")).all()
+    assert sorted((e.tender_id, e.detail) for e in started) == sorted(
+        (t.id, TenderStatus.QUEUED.value) for t in by_insurer.values())
+    for tender in by_insurer.values():
+        await eventually(lambda t=tender: tender_status(web_engine, t.id) == TenderStatus.SENT)  # type: ignore[misc]
+    page = html.unescape((await http.get(f"/requests/{request.id}")).text)
+    assert page.count(">Ausgeschrieben<") >= 2
+    for insurer_id, note in ((ids["starred"], "Nur für Stern"), (ids["other"], None)):
+        [message] = smtp_server.capture.to(by_insurer[insurer_id].contact_email)
+        assert [part.get_filename() for part in message.iter_attachments()] == [doc.filename]
+        body = message.get_body(preferencelist=("plain",))
+        assert body is not None
+        assert ("Nur für Stern" in body.get_content()) == (note is not None)
 
     again = await http.post(f"/requests/{request.id}/tenders", data=form(csrf, [ids["starred"]]))
     assert again.status_code == 422
     assert "ist für diese Anfrage bereits ausgeschrieben" in html.unescape(again.text)
-    assert len(fake_temporal.starts) == 2 and len(tenders_of(web_engine, request.id)) == 2
+    assert len(tenders_of(web_engine, request.id)) == 2
+    assert await workflow_run(web_dev, request.id, ids["starred"]) == runs[ids["starred"]]
 
 
 async def test_plain_form_without_wizard_still_works(
-    http: httpx.AsyncClient, web_engine: Engine, fake_temporal: FakeTemporal
+    dev_http: httpx.AsyncClient, web_dev: Running, smtp_server: SmtpServer
 ) -> None:
-    request = first_request(web_engine)
-    target = tenderable_insurer(web_engine, request)
-    csrf = await logged_in(http, MAIN_BACKOFFICE)
-    response = await http.post(f"/requests/{request.id}/tenders",
-                               data=form(csrf, [target.id], email_note="Bitte bis Monatsende."))
+    request = first_request(web_dev.engine)
+    target = tenderable_insurer(web_dev.engine, request)
+    csrf = await logged_in(dev_http, MAIN_BACKOFFICE)
+    response = await dev_http.post(f"/requests/{request.id}/tenders",
+                                   data=form(csrf, [target.id], email_note="Bitte bis Monatsende."))
     assert response.status_code == 303
-    [tender] = tenders_of(web_engine, request.id)
+    [tender] = tenders_of(web_dev.engine, request.id)
     assert tender.email_note == "Bitte bis Monatsende." and tender.document_ids == []
+    await eventually(lambda: tender_status(web_dev.engine, tender.id) == TenderStatus.SENT)
+    [message] = smtp_server.capture.to(tender.contact_email)
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None and "Bitte bis Monatsende." in body.get_content()
 
 
-async def test_send_without_temporal_keeps_the_preview(
-    http: httpx.AsyncClient, web_app: object, web_engine: Engine
-) -> None:
-    from fastapi import FastAPI
-
-    from web.temporal import TemporalConnector
-
-    assert isinstance(web_app, FastAPI)
-
-    def unreachable() -> None:
-        raise ConnectionRefusedError()
-
-    web_app.state.temporal = TemporalConnector(unreachable)  # type: ignore[arg-type]
+async def test_send_without_temporal_keeps_the_preview(http: httpx.AsyncClient, web_engine: Engine) -> None:
+    """``http`` serves the app whose Temporal is down (its client cannot connect)."""
     request = first_request(web_engine)
     target = tenderable_insurer(web_engine, request)
     csrf = await logged_in(http, MAIN_BACKOFFICE)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import pytest
@@ -14,7 +14,6 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
-from temporalio.client import Client
 
 from tenderdesk.db import make_engine, session_scope
 from tenderdesk.models import (
@@ -34,13 +33,13 @@ from tenderdesk.tokens import hash_token, new_token
 from tests.conftest import SmtpServer, free_port
 from web.app import create_app
 from web.sessions import IDLE_TIMEOUT
+from web.temporal import TemporalClientFactory
 
 from .conftest import (
     BASE_URL,
     CSRF_RE,
     MAIN_BACKOFFICE,
     OTHER_BACKOFFICE,
-    FakeTemporal,
     client_for,
     csrf_from,
     first_request,
@@ -227,11 +226,13 @@ def client_from(app: FastAPI, address: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(address, 40000)), base_url=BASE_URL)
 
 
-async def test_throttle_holds_across_two_app_instances(web_settings: Settings, fake_temporal: FakeTemporal) -> None:
+async def test_throttle_holds_across_two_app_instances(
+    web_settings: Settings, no_temporal: TemporalClientFactory
+) -> None:
     """Two apps with their own connection pools on one database, as two web
     processes would be: failures in one count in the other."""
     engines = [make_engine(web_settings.database_url) for _ in range(2)]
-    apps = [create_app(web_settings, e, temporal_client_factory=lambda: cast(Client, fake_temporal)) for e in engines]
+    apps = [create_app(web_settings, e, temporal_client_factory=no_temporal) for e in engines]
     try:
         async with client_for(apps[0]) as first, client_for(apps[1]) as second:
             for n in range(5):
@@ -285,10 +286,10 @@ async def test_wrong_current_password_counts_as_failure(http: httpx.AsyncClient)
 
 # ------------------------------------------------------------------- sessions
 async def test_cookie_is_secure_with_host_prefix_on_https(
-    web_settings: Settings, web_engine: Engine, fake_temporal: FakeTemporal
+    web_settings: Settings, web_engine: Engine, no_temporal: TemporalClientFactory
 ) -> None:
     settings = web_settings.model_copy(update={"base_url": "https://tenderdesk.example"})
-    app = create_app(settings, web_engine, temporal_client_factory=lambda: cast(Client, fake_temporal))
+    app = create_app(settings, web_engine, temporal_client_factory=no_temporal)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://testserver") as client:
         response = await login(client, MAIN_BACKOFFICE)
     assert response.status_code == 303
@@ -327,11 +328,11 @@ SAME_ANSWER = "Falls ein Konto zu dieser Adresse besteht, haben wir Ihnen einen 
 
 @pytest.fixture
 def mail_app(
-    web_settings: Settings, web_engine: Engine, fake_temporal: FakeTemporal, smtp_server: SmtpServer
+    web_settings: Settings, web_engine: Engine, no_temporal: TemporalClientFactory, smtp_server: SmtpServer
 ) -> FastAPI:
     """The app sending its reset emails to the loopback SMTP server of the test run."""
     settings = web_settings.model_copy(update={"smtp_host": smtp_server.host, "smtp_port": smtp_server.port})
-    return create_app(settings, web_engine, temporal_client_factory=lambda: cast(Client, fake_temporal))
+    return create_app(settings, web_engine, temporal_client_factory=no_temporal)
 
 
 async def request_reset(client: httpx.AsyncClient, email: str) -> httpx.Response:
@@ -475,11 +476,12 @@ async def test_reset_smtp_failure_gives_the_same_answer_and_logs_no_token(
 
 
 async def test_reset_with_smtp_down_still_answers(
-    web_settings: Settings, web_engine: Engine, fake_temporal: FakeTemporal, caplog: pytest.LogCaptureFixture
+    web_settings: Settings, web_engine: Engine, no_temporal: TemporalClientFactory,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     settings = web_settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": free_port(),
                                                 "smtp_timeout_s": 2.0})
-    app = create_app(settings, web_engine, temporal_client_factory=lambda: cast(Client, fake_temporal))
+    app = create_app(settings, web_engine, temporal_client_factory=no_temporal)
     caplog.set_level(logging.INFO, logger="web.auth")
     async with client_for(app) as browser:
         response = await request_reset(browser, MAIN_BACKOFFICE)
@@ -563,9 +565,7 @@ def set_locale(engine: Engine, email: str, locale: str) -> None:
         s.add(user)
 
 
-async def test_language_switch_renders_english(
-    http: httpx.AsyncClient, web_engine: Engine, fake_temporal: FakeTemporal
-) -> None:
+async def test_language_switch_renders_english(http: httpx.AsyncClient, web_engine: Engine) -> None:
     request = first_request(web_engine)
     make_linked_tender(web_engine, request, status=TenderStatus.SENT)
     csrf = await logged_in(http, MAIN_BACKOFFICE)

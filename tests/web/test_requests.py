@@ -11,7 +11,6 @@ import httpx
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from tenderdesk.contracts import Action
 from tenderdesk.db import session_scope
 from tenderdesk.models import (
     AuditEvent,
@@ -30,21 +29,26 @@ from tenderdesk.models import (
 from tenderdesk.states import TenderStatus
 from tenderdesk.storage import store_bytes
 
+from ..conftest import Running, SmtpServer
 from .conftest import (
     BROKER_USER,
     MAIN_BACKOFFICE,
     OTHER_BACKOFFICE,
     OTHER_BROKER_USER,
     SECOND_ACCOUNT_USER,
-    FakeTemporal,
+    accepted_updates,
     csrf_from,
+    eventually,
     first_request,
     logged_in,
     make_linked_tender,
+    started_tender,
+    tender_row,
     user_by_email,
 )
 
 ACTION_ID_RE = re.compile(r'name="action_id" value="([0-9a-f]{32})"')
+LINK_TOKEN_RE = re.compile(r"http://testserver/t/([A-Za-z0-9_-]+)")
 
 
 async def test_request_page_renders_overview_and_grouped_answers(
@@ -227,58 +231,62 @@ async def test_reassign_refuses_anyone_else_and_changes_nothing(
 
 
 async def test_tender_table_and_actions(
-    http: httpx.AsyncClient, web_engine: Engine, fake_temporal: FakeTemporal
+    dev_http: httpx.AsyncClient, web_dev: Running, smtp_server: SmtpServer
 ) -> None:
-    request = first_request(web_engine)
-    linked = make_linked_tender(web_engine, request)
-    csrf = await logged_in(http, MAIN_BACKOFFICE)
-    page = await http.get(f"/requests/{request.id}")
+    engine = web_dev.engine
+    request = first_request(engine)
+    tender = await started_tender(web_dev, request)
+    csrf = await logged_in(dev_http, MAIN_BACKOFFICE)
+    page = await dev_http.get(f"/requests/{request.id}")
     assert "Ausgeschrieben" in page.text
     for label in ("Erinnerung schicken", "In Bearbeitung", "Anfrage nicht erfolgreich",
                   "Link zur Ausschreibung"):
         assert label in page.text
-    assert (
-        f"http://temporal-ui.test/namespaces/default/workflows/tender-r{request.id}-i" in page.text
-    )
+    assert f"http://temporal-ui.test/namespaces/default/workflows/{tender.workflow_id}" in page.text
     action_id = ACTION_ID_RE.findall(page.text)[0]
-    path = f"/requests/{request.id}/tenders/{linked.tender_id}/actions/remind_now"
+    path = f"/requests/{request.id}/tenders/{tender.id}/actions/remind_now"
 
-    first = await http.post(path, data={"csrf_token": csrf, "action_id": action_id})
-    again = await http.post(path, data={"csrf_token": csrf, "action_id": action_id})
+    first = await dev_http.post(path, data={"csrf_token": csrf, "action_id": action_id})
+    again = await dev_http.post(path, data={"csrf_token": csrf, "action_id": action_id})
 
     assert first.status_code == again.status_code == 303
-    assert [u[1] for u in fake_temporal.updates] == ["remind_now", "remind_now"]
-    _, _, action, update_id = fake_temporal.updates[0]
-    assert isinstance(action, Action) and update_id == action_id == action.action_id
-    assert action.actor_user_id == user_by_email(web_engine, MAIN_BACKOFFICE).id
-    shown = await http.get(f"/requests/{request.id}")
-    assert "OK: remind_now" in shown.text
+    # the double click reached the workflow once: one update under the form's action id
+    [update] = await accepted_updates(web_dev, tender.workflow_id)
+    assert update.name == "remind_now" and update.update_id == action_id == update.arg["action_id"]
+    assert update.arg["actor_user_id"] == user_by_email(engine, MAIN_BACKOFFICE).id
+    await eventually(lambda: tender_row(engine, tender.id).reminders_sent == 1)
+    with Session(engine) as s:
+        reminders = s.exec(select(SystemEmail).where(SystemEmail.tender_id == tender.id)
+                           .where(SystemEmail.kind == "reminder")).all()
+    assert len(reminders) == 1 and len(smtp_server.capture.to(tender.contact_email)) == 2  # tender + reminder
+    shown = html.unescape((await dev_http.get(f"/requests/{request.id}")).text)
+    assert "Die Erinnerung wird versendet." in shown
 
-    forged = await http.post(path, data={"csrf_token": csrf, "action_id": "nope"})
-    assert forged.status_code == 422 and len(fake_temporal.updates) == 2
+    forged = await dev_http.post(path, data={"csrf_token": csrf, "action_id": "nope"})
+    assert forged.status_code == 422 and len(await accepted_updates(web_dev, tender.workflow_id)) == 1
     assert "Das Formular ist veraltet. Bitte laden Sie die Seite neu." in forged.text
-    unknown = await http.post(
-        f"/requests/{request.id}/tenders/{linked.tender_id}/actions/close",
+    unknown = await dev_http.post(
+        f"/requests/{request.id}/tenders/{tender.id}/actions/close",
         data={"csrf_token": csrf, "action_id": action_id},
     )
     assert unknown.status_code == 404
 
 
-async def test_action_refusal_is_shown(
-    http: httpx.AsyncClient, web_engine: Engine, fake_temporal: FakeTemporal
-) -> None:
-    from temporalio.service import RPCError, RPCStatusCode
-
-    request = first_request(web_engine)
-    linked = make_linked_tender(web_engine, request)
-    csrf = await logged_in(http, MAIN_BACKOFFICE)
-    fake_temporal.fail_with = RPCError("gone", RPCStatusCode.NOT_FOUND, b"")
-    await http.post(
-        f"/requests/{request.id}/tenders/{linked.tender_id}/actions/withdraw",
+async def test_action_refusal_is_shown(dev_http: httpx.AsyncClient, web_dev: Running) -> None:
+    """The workflow ended behind the projection's back (terminated in the
+    Temporal UI): Temporal refuses the update, the page says so."""
+    request = first_request(web_dev.engine)
+    tender = await started_tender(web_dev, request)
+    await web_dev.client.get_workflow_handle(tender.workflow_id).terminate("von Hand beendet")
+    csrf = await logged_in(dev_http, MAIN_BACKOFFICE)
+    response = await dev_http.post(
+        f"/requests/{request.id}/tenders/{tender.id}/actions/withdraw",
         data={"csrf_token": csrf, "action_id": "a" * 32},
     )
-    page = await http.get(f"/requests/{request.id}")
+    assert response.status_code == 303
+    page = await dev_http.get(f"/requests/{request.id}")
     assert "Die Ausschreibung ist bereits beendet." in page.text
+    assert tender_row(web_dev.engine, tender.id).status == TenderStatus.SENT
 
 
 async def test_delivery_failure_and_system_emails(http: httpx.AsyncClient, web_engine: Engine) -> None:
@@ -366,19 +374,26 @@ async def test_broker_cannot_download_unreleased_offer(http: httpx.AsyncClient, 
     assert (await http.get(f"/requests/{request.id}/documents/{doc_id}")).status_code == 404
 
 
-async def test_insurer_preview_is_read_only(http: httpx.AsyncClient, web_engine: Engine,
-                                            fake_temporal: FakeTemporal) -> None:
-    request = first_request(web_engine)
-    linked = make_linked_tender(web_engine, request)
-    await logged_in(http, MAIN_BACKOFFICE)
+async def test_insurer_preview_is_read_only(
+    dev_http: httpx.AsyncClient, web_dev: Running, smtp_server: SmtpServer
+) -> None:
+    request = first_request(web_dev.engine)
+    tender = await started_tender(web_dev, request)
+    [mail] = smtp_server.capture.to(tender.contact_email)
+    body = mail.get_body(preferencelist=("plain",))
+    assert body is not None
+    [token] = LINK_TOKEN_RE.findall(body.get_content())
+    await logged_in(dev_http, MAIN_BACKOFFICE)
 
-    page = await http.get(f"/requests/{request.id}/tenders/{linked.tender_id}/insurer-view")
+    page = await dev_http.get(f"/requests/{request.id}/tenders/{tender.id}/insurer-view")
 
     assert page.status_code == 200
     assert "Vorschau" in page.text and request.number in page.text
     assert "<form" not in page.text.split("<main", 1)[1]
-    assert linked.token not in page.text
-    assert fake_temporal.updates == []  # the preview is not a "link opened"
+    assert token not in page.text
+    # the preview is not a "link opened": nothing reached the workflow
+    assert await accepted_updates(web_dev, tender.workflow_id) == []
+    assert tender_row(web_dev.engine, tender.id).first_opened_at is None
 
 
 async def test_contact_page(http: httpx.AsyncClient, web_engine: Engine) -> None:
@@ -525,3 +540,4 @@ async def test_documents_list_every_file_grouped_and_download_safely(
     assert f"/documents/{ids[DocumentKind.OFFER]}" not in page  # not released
     for kind, status in ((DocumentKind.COVER_NOTE, 200), (DocumentKind.ATTACHMENT, 404), (DocumentKind.OFFER, 404)):
         assert (await http.get(f"/requests/{request.id}/documents/{ids[kind]}")).status_code == status
+

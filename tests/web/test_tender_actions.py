@@ -1,6 +1,8 @@
 """The tender actions menu: one-click actions, "Termine ändern" and "Angebot
-hinzufügen" by the backoffice; form validation against the fake Temporal
-client, the whole menu against the real dev server and worker."""
+hinzufügen" by the backoffice. Everything runs against the real Temporal dev
+server and worker: form validation on the seeded SQLite copy (``dev_http``;
+the workflow's history proves what reached it), the whole menu on SQLite and
+PostgreSQL (``dev``)."""
 
 from __future__ import annotations
 
@@ -13,14 +15,14 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from tenderdesk.contracts import RescheduleAction
 from tenderdesk.db import session_scope
-from tenderdesk.models import Document, DocumentKind, Offer, Party, Request, Tender, utcnow
+from tenderdesk.models import AuditEvent, Document, DocumentKind, Offer, Party, Request, Tender, as_utc, utcnow
 from tenderdesk.seed import seed_demo
 from tenderdesk.states import TenderStatus
 from web.app import create_app
 from web.forms import BERLIN, end_of_day_utc
 from web.tender_actions import parse_schedule
+from web.tenders import decline
 
 from ..conftest import Running, SmtpServer
 from .conftest import (
@@ -28,15 +30,16 @@ from .conftest import (
     MAIN_BACKOFFICE,
     MAX_UPLOAD,
     SECOND_ACCOUNT_USER,
-    FakeTemporal,
+    accepted_updates,
     client_for,
+    eventually,
     first_request,
     logged_in,
-    make_linked_tender,
+    started_tender,
     tenderable_insurer,
     user_by_email,
 )
-from .test_end_to_end import ACTION_ID_RE, eventually, tender_status
+from .test_end_to_end import ACTION_ID_RE, tender_status
 from .test_insurer_link import sample_pdf
 
 FORM_ACTION_ID_RE = re.compile(r'name="action_id" value="([0-9a-f]{32})"')
@@ -50,7 +53,7 @@ def de(day: date) -> str:
     return day.strftime("%d.%m.%Y")
 
 
-def row(engine: Engine, tender_id: int) -> Tender:
+def row(engine: Engine, tender_id: int | None) -> Tender:
     with Session(engine) as s:
         tender = s.get(Tender, tender_id)
         assert tender is not None
@@ -103,15 +106,14 @@ def test_parse_schedule_rules() -> None:
         assert any(message in e for e in errors), (deadline, reminder, errors)
 
 
-async def test_schedule_form_validates_and_sends_the_update(
-    http: httpx.AsyncClient, web_engine: Engine, fake_temporal: FakeTemporal
-) -> None:
-    request = first_request(web_engine)
-    linked = make_linked_tender(web_engine, request)
-    csrf = await logged_in(http, MAIN_BACKOFFICE)
-    path = f"/requests/{request.id}/tenders/{linked.tender_id}/schedule"
-    action_id = await action_id_of(http, path)
-    before = row(web_engine, linked.tender_id)
+async def test_schedule_form_validates_and_sends_the_update(dev_http: httpx.AsyncClient, web_dev: Running) -> None:
+    engine = web_dev.engine
+    request = first_request(engine)
+    tender = await started_tender(web_dev, request)
+    assert tender.id is not None
+    csrf = await logged_in(dev_http, MAIN_BACKOFFICE)
+    path = f"/requests/{request.id}/tenders/{tender.id}/schedule"
+    action_id = await action_id_of(dev_http, path)
 
     invalid = [
         ({"deadline": "32.13.2030"}, "Die Antwortfrist ist kein gültiges Datum"),
@@ -121,47 +123,59 @@ async def test_schedule_form_validates_and_sends_the_update(
         ({}, "Bitte geben Sie eine neue Antwortfrist"),
     ]
     for fields, message in invalid:
-        response = await http.post(path, data={"csrf_token": csrf, "action_id": action_id, **fields})
+        response = await dev_http.post(path, data={"csrf_token": csrf, "action_id": action_id, **fields})
         assert response.status_code == 422, fields
         assert message in html.unescape(response.text), fields
         assert f'value="{action_id}"' in response.text  # a retry stays the same action
-    forged = await http.post(path, data={"csrf_token": csrf, "action_id": "x",
-                                         "deadline": de(today() + timedelta(days=20))})
+    forged = await dev_http.post(path, data={"csrf_token": csrf, "action_id": "x",
+                                             "deadline": de(today() + timedelta(days=20))})
     assert forged.status_code == 422 and "Das Formular ist veraltet" in forged.text
-    assert fake_temporal.updates == []
-    assert row(web_engine, linked.tender_id).deadline_at == before.deadline_at
+    assert await accepted_updates(web_dev, tender.workflow_id) == []
+    assert row(engine, tender.id).deadline_at == tender.deadline_at
 
-    response = await http.post(path, data={"csrf_token": csrf, "action_id": action_id,
-                                           "deadline": (today() + timedelta(days=20)).isoformat(),
-                                           "next_reminder": de(today() + timedelta(days=2))})
+    response = await dev_http.post(path, data={"csrf_token": csrf, "action_id": action_id,
+                                               "deadline": (today() + timedelta(days=20)).isoformat(),
+                                               "next_reminder": de(today() + timedelta(days=2))})
 
-    assert response.status_code == 303 and response.headers["location"].endswith(f"#tender-{linked.tender_id}")
-    [(_, name, action, update_id)] = fake_temporal.updates
-    assert name == "reschedule" and update_id == action_id and isinstance(action, RescheduleAction)
-    assert action.deadline_at == end_of_day_utc(today() + timedelta(days=20))
-    assert action.next_reminder_at == datetime.combine(today() + timedelta(days=2), time(9), tzinfo=BERLIN)
-    assert action.actor_user_id == user_by_email(web_engine, MAIN_BACKOFFICE).id
-    page = html.unescape((await http.get(response.headers["location"])).text)
-    assert "OK: reschedule" in page and f"Antwortfrist {de(today() + timedelta(days=20))}" in page
+    assert response.status_code == 303 and response.headers["location"].endswith(f"#tender-{tender.id}")
+    new_deadline = end_of_day_utc(today() + timedelta(days=20))
+    new_reminder = datetime.combine(today() + timedelta(days=2), time(9), tzinfo=BERLIN)
+    user_id = user_by_email(engine, MAIN_BACKOFFICE).id
+    [update] = await accepted_updates(web_dev, tender.workflow_id)
+    assert update.name == "reschedule" and update.update_id == action_id == update.arg["action_id"]
+    assert update.arg["actor_user_id"] == user_id
+    assert datetime.fromisoformat(update.arg["deadline_at"]) == new_deadline
+    assert datetime.fromisoformat(update.arg["next_reminder_at"]) == new_reminder
+    moved = await eventually(lambda: as_utc(row(engine, tender.id).deadline_at) == new_deadline)
+    assert moved and as_utc(row(engine, tender.id).next_reminder_at) == new_reminder
+    with Session(engine) as s:
+        event = s.exec(select(AuditEvent).where(AuditEvent.tender_id == tender.id)
+                       .where(AuditEvent.kind == "rescheduled")).one()
+    assert event.actor == Party.BACKOFFICE and event.actor_user_id == user_id
+    page = html.unescape((await dev_http.get(response.headers["location"])).text)
+    assert "Die Termine wurden geändert" in page and f"Antwortfrist {de(today() + timedelta(days=20))}" in page
 
 
 async def test_schedule_and_offer_only_while_awaiting_the_insurer(
-    http: httpx.AsyncClient, web_engine: Engine, fake_temporal: FakeTemporal
+    dev_http: httpx.AsyncClient, web_dev: Running
 ) -> None:
-    request = first_request(web_engine)
-    linked = make_linked_tender(web_engine, request, status=TenderStatus.DECLINED)
-    csrf = await logged_in(http, MAIN_BACKOFFICE)
-    base = f"/requests/{request.id}/tenders/{linked.tender_id}"
+    request = first_request(web_dev.engine)
+    tender = await started_tender(web_dev, request)
+    await decline(web_dev.client, web_dev.engine, tender, reason="Kein Interesse an diesem Risiko")
+    await eventually(lambda: row(web_dev.engine, tender.id).status == TenderStatus.DECLINED)
+    [declined] = await accepted_updates(web_dev, tender.workflow_id)
+    csrf = await logged_in(dev_http, MAIN_BACKOFFICE)
+    base = f"/requests/{request.id}/tenders/{tender.id}"
     for path, message in ((f"{base}/schedule", "Termine können im Status „Absage zur Anfrage“ nicht"),
                           (f"{base}/offer", "Ein Angebot kann im Status „Absage zur Anfrage“ nicht")):
-        page = await http.get(path)
+        page = await dev_http.get(path)
         assert page.status_code == 409 and message in html.unescape(page.text)
-        posted = await http.post(path, data={"csrf_token": csrf, "action_id": "a" * 32,
-                                             "deadline": de(today() + timedelta(days=9))})
-        assert posted.status_code == 409
-    request_page = (await http.get(f"/requests/{request.id}")).text
+        posted = await dev_http.post(path, data={"csrf_token": csrf, "action_id": "a" * 32,
+                                                 "deadline": de(today() + timedelta(days=9))})
+        assert posted.status_code == 409 and message in html.unescape(posted.text)  # refused here, not by Temporal
+    request_page = (await dev_http.get(f"/requests/{request.id}")).text
     assert f"{base}/schedule" not in request_page and f"{base}/offer" not in request_page
-    assert fake_temporal.updates == []
+    assert await accepted_updates(web_dev, tender.workflow_id) == [declined]
 
 
 # ------------------------------------------------------------------ Angebot hinzufügen
@@ -174,14 +188,20 @@ def offer_fields(**overrides: str) -> dict[str, str]:
     return fields
 
 
-async def test_offer_form_refuses_bad_input_and_stores_nothing(
-    http: httpx.AsyncClient, web_engine: Engine, fake_temporal: FakeTemporal
-) -> None:
-    request = first_request(web_engine)
-    linked = make_linked_tender(web_engine, request)
-    csrf = await logged_in(http, MAIN_BACKOFFICE)
-    path = f"/requests/{request.id}/tenders/{linked.tender_id}/offer"
-    action_id = await action_id_of(http, path)
+def offer_rows(engine: Engine, request_id: int | None) -> tuple[list[Offer], list[Document]]:
+    with Session(engine) as s:
+        offers = list(s.exec(select(Offer).where(Offer.request_id == request_id)).all())
+        documents = list(s.exec(select(Document).where(Document.kind == DocumentKind.OFFER)
+                                .where(Document.request_id == request_id)).all())
+    return offers, documents
+
+
+async def test_offer_form_refuses_bad_input_and_stores_nothing(dev_http: httpx.AsyncClient, web_dev: Running) -> None:
+    request = first_request(web_dev.engine)
+    tender = await started_tender(web_dev, request)
+    csrf = await logged_in(dev_http, MAIN_BACKOFFICE)
+    path = f"/requests/{request.id}/tenders/{tender.id}/offer"
+    action_id = await action_id_of(dev_http, path)
     pdf = ("angebot.pdf", sample_pdf(), "application/pdf")
     cases = [
         (offer_fields(premium=""), pdf, 422, "Bitte geben Sie die Jahresprämie an."),
@@ -195,37 +215,31 @@ async def test_offer_form_refuses_bad_input_and_stores_nothing(
     ]
     for fields, upload, status, message in cases:
         files = {"file": upload} if upload else {"file": ("", b"", "application/octet-stream")}
-        response = await http.post(path, data={"csrf_token": csrf, "action_id": action_id, **fields}, files=files)
+        response = await dev_http.post(path, data={"csrf_token": csrf, "action_id": action_id, **fields},
+                                       files=files)
         assert response.status_code == status, (message, response.status_code)
         assert message in html.unescape(response.text), message
-    no_csrf = await http.post(path, data={"action_id": action_id, **offer_fields()}, files={"file": pdf})
+    no_csrf = await dev_http.post(path, data={"action_id": action_id, **offer_fields()}, files={"file": pdf})
     assert no_csrf.status_code == 403
-    assert fake_temporal.updates == []
-    with Session(web_engine) as s:
-        assert s.exec(select(Offer)).first() is None
-        assert s.exec(select(Document).where(Document.kind == DocumentKind.OFFER)
-                      .where(Document.request_id == request.id)).first() is None
+    assert await accepted_updates(web_dev, tender.workflow_id) == []
+    assert offer_rows(web_dev.engine, request.id) == ([], [])
+    assert row(web_dev.engine, tender.id).status == TenderStatus.SENT
 
 
-async def test_offer_refused_by_the_workflow_leaves_nothing(
-    http: httpx.AsyncClient, web_engine: Engine, fake_temporal: FakeTemporal
-) -> None:
-    from temporalio.service import RPCError, RPCStatusCode
-
-    request = first_request(web_engine)
-    linked = make_linked_tender(web_engine, request)
-    csrf = await logged_in(http, MAIN_BACKOFFICE)
-    path = f"/requests/{request.id}/tenders/{linked.tender_id}/offer"
-    action_id = await action_id_of(http, path)
-    fake_temporal.fail_with = RPCError("gone", RPCStatusCode.NOT_FOUND, b"")
-    response = await http.post(path, data={"csrf_token": csrf, "action_id": action_id, **offer_fields()},
-                               files={"file": ("angebot.pdf", sample_pdf(), "application/pdf")})
+async def test_offer_refused_by_the_workflow_leaves_nothing(dev_http: httpx.AsyncClient, web_dev: Running) -> None:
+    """The workflow ended behind the projection's back (terminated in the
+    Temporal UI): Temporal refuses the offer, and the staged rows are gone."""
+    request = first_request(web_dev.engine)
+    tender = await started_tender(web_dev, request)
+    await web_dev.client.get_workflow_handle(tender.workflow_id).terminate("von Hand beendet")
+    csrf = await logged_in(dev_http, MAIN_BACKOFFICE)
+    path = f"/requests/{request.id}/tenders/{tender.id}/offer"
+    action_id = await action_id_of(dev_http, path)
+    response = await dev_http.post(path, data={"csrf_token": csrf, "action_id": action_id, **offer_fields()},
+                                   files={"file": ("angebot.pdf", sample_pdf(), "application/pdf")})
     assert response.status_code == 409
     assert "Die Ausschreibung ist bereits beendet." in response.text
-    with Session(web_engine) as s:
-        assert s.exec(select(Offer)).first() is None
-        assert s.exec(select(Document).where(Document.kind == DocumentKind.OFFER)
-                      .where(Document.request_id == request.id)).first() is None
+    assert offer_rows(web_dev.engine, request.id) == ([], [])
 
 
 # ------------------------------------------------------------------ authorization
@@ -233,28 +247,32 @@ async def test_offer_refused_by_the_workflow_leaves_nothing(
 
 @pytest.mark.parametrize("who, status", [(BROKER_USER, 403), (SECOND_ACCOUNT_USER, 404)])
 async def test_every_tender_action_is_backoffice_of_the_account_only(
-    http: httpx.AsyncClient, web_engine: Engine, fake_temporal: FakeTemporal, who: str, status: int
+    dev_http: httpx.AsyncClient, web_dev: Running, who: str, status: int
 ) -> None:
-    request = first_request(web_engine)
-    linked = make_linked_tender(web_engine, request)
+    engine = web_dev.engine
+    request = first_request(engine)
+    tender = await started_tender(web_dev, request)
     if who == BROKER_USER:
-        with session_scope(web_engine) as s:
+        with session_scope(engine) as s:
             req = s.get(Request, request.id)
-            req.broker_id = user_by_email(web_engine, BROKER_USER).broker_id  # type: ignore[union-attr,assignment]
+            req.broker_id = user_by_email(engine, BROKER_USER).broker_id  # type: ignore[union-attr,assignment]
             s.add(req)
-    csrf = await logged_in(http, who)
-    base = f"/requests/{request.id}/tenders/{linked.tender_id}"
+    csrf = await logged_in(dev_http, who)
+    base = f"/requests/{request.id}/tenders/{tender.id}"
     for path in (f"{base}/schedule", f"{base}/offer", f"{base}/insurer-view"):
-        assert (await http.get(path)).status_code == status, path
+        assert (await dev_http.get(path)).status_code == status, path
     posts = [f"{base}/actions/{name}" for name in ("remind_now", "withdraw", "mark_in_progress")]
     posts += [f"{base}/schedule", f"{base}/offer", f"/requests/{request.id}/assign",
               f"/requests/{request.id}/assignee"]
     for path in posts:
-        response = await http.post(path, data={"csrf_token": csrf, "action_id": "a" * 32,
-                                               "deadline": de(today() + timedelta(days=9)),
-                                               "assignee_id": "1"})
+        response = await dev_http.post(path, data={"csrf_token": csrf, "action_id": "a" * 32,
+                                                   "deadline": de(today() + timedelta(days=9)),
+                                                   "assignee_id": "1"})
         assert response.status_code == status, path
-    assert fake_temporal.updates == []
+    assert await accepted_updates(web_dev, tender.workflow_id) == []
+    after = row(engine, tender.id)
+    assert (after.status, after.reminders_sent, after.deadline_at) == (
+        TenderStatus.SENT, 0, tender.deadline_at)
 
 
 # ------------------------------------------------------------------ with Temporal
@@ -296,7 +314,7 @@ async def test_actions_menu_against_the_workflow(dev: Running, smtp_server: Smtp
         assert reminded.status_code == 303
         shown = html.unescape((await http.get(reminded.headers["location"])).text)
         assert f"{first.name}: Die Erinnerung wird versendet." in shown
-        await eventually(lambda: row(dev.engine, a.id).reminders_sent == 1)  # type: ignore[arg-type]
+        await eventually(lambda: row(dev.engine, a.id).reminders_sent == 1)
 
         # In Bearbeitung
         marked = await http.post(f"{base_a}/actions/mark_in_progress",
