@@ -295,7 +295,7 @@ async def start_binding_workflow(*, client: Client, settings: Settings, binding_
         )
     except WorkflowAlreadyStartedError:
         return True  # completed before: nothing left to do
-    except RPCError:
+    except (RPCError, RuntimeError):  # RuntimeError: a lazy client that cannot connect
         log.exception("could not start binding workflow for request %s", request_id)
         return False
     return True

@@ -69,7 +69,7 @@ async def queue_email(
         )
     except WorkflowAlreadyStartedError:
         pass
-    except RPCError:
+    except (RPCError, RuntimeError):  # RuntimeError: a lazy client that cannot connect
         # The row stays "pending" and is visible under System Emails.
         log.exception("could not start delivery of system email %s", row.id)
     return row

@@ -265,7 +265,7 @@ async def _start_one(
         )
     except WorkflowAlreadyStartedError:
         return f"Für {insurer_name} läuft bereits eine Ausschreibung."
-    except RPCError:
+    except (RPCError, RuntimeError):  # RuntimeError: a lazy client that cannot connect
         log.exception("could not start tender workflow %s", tender.workflow_id)
         return (
             f"Die Ausschreibung an {insurer_name} konnte nicht gestartet werden "

@@ -6,12 +6,11 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, cast
 
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
-from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from tenderdesk.db import session_scope
 from tenderdesk.models import (
@@ -182,28 +181,22 @@ async def finish_leftovers(run: Running) -> None:
                 await handle.terminate("test finished")
 
 
-class NoTemporal:
-    """A stand-in client for tests that stop before (or do not need) Temporal:
-    starting a workflow just succeeds and is recorded."""
-
-    def __init__(self) -> None:
-        self.started: list[str] = []
-
-    async def start_workflow(self, workflow: str, *args: Any, **kwargs: Any) -> None:
-        self.started.append(str(kwargs.get("id", workflow)))
-
-
-def no_temporal() -> tuple[Client, NoTemporal]:
-    stub = NoTemporal()
-    return cast(Client, stub), stub
+async def no_binding_workflow(run: Running, request_id: int) -> None:
+    """Temporal never heard of a binding workflow for the request: a refusal
+    stopped before anything was started."""
+    handle = run.client.get_workflow_handle(binding_workflow_id(request_id, run.settings.workflow_id_prefix))
+    with pytest.raises(RPCError) as err:
+        await handle.describe()
+    assert err.value.status == RPCStatusCode.NOT_FOUND
 
 
 def direct_offer(
     engine: Engine, world: World, index: int, *, status: TenderStatus = TenderStatus.OFFERED,
     released: bool = True, days: float = 30, premium_cents: int = 100_000,
 ) -> Offer:
-    """Tender and offer rows as the projection would leave them, without a workflow:
-    for the checks that refuse before anything reaches Temporal."""
+    """Tender and offer rows as the projection would leave them, without a tender
+    workflow: for the checks that refuse before anything reaches Temporal, and
+    for bindings whose follow-up finds no tender left to close."""
     with session_scope(engine) as s:
         tender = Tender(request_id=world.request_id, insurer_id=world.insurer_ids[index],
                         contact_email=f"direct{index}@test.example",

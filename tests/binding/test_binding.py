@@ -1,8 +1,9 @@
 """Abschluss: the cascade over all tenders, races, permissions and refusals.
 
 The cascade and the race run on the time-skipping server (SQLite) and on the
-real dev server (SQLite and PostgreSQL); the refusals stop before Temporal, so
-they run against both databases with a stand-in client.
+real dev server (SQLite and PostgreSQL); the refusals and the insert races run
+on the dev server against both databases too, and check that a refusal never
+reached Temporal (no binding workflow exists) while every binding started one.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from tenderdesk.contracts import Action
@@ -27,7 +27,6 @@ from tenderdesk.models import (
     Tender,
     TenderLink,
 )
-from tenderdesk.settings import Settings
 from tenderdesk.states import TenderStatus
 from web.binding import (
     ALREADY_BOUND_DE,
@@ -53,7 +52,7 @@ from .helpers import (
     direct_offer,
     emails,
     give_offer,
-    no_temporal,
+    no_binding_workflow,
     request_row,
     sent_tenders,
     wait_for,
@@ -162,11 +161,14 @@ async def test_two_concurrent_bindings_make_one_on_dev_server(bdev: Running) -> 
     await race(bdev)
 
 
-async def test_racing_inserts_make_one_binding(settings: Settings, engine: Engine) -> None:
-    """Many rounds of two simultaneous binds, on SQLite and PostgreSQL, without Temporal."""
-    client, stub = no_temporal()
+async def test_racing_inserts_make_one_binding(bdev: Running) -> None:
+    """Many rounds of two simultaneous binds, on SQLite and PostgreSQL; each
+    round's winner starts the one binding workflow of its request."""
+    engine, settings, client = bdev.engine, bdev.settings, bdev.client
+    worlds = []
     for round_ in range(4):
         world = make_world(engine, tag=f"R{round_}")
+        worlds.append(world)
         a = direct_offer(engine, world, 0)
         b = direct_offer(engine, world, 1)
         erika = broker_user(engine, world, tag=f"R{round_}")
@@ -176,15 +178,21 @@ async def test_racing_inserts_make_one_binding(settings: Settings, engine: Engin
             return_exceptions=True,
         )
         assert sorted(type(r).__name__ for r in results) == ["AlreadyBound", "BindOutcome"], results
+        [won] = [r for r in results if isinstance(r, BindOutcome)]
+        assert won.workflow_started
         with Session(engine) as s:
             assert len(s.exec(select(Binding).where(Binding.request_id == world.request_id)).all()) == 1
             assert s.get(Request, world.request_id).status == RequestStatus.BOUND  # type: ignore[union-attr]
-    assert len(stub.started) == 4
+    # Four requests, four binding workflows run to the end (no tender workflow is left to close).
+    for world in worlds:
+        result = await binding_result(bdev, world.request_id)
+        assert result.closed_tender_ids == [] and result.broker_notified
 
 
-async def test_unique_request_decides_even_when_checks_passed(settings: Settings, engine: Engine) -> None:
+async def test_unique_request_decides_even_when_checks_passed(bdev: Running) -> None:
     """The loser of a race passed every check before the winner committed: the
     insert's IntegrityError is what turns it away, with the German message."""
+    engine, settings, client = bdev.engine, bdev.settings, bdev.client
     world = make_world(engine)
     offer = direct_offer(engine, world, 0)
     other = direct_offer(engine, world, 1)
@@ -192,20 +200,19 @@ async def test_unique_request_decides_even_when_checks_passed(settings: Settings
         s.add(Binding(request_id=world.request_id, offer_id=other.id, tender_id=other.tender_id,  # type: ignore[arg-type]
                       bound_by_id=world.backoffice_user_id))
         s.commit()
-    client, stub = no_temporal()
     with pytest.raises(AlreadyBound, match=ALREADY_BOUND_DE):
         await bind_offer(engine=engine, client=client, settings=settings, offer_id=offer.id,  # type: ignore[arg-type]
                          broker_user=broker_user(engine, world))
     assert request_row(engine, world.request_id).status == RequestStatus.OPEN
-    assert stub.started == []
+    await no_binding_workflow(bdev, world.request_id)
 
 
 # -------------------------------------------------------------- refusals
-async def test_only_the_requests_broker_may_bind(settings: Settings, engine: Engine) -> None:
+async def test_only_the_requests_broker_may_bind(bdev: Running) -> None:
+    engine, settings, client = bdev.engine, bdev.settings, bdev.client
     world = make_world(engine)
     foreign = make_world(engine, tag="B")
     offer = direct_offer(engine, world, 0)
-    client, stub = no_temporal()
 
     async def bind(user_id: int | None = None, *, other_broker: bool = False, in_world: World = world) -> None:
         from .helpers import user
@@ -227,7 +234,7 @@ async def test_only_the_requests_broker_may_bind(settings: Settings, engine: Eng
     with Session(engine) as s:
         assert s.exec(select(Binding)).all() == []
     assert request_row(engine, world.request_id).status == RequestStatus.OPEN
-    assert stub.started == []
+    await no_binding_workflow(bdev, world.request_id)
 
 
 @pytest.mark.parametrize(
@@ -240,12 +247,10 @@ async def test_only_the_requests_broker_may_bind(settings: Settings, engine: Eng
     ],
     ids=["not-released", "past-validity", "offer-expired", "withdrawn"],
 )
-async def test_offer_that_cannot_be_bound(
-    settings: Settings, engine: Engine, setup: dict[str, object], message: str
-) -> None:
+async def test_offer_that_cannot_be_bound(bdev: Running, setup: dict[str, object], message: str) -> None:
+    engine, settings, client = bdev.engine, bdev.settings, bdev.client
     world = make_world(engine)
     offer = direct_offer(engine, world, 0, **setup)  # type: ignore[arg-type]
-    client, stub = no_temporal()
     with pytest.raises(BindingError, match=message):
         await bind_offer(engine=engine, client=client, settings=settings, offer_id=offer.id,  # type: ignore[arg-type]
                          broker_user=broker_user(engine, world))
@@ -258,13 +263,13 @@ async def test_offer_that_cannot_be_bound(
             assert choice.expired == (message == EXPIRED_DE)
         else:
             assert choices == []
-    assert stub.started == []
+    await no_binding_workflow(bdev, world.request_id)
 
 
-async def test_superseded_offer_and_bound_request(settings: Settings, engine: Engine) -> None:
+async def test_superseded_offer_and_bound_request(bdev: Running) -> None:
+    engine, settings, client = bdev.engine, bdev.settings, bdev.client
     world = make_world(engine)
     old = direct_offer(engine, world, 0)
-    client, _ = no_temporal()
     with Session(engine) as s:
         row = s.get(Offer, old.id)
         assert row is not None
@@ -275,16 +280,20 @@ async def test_superseded_offer_and_bound_request(settings: Settings, engine: En
     with pytest.raises(BindingError, match="nicht mehr aktuell"):
         await bind_offer(engine=engine, client=client, settings=settings, offer_id=old.id,  # type: ignore[arg-type]
                          broker_user=erika)
+    await no_binding_workflow(bdev, world.request_id)
     current = direct_offer(engine, world, 1)
     first = await bind_offer(engine=engine, client=client, settings=settings, offer_id=current.id,  # type: ignore[arg-type]
                              broker_user=erika)
     assert first.binding_id and first.workflow_id.endswith(f"-binding-r{world.request_id}")
+    assert first.workflow_started
     with pytest.raises(AlreadyBound, match=ALREADY_BOUND_DE):
         await bind_offer(engine=engine, client=client, settings=settings, offer_id=current.id,  # type: ignore[arg-type]
                          broker_user=erika)
     with Session(engine) as s:
         [choice] = offer_choices(s, world.request_id)
         assert choice.refusal_de == ALREADY_BOUND_DE and choice.bound
+    # The one binding's follow-up ran once: the broker heard of it.
+    assert (await binding_result(bdev, world.request_id)).broker_notified
 
 
 # ------------------------------------------------------ expired → extended

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -9,7 +10,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from tenderdesk.models import Account, AuditEvent, Party, Request, RequestStatus, Tender
-from tenderdesk.settings import Settings
 from tenderdesk.states import TenderStatus
 from web.binding import offer_choices
 from web.release import (
@@ -32,7 +32,6 @@ from .helpers import (
     direct_offer,
     emails,
     give_offer,
-    no_temporal,
     now,
     offer_row,
     sent_tenders,
@@ -127,22 +126,25 @@ async def test_no_release_needed_offers_visible_at_once_and_broker_emailed(
     assert len(emails(bts.engine, "offers_released")) == 2
 
 
-async def test_auto_release_does_nothing_when_release_is_needed(settings: Settings, engine: Engine) -> None:
+async def test_auto_release_does_nothing_when_release_is_needed(bdev: Running, smtp_server: SmtpServer) -> None:
+    engine, settings, client = bdev.engine, bdev.settings, bdev.client
     world = make_world(engine)
     offer = direct_offer(engine, world, 0, released=False)
-    client, stub = no_temporal()
     assert await auto_release_if_configured(engine=engine, client=client, settings=settings,
                                             tender_id=offer.tender_id) is None
     assert offer_row(engine, offer.id).released_at is None  # type: ignore[arg-type]
-    assert stub.started == [] and emails(engine) == []
+    # No System Email row means no delivery workflow was started (the row comes first).
+    assert emails(engine) == []
+    await asyncio.sleep(0.3)
+    assert smtp_server.capture.messages == []
 
 
-async def test_release_refusals(settings: Settings, engine: Engine) -> None:
+async def test_release_refusals(bdev: Running, smtp_server: SmtpServer) -> None:
     """Only backoffice of the same account, only active offers of open requests
-    and running tenders; a refused release changes nothing."""
+    and running tenders; a refused release changes nothing and emails nobody."""
+    engine, settings, client = bdev.engine, bdev.settings, bdev.client
     world = make_world(engine)
     other = make_world(engine, tag="B")
-    client, stub = no_temporal()
     good = direct_offer(engine, world, 0, released=False)
     ended = direct_offer(engine, world, 1, released=False, status=TenderStatus.WITHDRAWN)
     staff = backoffice(engine, world)
@@ -183,7 +185,9 @@ async def test_release_refusals(settings: Settings, engine: Engine) -> None:
         await release([fresh.id])  # type: ignore[list-item]
     with Session(engine) as s:
         assert all(o.released_at is None for o in s.exec(select(type(good))).all())
-    assert stub.started == [] and emails(engine) == []
+    assert emails(engine) == []
+    await asyncio.sleep(0.3)
+    assert smtp_server.capture.messages == []
 
 
 async def test_expiring_offers_early_warning(bts: Running) -> None:

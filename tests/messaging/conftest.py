@@ -1,28 +1,34 @@
-"""Fixtures for the messaging module: a cast of users around one request, and a
-recording stand-in for the Temporal client where the test is not about Temporal."""
+"""Fixtures for the messaging module: a cast of users around one request, and
+helpers to read what the real Temporal server and SMTP server received.
+
+Tests that notify anyone run on ``dev`` (the real dev server with a worker
+running the real activities, on SQLite and PostgreSQL): a notice is a real
+NotificationWorkflow and a real email on the loopback SMTP server."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import asyncio
+import json
+from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol
-from typing import cast as cast_type
 
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
-from temporalio.client import Client
+from sqlmodel import Session, col, select
 
-from tenderdesk.contracts import ActionResult
 from tenderdesk.db import session_scope
 from tenderdesk.models import (
     Account,
     Broker,
+    EmailStatus,
     Message,
     Party,
     Policyholder,
     Request,
     Role,
+    SystemEmail,
     Tender,
     User,
 )
@@ -30,44 +36,8 @@ from tenderdesk.settings import Settings
 from tenderdesk.states import TenderStatus
 from web.messaging import insurer_thread_id
 
+from ..conftest import Running, SmtpServer
 from ..factories import World, make_world
-
-
-@dataclass
-class FakeClient:
-    """Records what the messaging module sends to Temporal; never delivers."""
-
-    starts: list[tuple[str, Any, dict[str, Any]]] = field(default_factory=list)
-    updates: list[tuple[str, str, Any, str]] = field(default_factory=list)
-    fail_with: Exception | None = None
-
-    async def start_workflow(self, workflow: str, arg: Any, **kwargs: Any) -> None:
-        self.starts.append((workflow, arg, kwargs))
-
-    def get_workflow_handle(self, workflow_id: str) -> FakeHandle:
-        return FakeHandle(self, workflow_id)
-
-    @property
-    def client(self) -> Client:
-        """This fake where the code expects a Temporal client (it uses only the two methods above)."""
-        return cast_type(Client, self)
-
-
-@dataclass
-class FakeHandle:
-    client: FakeClient
-    workflow_id: str
-
-    async def execute_update(self, update: str, arg: Any, *, id: str, result_type: Any = None) -> ActionResult:
-        if self.client.fail_with is not None:
-            raise self.client.fail_with
-        self.client.updates.append((self.workflow_id, update, arg, id))
-        return ActionResult(status=TenderStatus.SENT, changed=True, message_de=f"OK: {update}")
-
-
-@pytest.fixture
-def fake() -> FakeClient:
-    return FakeClient()
 
 
 @dataclass
@@ -129,13 +99,15 @@ def cast(engine: Engine) -> Cast:
 
 
 def add_tenders(engine: Engine, cast: Cast, n: int = 2, status: TenderStatus = TenderStatus.SENT) -> list[Tender]:
-    """Tender rows as the projection would have them, without workflows (for tests
-    that fake Temporal), each with its insurer thread."""
+    """Tender rows as the projection would have them, each with its insurer thread,
+    but no workflow behind them: for tests whose tenders never reach Temporal
+    (reading threads, read state, refusals). Anything sent to a tender needs
+    a real one (``tests.workflows.helpers.start``)."""
     tenders = []
     with session_scope(engine) as s:
         for insurer_id in cast.world.insurer_ids[:n]:
             tender = Tender(request_id=cast.request_id, insurer_id=insurer_id, contact_email=f"i{insurer_id}@x.example",
-                            workflow_id=f"fake-{cast.request_id}-{insurer_id}", status=status)
+                            workflow_id=f"unstarted-{cast.request_id}-{insurer_id}", status=status)
             s.add(tender)
             s.flush()
             tenders.append(tender)
@@ -183,3 +155,50 @@ def pk(row: _HasId) -> int:
 def count(engine: Engine, model: type) -> int:
     with Session(engine) as s:
         return len(s.exec(select(model)).all())
+
+
+async def mails_to(smtp: SmtpServer, address: str, n: int, timeout: float = 15) -> list[EmailMessage]:
+    """Wait until ``n`` emails to ``address`` reached the SMTP server (delivery is a workflow)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        mails = smtp.capture.to(address)
+        if len(mails) >= n:
+            return mails
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{len(mails)} emails to {address}, expected {n}")
+        await asyncio.sleep(0.05)
+
+
+async def all_sent(engine: Engine, n: int, timeout: float = 15) -> list[SystemEmail]:
+    """Wait until there are ``n`` System Email rows and every one is delivered."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        with Session(engine) as s:
+            rows = list(s.exec(select(SystemEmail).order_by(col(SystemEmail.id))).all())
+        if len(rows) == n and all(r.status == EmailStatus.SENT for r in rows):
+            return rows
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"emails {[(r.kind, r.status) for r in rows]}, expected {n} sent")
+        await asyncio.sleep(0.05)
+
+
+@dataclass
+class AcceptedUpdate:
+    """One update a tender workflow accepted, as its history records it."""
+
+    name: str
+    update_id: str
+    arg: dict[str, Any]
+
+
+async def accepted_updates(run: Running, workflow_id: str) -> list[AcceptedUpdate]:
+    """Every update the workflow accepted, oldest first: Temporal records the
+    name, the update ID and the argument, so this is exactly what was sent."""
+    history = await run.client.get_workflow_handle(workflow_id).fetch_history()
+    found = []
+    for event in history.events:
+        if event.HasField("workflow_execution_update_accepted_event_attributes"):
+            request = event.workflow_execution_update_accepted_event_attributes.accepted_request
+            [payload] = request.input.args.payloads
+            found.append(AcceptedUpdate(request.input.name, request.meta.update_id, json.loads(payload.data)))
+    return found

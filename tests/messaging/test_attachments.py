@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 
 from tenderdesk.models import Document, DocumentKind, Message, Party, SystemEmail
 from tenderdesk.settings import Settings
+from tenderdesk.states import TenderStatus
 from web.messaging import (
     attachment_visible_to,
     forward_message,
@@ -18,16 +19,18 @@ from web.messaging import (
 )
 from web.tenders import new_action_id
 
-from .conftest import Cast, FakeClient, add_tenders, insurer_says, pk, stored_files
+from ..conftest import Running, SmtpServer
+from ..workflows.helpers import start, wait_status
+from .conftest import Cast, accepted_updates, insurer_says, mails_to, pk, stored_files
 
 PDF = b"%PDF-1.4\n% Schadenaufstellung 2021-2025\n"
 
 
 async def test_same_bytes_twice_are_one_file_and_two_documents(
-    engine: Engine, settings: Settings, fake: FakeClient, cast: Cast
+    engine: Engine, settings: Settings, dev: Running, cast: Cast
 ) -> None:
     thread = open_broker_thread(engine, cast.request_id, cast.backoffice)
-    common = dict(engine=engine, client=fake.client, settings=settings, thread_id=thread.id, tender=None)
+    common = dict(engine=engine, client=dev.client, settings=settings, thread_id=thread.id, tender=None)
     sent = await post_message(**common, author=Party.BACKOFFICE, user=cast.backoffice, body="",  # type: ignore[arg-type]
                               attachment=("../../Schäden.pdf", PDF, "application/pdf; name=x"),
                               action_id=new_action_id())
@@ -54,9 +57,11 @@ async def test_same_bytes_twice_are_one_file_and_two_documents(
 
 
 async def test_forward_copies_text_and_attachment_reference(
-    engine: Engine, settings: Settings, fake: FakeClient, cast: Cast
+    engine: Engine, settings: Settings, dev: Running, cast: Cast, smtp_server: SmtpServer
 ) -> None:
-    tender, other_tender = add_tenders(engine, cast, 2)
+    tender, other_tender = await start(dev, cast.world, 2)
+    for running in (tender, other_tender):
+        await wait_status(dev, running, TenderStatus.SENT)
     with Session(engine) as s:
         doc = Document(request_id=cast.request_id, tender_id=tender.id, kind=DocumentKind.ATTACHMENT,
                        filename="fragen.pdf", content_type="application/pdf", size_bytes=3, sha256="0" * 64,
@@ -66,7 +71,7 @@ async def test_forward_copies_text_and_attachment_reference(
         s.refresh(doc)
     question = insurer_says(engine, tender, "Bitte Vorschäden der letzten 5 Jahre nennen.", document_id=doc.id)
     broker_thread = open_broker_thread(engine, cast.request_id, cast.backoffice)
-    kw = dict(engine=engine, client=fake.client, settings=settings, message_id=question.id,
+    kw = dict(engine=engine, client=dev.client, settings=settings, message_id=question.id,
               target_thread_id=broker_thread.id, user=cast.backoffice)
     first = await forward_message(**kw)  # type: ignore[arg-type]
     again = await forward_message(**kw)  # type: ignore[arg-type]
@@ -76,7 +81,7 @@ async def test_forward_copies_text_and_attachment_reference(
     assert copy.author == Party.BACKOFFICE and copy.author_user_id == cast.backoffice.id and copy.visible
     with Session(engine) as s:
         assert len(s.exec(select(Document)).all()) == 1
-        [email] = s.exec(select(SystemEmail)).all()
+        [email] = s.exec(select(SystemEmail).where(SystemEmail.kind == "message_broker")).all()
         assert email.to_addr == "erika@makler.example" and "weitergeleitet" in email.body_text
         assert email.idempotency_key == f"message:{copy.id}"
         [view] = threads_for(s, cast.request_id, cast.broker)
@@ -97,9 +102,16 @@ async def test_forward_copies_text_and_attachment_reference(
 
     # Forwarded to another insurer, that insurer may open the file too (by reference, still one Document).
     other_thread = insurer_thread_id(engine, pk(other_tender))
-    to_insurer = await forward_message(engine=engine, client=fake.client, settings=settings, message_id=pk(question),
+    to_insurer = await forward_message(engine=engine, client=dev.client, settings=settings, message_id=pk(question),
                                        target_thread_id=other_thread, user=cast.backoffice)
     assert to_insurer.message.visible and to_insurer.message.document_id == doc.id
-    assert [u for _, u, _, _ in fake.updates] == ["notify_insurer"]
+    # Only the target tender's workflow heard of it, through ``notify_insurer``; its insurer got an email.
+    assert await accepted_updates(dev, tender.workflow_id) == []
+    [update] = await accepted_updates(dev, other_tender.workflow_id)
+    assert (update.name, update.update_id) == ("notify_insurer", f"message-{to_insurer.message.id}")
+    [broker_mail] = await mails_to(smtp_server, "erika@makler.example", 1)
+    assert "weitergeleitet" in str(broker_mail.get_body(preferencelist=("plain",)).get_content())  # type: ignore[union-attr]
+    _, notice = await mails_to(smtp_server, other_tender.contact_email, 2)
+    assert str(notice["Subject"]).startswith("Neue Nachricht zur Ausschreibung")
     with Session(engine) as s:
         assert attachment_visible_to(s, doc, other_tender) and len(s.exec(select(Document)).all()) == 1

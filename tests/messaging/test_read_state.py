@@ -20,11 +20,12 @@ from web.messaging import (
 )
 from web.tenders import new_action_id
 
-from .conftest import Cast, FakeClient, add_tenders, assign, insurer_says
+from ..conftest import Running
+from .conftest import Cast, add_tenders, assign, insurer_says
 
 
-async def _broker_says(engine: Engine, settings: Settings, fake: FakeClient, cast: Cast, body: str) -> int:
-    result = await post_message(engine=engine, client=fake.client, settings=settings,
+async def _broker_says(engine: Engine, settings: Settings, dev: Running, cast: Cast, body: str) -> int:
+    result = await post_message(engine=engine, client=dev.client, settings=settings,
                                 thread_id=None, request_id=cast.request_id, author=Party.BROKER, user=cast.broker,
                                 tender=None, body=body, action_id=new_action_id())
     assert result.message.id is not None
@@ -32,15 +33,15 @@ async def _broker_says(engine: Engine, settings: Settings, fake: FakeClient, cas
 
 
 async def test_read_is_per_user_and_idempotent(
-    engine: Engine, settings: Settings, fake: FakeClient, cast: Cast
+    engine: Engine, settings: Settings, dev: Running, cast: Cast
 ) -> None:
     [tender] = add_tenders(engine, cast, 1)
     thread = open_broker_thread(engine, cast.request_id, cast.backoffice)
-    await _broker_says(engine, settings, fake, cast, "Erste Frage")
-    await _broker_says(engine, settings, fake, cast, "Zweite Frage")
+    await _broker_says(engine, settings, dev, cast, "Erste Frage")
+    await _broker_says(engine, settings, dev, cast, "Zweite Frage")
     insurer_says(engine, tender, "Frage der Gesellschaft")
     # The backoffice's own messages are never unread for the backoffice.
-    await post_message(engine=engine, client=fake.client, settings=settings, thread_id=thread.id,
+    await post_message(engine=engine, client=dev.client, settings=settings, thread_id=thread.id,
                        author=Party.BACKOFFICE, user=cast.backoffice, tender=None, body="Antwort",
                        action_id=new_action_id())
     with Session(engine) as s:
@@ -56,11 +57,11 @@ async def test_read_is_per_user_and_idempotent(
 
 
 async def test_unprocessed_is_cleared_by_the_assignee_only(
-    engine: Engine, settings: Settings, fake: FakeClient, cast: Cast
+    engine: Engine, settings: Settings, dev: Running, cast: Cast
 ) -> None:
     open_broker_thread(engine, cast.request_id, cast.backoffice)
-    first = await _broker_says(engine, settings, fake, cast, "Bitte um Rückruf")
-    second = await _broker_says(engine, settings, fake, cast, "Noch etwas")
+    first = await _broker_says(engine, settings, dev, cast, "Bitte um Rückruf")
+    second = await _broker_says(engine, settings, dev, cast, "Noch etwas")
     assign(engine, cast.request_id, cast.colleague)
     with pytest.raises(MessagingError, match=r"Nur der Bearbeiter der Anfrage \(Jonas Kollege\)"):
         mark_processed(engine, first, cast.backoffice)
@@ -81,16 +82,16 @@ async def test_unprocessed_is_cleared_by_the_assignee_only(
 
 
 async def test_messages_tab_filters_and_counts(
-    engine: Engine, settings: Settings, fake: FakeClient, cast: Cast
+    engine: Engine, settings: Settings, dev: Running, cast: Cast
 ) -> None:
     [t0, t1] = add_tenders(engine, cast, 2)
     open_broker_thread(engine, cast.request_id, cast.backoffice)
     other_thread = open_broker_thread(engine, cast.other_request_id, cast.backoffice)
     assign(engine, cast.request_id, cast.backoffice)
-    await _broker_says(engine, settings, fake, cast, "Vermittler fragt")
+    await _broker_says(engine, settings, dev, cast, "Vermittler fragt")
     insurer_says(engine, t0, "Gesellschaft 0 fragt " + "lang " * 100)
     q1 = insurer_says(engine, t1, "Gesellschaft 1 fragt")
-    await post_message(engine=engine, client=fake.client, settings=settings, thread_id=other_thread.id,
+    await post_message(engine=engine, client=dev.client, settings=settings, thread_id=other_thread.id,
                        author=Party.BROKER, user=cast.other_broker, tender=None, body="Otto fragt",
                        action_id=new_action_id())
 

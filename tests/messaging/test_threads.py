@@ -1,8 +1,10 @@
 """Threads and who may use them: the broker waits for the backoffice, nobody
-sees another broker's or another tender's thread. SQLite and PostgreSQL."""
+sees another broker's or another tender's thread. SQLite and PostgreSQL, with
+the real Temporal dev server delivering every notice."""
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -12,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from tenderdesk.models import AuditEvent, Message, Party, SystemEmail, Thread, ThreadKind
 from tenderdesk.settings import Settings
+from tenderdesk.states import TenderStatus
 from web.messaging import (
     NOT_OPENED_DE,
     MessagingError,
@@ -26,22 +29,24 @@ from web.messaging import (
 )
 from web.tenders import new_action_id
 
-from .conftest import Cast, FakeClient, add_tenders, assign, count, insurer_says, pk
+from ..conftest import Running, SmtpServer
+from ..workflows.helpers import start, wait_status
+from .conftest import Cast, accepted_updates, add_tenders, all_sent, assign, count, insurer_says, mails_to, pk
 
 
-def _post(engine: Engine, fake: FakeClient, settings: Settings, **kw: Any) -> Any:
+def _post(engine: Engine, dev: Running, settings: Settings, **kw: Any) -> Any:
     kw.setdefault("thread_id", None)
     kw.setdefault("tender", None)
     kw.setdefault("user", None)
     kw.setdefault("action_id", new_action_id())
-    return post_message(engine=engine, client=fake.client, settings=settings, **kw)
+    return post_message(engine=engine, client=dev.client, settings=settings, **kw)
 
 
 async def test_broker_cannot_initiate_until_backoffice_opens(
-    engine: Engine, settings: Settings, fake: FakeClient, cast: Cast
+    engine: Engine, settings: Settings, dev: Running, cast: Cast, smtp_server: SmtpServer
 ) -> None:
     with pytest.raises(MessagingError, match=NOT_OPENED_DE):
-        await _post(engine, fake, settings, request_id=cast.request_id, author=Party.BROKER, user=cast.broker,
+        await _post(engine, dev, settings, request_id=cast.request_id, author=Party.BROKER, user=cast.broker,
                     body="Gibt es schon Angebote?")
     assert count(engine, Message) == 0
     with Session(engine) as s:
@@ -60,14 +65,14 @@ async def test_broker_cannot_initiate_until_backoffice_opens(
         assert view.kind == ThreadKind.BROKER and view.label == "Vermittler" and view.can_write
 
     # Now the broker can write; with nobody assigned the account's contact address hears of it.
-    first = await _post(engine, fake, settings, request_id=cast.request_id, author=Party.BROKER, user=cast.broker,
+    first = await _post(engine, dev, settings, request_id=cast.request_id, author=Party.BROKER, user=cast.broker,
                         body="Gibt es schon Angebote?")
     assert first.created and first.message.visible and first.message.thread_id == thread.id
     # The backoffice answers; the broker gets an email with a link to the thread.
-    answer = await _post(engine, fake, settings, thread_id=thread.id, author=Party.BACKOFFICE, user=cast.backoffice,
+    answer = await _post(engine, dev, settings, thread_id=thread.id, author=Party.BACKOFFICE, user=cast.backoffice,
                          body="Zwei Gesellschaften haben angeboten.")
     assign(engine, cast.request_id, cast.colleague)
-    again = await _post(engine, fake, settings, request_id=cast.request_id, author=Party.BROKER, user=cast.broker,
+    again = await _post(engine, dev, settings, request_id=cast.request_id, author=Party.BROKER, user=cast.broker,
                         body="Danke!")
     with Session(engine) as s:
         emails = {e.idempotency_key: e for e in s.exec(select(SystemEmail))}
@@ -78,7 +83,16 @@ async def test_broker_cannot_initiate_until_backoffice_opens(
     assert f"http://testserver/requests/{cast.request_id}#nachrichten" in to_broker.body_text
     assert "MA-TEST-00001" in to_broker.subject
     assert emails[f"message:{again.message.id}"].to_addr == cast.colleague.email
-    assert [name for name, _, _ in fake.starts] == ["NotificationWorkflow"] * 3
+    # Each notice was delivered by its own NotificationWorkflow, to the SMTP server.
+    await all_sent(engine, 3)
+    [office_mail] = await mails_to(smtp_server, "partner-hilfe@tenderdesk.example", 1)
+    [broker_mail] = await mails_to(smtp_server, "erika@makler.example", 1)
+    [colleague_mail] = await mails_to(smtp_server, cast.colleague.email, 1)
+    assert str(broker_mail["Subject"]) == to_broker.subject and str(office_mail["Subject"]) == to_office.subject
+    assert "MA-TEST-00001" in str(colleague_mail["Subject"])
+    for email in emails.values():
+        handle = dev.client.get_workflow_handle(f"{dev.settings.workflow_id_prefix}-mail-{email.id}")
+        assert (await handle.describe()).workflow_type == "NotificationWorkflow"
 
 
 def test_concurrent_openers_make_one_thread(engine: Engine, cast: Cast) -> None:
@@ -91,14 +105,14 @@ def test_concurrent_openers_make_one_thread(engine: Engine, cast: Cast) -> None:
 
 
 async def test_duplicate_action_id_posts_and_notifies_once(
-    engine: Engine, settings: Settings, fake: FakeClient, cast: Cast
+    engine: Engine, settings: Settings, dev: Running, cast: Cast, smtp_server: SmtpServer
 ) -> None:
     thread = open_broker_thread(engine, cast.request_id, cast.backoffice)
     action_id = new_action_id()
     kw = dict(thread_id=thread.id, author=Party.BACKOFFICE, user=cast.backoffice, body="Hallo", action_id=action_id,
               attachment=("notiz.txt", b"eins", "text/plain"))
-    first = await _post(engine, fake, settings, **kw)
-    second = await _post(engine, fake, settings, **kw)
+    first = await _post(engine, dev, settings, **kw)
+    second = await _post(engine, dev, settings, **kw)
     assert first.created and not second.created and second.message.id == first.message.id
     assert second.info_de == "Die Nachricht wurde bereits gesendet."
     assert count(engine, Message) == 1 and count(engine, SystemEmail) == 1
@@ -106,41 +120,49 @@ async def test_duplicate_action_id_posts_and_notifies_once(
         from tenderdesk.models import Document
 
         assert len(s.exec(select(Document)).all()) == 1
-    # Re-starting delivery of the same row is harmless: one workflow id per email row.
-    assert len({kwargs["id"] for _, _, kwargs in fake.starts}) == 1
+    # Re-starting delivery of the same row is harmless: one workflow id per email row, one email.
+    [email] = await all_sent(engine, 1)
+    third = await _post(engine, dev, settings, **kw)
+    assert not third.created and third.message.id == first.message.id
+    await asyncio.sleep(0.3)
+    assert len(await mails_to(smtp_server, "erika@makler.example", 1)) == 1
+    handle = dev.client.get_workflow_handle(f"{dev.settings.workflow_id_prefix}-mail-{email.id}")
+    assert (await handle.describe()).workflow_type == "NotificationWorkflow"
     # The same action id in another thread is a stale form, not a second message.
     other = open_broker_thread(engine, cast.other_request_id, cast.backoffice)
     with pytest.raises(MessagingError, match="veraltet"):
-        await _post(engine, fake, settings, **{**kw, "thread_id": other.id})
+        await _post(engine, dev, settings, **{**kw, "thread_id": other.id})
 
 
 async def test_empty_long_or_oversized_messages_store_nothing(
-    engine: Engine, settings: Settings, fake: FakeClient, cast: Cast
+    engine: Engine, settings: Settings, dev: Running, cast: Cast, smtp_server: SmtpServer
 ) -> None:
     thread = open_broker_thread(engine, cast.request_id, cast.backoffice)
     base = dict(thread_id=thread.id, author=Party.BACKOFFICE, user=cast.backoffice)
     with pytest.raises(MessagingError, match="Bitte geben Sie eine Nachricht ein"):
-        await _post(engine, fake, settings, **base, body="  \n ")
+        await _post(engine, dev, settings, **base, body="  \n ")
     with pytest.raises(MessagingError, match="zu lang"):
-        await _post(engine, fake, settings, **base, body="x" * 5001)
+        await _post(engine, dev, settings, **base, body="x" * 5001)
     too_big = b"x" * (settings.max_upload_bytes + 1)
     with pytest.raises(MessagingError, match="zu groß"):
-        await _post(engine, fake, settings, **base, body="Anbei", attachment=("gross.pdf", too_big, "application/pdf"))
+        await _post(engine, dev, settings, **base, body="Anbei", attachment=("gross.pdf", too_big, "application/pdf"))
     with pytest.raises(MessagingError, match="leer"):
-        await _post(engine, fake, settings, **base, body="Anbei", attachment=("leer.pdf", b"", "application/pdf"))
-    assert count(engine, Message) == 0 and count(engine, SystemEmail) == 0 and not fake.starts
+        await _post(engine, dev, settings, **base, body="Anbei", attachment=("leer.pdf", b"", "application/pdf"))
+    assert count(engine, Message) == 0 and count(engine, SystemEmail) == 0
+    await asyncio.sleep(0.3)
+    assert smtp_server.capture.messages == []
     from .conftest import stored_files
 
     assert stored_files(settings) == []
 
 
 async def test_brokers_and_insurers_see_only_their_own_threads(
-    engine: Engine, settings: Settings, fake: FakeClient, cast: Cast
+    engine: Engine, settings: Settings, dev: Running, cast: Cast
 ) -> None:
     t0, t1 = add_tenders(engine, cast, 2)
     mine = open_broker_thread(engine, cast.request_id, cast.backoffice)
     theirs = open_broker_thread(engine, cast.other_request_id, cast.backoffice)
-    await _post(engine, fake, settings, thread_id=mine.id, author=Party.BACKOFFICE, user=cast.backoffice,
+    await _post(engine, dev, settings, thread_id=mine.id, author=Party.BACKOFFICE, user=cast.backoffice,
                 body="Nur für Erika")
     secret = insurer_says(engine, t0, "Frage von Gesellschaft 0")
     insurer_says(engine, t1, "Frage von Gesellschaft 1")
@@ -164,53 +186,56 @@ async def test_brokers_and_insurers_see_only_their_own_threads(
         assert messages_tab(s, cast.stranger).total == 0
 
     with pytest.raises(MessagingNotFound):
-        await _post(engine, fake, settings, thread_id=mine.id, author=Party.BROKER, user=cast.other_broker, body="Hi")
+        await _post(engine, dev, settings, thread_id=mine.id, author=Party.BROKER, user=cast.other_broker, body="Hi")
     with pytest.raises(MessagingNotFound):
-        await _post(engine, fake, settings, request_id=cast.request_id, author=Party.BROKER, user=cast.other_broker,
+        await _post(engine, dev, settings, request_id=cast.request_id, author=Party.BROKER, user=cast.other_broker,
                     body="Hi")
     staff_thread_0 = secret.thread_id
     with pytest.raises(MessagingNotFound):
-        await _post(engine, fake, settings, thread_id=staff_thread_0, author=Party.INSURER, tender=t1, body="Hi")
+        await _post(engine, dev, settings, thread_id=staff_thread_0, author=Party.INSURER, tender=t1, body="Hi")
     with pytest.raises(MessagingNotFound):
-        await _post(engine, fake, settings, thread_id=staff_thread_0, author=Party.BROKER, user=cast.broker, body="Hi")
+        await _post(engine, dev, settings, thread_id=staff_thread_0, author=Party.BROKER, user=cast.broker, body="Hi")
     with pytest.raises(MessagingNotFound):
-        await _post(engine, fake, settings, thread_id=mine.id, author=Party.BACKOFFICE, user=cast.stranger, body="Hi")
+        await _post(engine, dev, settings, thread_id=mine.id, author=Party.BACKOFFICE, user=cast.stranger, body="Hi")
     with pytest.raises(MessagingNotFound):
         mark_read(engine, pk(mine), cast.other_broker)
     with pytest.raises(MessagingNotFound):
-        await forward_message(engine=engine, client=fake.client, settings=settings,
+        await forward_message(engine=engine, client=dev.client, settings=settings,
                               message_id=pk(secret), target_thread_id=pk(mine), user=cast.stranger)
     with pytest.raises(MessagingError, match="Backoffice vorbehalten"):
-        await forward_message(engine=engine, client=fake.client, settings=settings,
+        await forward_message(engine=engine, client=dev.client, settings=settings,
                               message_id=pk(secret), target_thread_id=pk(mine), user=cast.broker)
     with Session(engine) as s:
         assert len(s.exec(select(Message).order_by(col(Message.id))).all()) == 3
 
 
 async def test_backoffice_reply_to_insurer_waits_for_the_workflow(
-    engine: Engine, settings: Settings, fake: FakeClient, cast: Cast
+    engine: Engine, settings: Settings, dev: Running, cast: Cast, smtp_server: SmtpServer
 ) -> None:
-    """The message becomes visible only once ``notify_insurer`` was accepted; a
-    refusal leaves neither the message nor its attachment row behind."""
-    from temporalio.service import RPCError, RPCStatusCode
-
+    """The message becomes visible only once the tender workflow accepted
+    ``notify_insurer``; a refusal (the workflow is gone) leaves neither the
+    message nor its attachment row behind."""
     from tenderdesk.models import Document
 
-    [tender] = add_tenders(engine, cast, 1)
+    [tender] = await start(dev, cast.world)
+    await wait_status(dev, tender, TenderStatus.SENT)
     thread_id = insurer_question_thread = insurer_says(engine, tender, "Frage").thread_id
-    result = await _post(engine, fake, settings, thread_id=thread_id, author=Party.BACKOFFICE, user=cast.backoffice,
+    result = await _post(engine, dev, settings, thread_id=thread_id, author=Party.BACKOFFICE, user=cast.backoffice,
                          body="Antwort", attachment=("antwort.pdf", b"%PDF-1.4 antwort", "application/pdf"))
     assert result.message.visible and not result.message.unprocessed
-    [(workflow_id, update, action, update_id)] = fake.updates
-    assert (workflow_id, update, update_id) == (tender.workflow_id, "notify_insurer", f"message-{result.message.id}")
-    assert action.actor_user_id == cast.backoffice.id
+    [update] = await accepted_updates(dev, tender.workflow_id)
+    assert (update.name, update.update_id) == ("notify_insurer", f"message-{result.message.id}")
+    assert update.arg["actor_user_id"] == cast.backoffice.id
+    tender_mail, notice = await mails_to(smtp_server, tender.contact_email, 2)
+    assert str(notice["Subject"]).startswith("Neue Nachricht zur Ausschreibung")
     with Session(engine) as s:
         doc = s.get(Document, result.message.document_id)
         assert doc is not None and doc.tender_id == tender.id and doc.uploaded_by == Party.BACKOFFICE
 
-    fake.fail_with = RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b"")
+    # The workflow ends behind the projection's back: Temporal refuses the update.
+    await dev.client.get_workflow_handle(tender.workflow_id).terminate("test: workflow gone")
     with pytest.raises(MessagingError, match="bereits beendet"):
-        await _post(engine, fake, settings, thread_id=insurer_question_thread, author=Party.BACKOFFICE,
+        await _post(engine, dev, settings, thread_id=insurer_question_thread, author=Party.BACKOFFICE,
                     user=cast.backoffice, body="Noch eine",
                     attachment=("zwei.pdf", b"%PDF-1.4 zwei", "application/pdf"))
     with Session(engine) as s:

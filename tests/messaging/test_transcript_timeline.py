@@ -14,10 +14,11 @@ from web.messaging import forward_message, open_broker_thread, post_message, tra
 from web.tenders import new_action_id
 from web.timeline import timeline
 
-from .conftest import Cast, FakeClient, add_tenders, insurer_says, pk
+from ..conftest import Running
+from .conftest import Cast, add_tenders, insurer_says, pk
 
 
-async def _conversation(engine: Engine, settings: Settings, fake: FakeClient, cast: Cast) -> None:
+async def _conversation(engine: Engine, settings: Settings, dev: Running, cast: Cast) -> None:
     """Insurer 1 asks (with a file), insurer 0 asks, the backoffice forwards the
     first question to the broker, the broker answers."""
     t0, t1 = add_tenders(engine, cast, 2)
@@ -29,17 +30,17 @@ async def _conversation(engine: Engine, settings: Settings, fake: FakeClient, ca
     q1 = insurer_says(engine, t1, "Wie hoch ist der Umsatz?", document_id=doc.id)
     insurer_says(engine, t0, "Gibt es Vorschäden?")
     thread = open_broker_thread(engine, cast.request_id, cast.backoffice)
-    await forward_message(engine=engine, client=fake.client, settings=settings,
+    await forward_message(engine=engine, client=dev.client, settings=settings,
                           message_id=pk(q1), target_thread_id=pk(thread), user=cast.backoffice)
-    await post_message(engine=engine, client=fake.client, settings=settings, thread_id=thread.id,
+    await post_message(engine=engine, client=dev.client, settings=settings, thread_id=thread.id,
                        author=Party.BROKER, user=cast.broker, tender=None, body="1,2 Mio. €",
                        action_id=new_action_id())
 
 
 async def test_transcript_lists_every_thread_in_order(
-    engine: Engine, settings: Settings, fake: FakeClient, cast: Cast
+    engine: Engine, settings: Settings, dev: Running, cast: Cast
 ) -> None:
-    await _conversation(engine, settings, fake, cast)
+    await _conversation(engine, settings, dev, cast)
     with Session(engine) as s:
         entries = transcript(s, cast.request_id)
     assert [(e.thread_label, e.author, e.author_name, e.text, e.attachment_filename, e.forwarded_from)
@@ -60,9 +61,9 @@ async def test_transcript_lists_every_thread_in_order(
 
 
 async def test_timeline_merges_audit_events_emails_and_messages(
-    engine: Engine, settings: Settings, fake: FakeClient, cast: Cast
+    engine: Engine, settings: Settings, dev: Running, cast: Cast
 ) -> None:
-    await _conversation(engine, settings, fake, cast)
+    await _conversation(engine, settings, dev, cast)
     start = utcnow() - timedelta(days=20)
     with session_scope(engine) as s:
         tender_id = s.exec(select(Tender.id).order_by(col(Tender.id))).first()

@@ -40,21 +40,10 @@ from web.timeline import timeline
 
 from ..conftest import Running, SmtpServer
 from ..workflows.helpers import result_after, row, snapshot, start, wait_status
-from .conftest import assign, make_cast
+from .conftest import assign, mails_to, make_cast
 
 LINK_RE = re.compile(r"http://testserver/t/([A-Za-z0-9_-]+)")
 PDF = b"%PDF-1.4\n% Fragenkatalog\n"
-
-
-async def _mails_to(smtp: SmtpServer, address: str, n: int, timeout: float = 10) -> list[EmailMessage]:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        mails = smtp.capture.to(address)
-        if len(mails) >= n:
-            return mails
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{len(mails)} emails to {address}, expected {n}")
-        await asyncio.sleep(0.05)
 
 
 async def _settle(ts: Running, tender: Tender, timeout: float = 10) -> None:
@@ -101,7 +90,7 @@ async def test_insurer_question_moves_tender_in_progress_and_emails_the_assignee
             DocumentKind.ATTACHMENT, tender.id, Party.INSURER, cast.request_id)
         [event] = s.exec(select(AuditEvent).where(AuditEvent.kind == "question_asked")).all()
         assert event.actor == Party.INSURER
-    [notice] = await _mails_to(smtp_server, cast.colleague.email, 1)
+    [notice] = await mails_to(smtp_server, cast.colleague.email, 1)
     assert "MA-TEST-00001" in str(notice["Subject"]) and "Testversicherung 0 AG" in str(notice["Subject"])
     assert f"http://testserver/requests/{cast.request_id}#nachrichten" in _text(notice)
     assert "Hallo Jonas Kollege" in _text(notice) and "(mit Anhang)" in _text(notice)
@@ -126,7 +115,7 @@ async def test_backoffice_reply_emails_the_insurer_a_working_fresh_link(ts: Runn
                                 author=Party.BACKOFFICE, user=cast.backoffice, tender=None,
                                 body="Bitte beachten Sie den neuen Umsatz.", action_id=new_action_id())
     assert result.message.visible and result.created
-    tender_mail, notice = await _mails_to(smtp_server, tender.contact_email, 2)
+    tender_mail, notice = await mails_to(smtp_server, tender.contact_email, 2)
     assert str(notice["Subject"]).startswith("Neue Nachricht zur Ausschreibung")
     [token] = LINK_RE.findall(_text(notice))
     assert token not in _text(tender_mail)
@@ -185,7 +174,7 @@ async def test_forwarded_question_reaches_the_broker_and_his_answer_the_backoffi
     copy = forwarded.message
     assert (copy.body, copy.document_id, copy.forwarded_from_id, copy.thread_id) == (
         "Wie viele Mitarbeiter genau?", question.message.document_id, question.message.id, thread.id)
-    [to_broker] = await _mails_to(smtp_server, "erika@makler.example", 1)
+    [to_broker] = await mails_to(smtp_server, "erika@makler.example", 1)
     assert "weitergeleitet" in _text(to_broker) and "(mit Anhang)" in _text(to_broker)
     assert f"http://testserver/requests/{cast.request_id}#nachrichten" in _text(to_broker)
 
@@ -193,7 +182,7 @@ async def test_forwarded_question_reaches_the_broker_and_his_answer_the_backoffi
                                 request_id=cast.request_id, author=Party.BROKER, user=cast.broker, tender=None,
                                 body="Zwölf.", action_id=new_action_id())
     # The assignee heard of the insurer's question and of the broker's answer.
-    mails = await _mails_to(smtp_server, cast.backoffice.email, 2)
+    mails = await mails_to(smtp_server, cast.backoffice.email, 2)
     assert {"Testversicherung 0 AG" in str(m["Subject"]) for m in mails} == {True, False}
     with Session(ts.engine) as s:
         [view] = threads_for(s, cast.request_id, cast.broker)
