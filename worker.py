@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Sequence
 from typing import Any
@@ -74,3 +75,8 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
+    # The worker has finished and logged its stop. Skip interpreter finalization:
+    # the Temporal core's native threads can still touch the GIL while Python
+    # tears down, which aborts with "PyGILState_Release" instead of exiting 0.
+    logging.shutdown()
+    os._exit(0)
