@@ -94,21 +94,6 @@ MAX_FIELDS = 600
 #: Stands in for the personal link in the preview; the real one is minted per email.
 PREVIEW_LINK = "[persönlicher Link]"
 
-TEXTS = {
-    "documents.none": (
-        "Bitte wählen Sie mindestens ein Dokument als Anhang aus "
-        "(ohne Auswahl würden alle Anfrageunterlagen angehängt)."
-    ),
-    "documents.foreign": "Mindestens ein gewähltes Dokument gehört nicht zu dieser Anfrage.",
-    "note.too_long": "Der Hinweis für {insurer} darf höchstens {max} Zeichen lang sein.",
-    "files.too_large": "Die Dateien sind zu groß. Erlaubt sind zusammen höchstens {max_mb} MB je Hochladen.",
-    "files.unreadable": (
-        "Das Formular konnte nicht gelesen werden. Bitte laden Sie höchstens {max} Dateien auf einmal hoch."
-    ),
-    "files.again": "Bitte wählen Sie die Dateien erneut aus; sie wurden nicht gespeichert.",
-    "files.stored": "{count} Dokument(e) hochgeladen und zur Anfrage hinzugefügt.",
-}
-
 
 # ------------------------------------------------------------------ the picker
 
@@ -286,14 +271,14 @@ def check_input(
             errors.append(refusal)
         elif len(note_for(inp, insurer_id)) > MAX_NOTE_CHARS:
             name = choice.insurer.name if choice else str(insurer_id)
-            errors.append(TEXTS["note.too_long"].format(insurer=name, max=MAX_NOTE_CHARS))
+            errors.append(i18n.t("add_tenders.note.too_long", insurer=name, max=MAX_NOTE_CHARS))
     if len(inp.common_note) > MAX_NOTE_CHARS:
         errors.append(i18n.t("tenders.note_too_long", max=MAX_NOTE_CHARS))
     available = {d.id for d in request_documents(db, request.id)} if request.id else set()
     if any(doc_id not in available for doc_id in inp.document_ids):
-        errors.append(TEXTS["documents.foreign"])
+        errors.append(i18n.t("add_tenders.documents.foreign"))
     elif inp.documents_chosen and available and not inp.document_ids and not new_documents:
-        errors.append(TEXTS["documents.none"])
+        errors.append(i18n.t("add_tenders.documents.none"))
     return errors
 
 
@@ -536,10 +521,10 @@ async def add_tenders_preview(
             http, settings, login.csrf_token, max_fields=MAX_FIELDS, max_files=MAX_FILES
         )
     except UploadTooLarge:
-        errors = [TEXTS["files.too_large"].format(max_mb=size_mb(settings.max_upload_bytes))]
+        errors = [i18n.t("add_tenders.files.too_large", max_mb=size_mb(settings.max_upload_bytes))]
         return _render_picker(http, pages, db, settings, login, request, errors=errors, status_code=413)
     except UploadIncomplete:
-        errors = [TEXTS["files.unreadable"].format(max=MAX_FILES)]
+        errors = [i18n.t("add_tenders.files.unreadable", max=MAX_FILES)]
         return _render_picker(http, pages, db, settings, login, request, errors=errors, status_code=400)
     staged: list[StagedDocument] = []
     try:
@@ -552,14 +537,14 @@ async def add_tenders_preview(
             try:
                 staged, errors = await _stage_documents(settings, uploads)
             except UploadTooLarge:
-                errors = [TEXTS["files.too_large"].format(max_mb=size_mb(settings.max_upload_bytes)),
-                          TEXTS["files.again"]]
+                errors = [i18n.t("add_tenders.files.too_large", max_mb=size_mb(settings.max_upload_bytes)),
+                          i18n.t("add_tenders.files.again")]
                 return _render_picker(
                     http, pages, db, settings, login, request, errors=errors, inp=inp, status_code=413
                 )
         if errors:
             if uploads:
-                errors.append(TEXTS["files.again"])
+                errors.append(i18n.t("add_tenders.files.again"))
             return _render_picker(
                 http, pages, db, settings, login, request, errors=errors, inp=inp, status_code=422
             )
@@ -570,7 +555,7 @@ async def add_tenders_preview(
             )
             staged = []
             inp.document_ids.extend(new_ids)
-            notices.append(TEXTS["files.stored"].format(count=len(new_ids)))
+            notices.append(i18n.t("add_tenders.files.stored", count=len(new_ids)))
         return _render_preview(http, pages, db, engine, settings, login, request, inp, notices=notices)
     finally:
         for item in staged:

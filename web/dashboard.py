@@ -103,14 +103,8 @@ ASSIGNEE_NONE = "none"
 
 Assignee = aliased(User)
 
-# German messages for malformed query strings (hand-edited or stale bookmarks).
-BAD_TAB_DE = "Diese Ansicht gibt es nicht. Es werden alle offenen Anfragen angezeigt."
-BAD_SORT_DE = "Nach dieser Spalte kann nicht sortiert werden."
-BAD_PAGE_DE = "Die Seitenzahl muss eine ganze Zahl ab 1 sein."
-BAD_QUERY_DE = f"Der Suchbegriff darf höchstens {MAX_QUERY_CHARS} Zeichen lang sein."
-BAD_ASSIGNEE_DE = "Diesen Bearbeiter gibt es in Ihrem Account nicht."
-BAD_PRODUCT_DE = "Dieses Produkt gibt es nicht."
-BAD_STATUS_DE = "Diesen Status gibt es nicht."
+# Messages for malformed query strings (hand-edited or stale bookmarks) are
+# ``dashboard.bad_*`` in :mod:`web.i18n`, in the user's language.
 
 
 # ---------------------------------------------------------------- the query string
@@ -232,27 +226,27 @@ def parse_query(raw: Mapping[str, str], choices: Choices) -> tuple[DashboardQuer
     query = DashboardQuery()
     tab = raw.get("tab", "") or query.tab
     if tab not in TAB_KEYS:
-        errors.append(i18n.gettext(BAD_TAB_DE))
+        errors.append(i18n.t("dashboard.bad_tab"))
         tab = query.tab
     query = replace(query, tab=tab)
 
     sort = raw.get("sort", "") or DEFAULT_SORT[0]
     direction = raw.get("dir", "") or (DEFAULT_SORT[1] if sort == DEFAULT_SORT[0] else "asc")
     if sort not in COLUMNS or direction not in ("asc", "desc"):
-        errors.append(i18n.gettext(BAD_SORT_DE))
+        errors.append(i18n.t("dashboard.bad_sort"))
         sort, direction = DEFAULT_SORT
     query = replace(query, sort=sort, direction=direction)
 
     if raw.get("page"):
         page = _positive_int(raw["page"])
         if page is None:
-            errors.append(i18n.gettext(BAD_PAGE_DE))
+            errors.append(i18n.t("dashboard.bad_page"))
         else:
             query = replace(query, page=page)
 
     q = " ".join(raw.get("q", "").split())
     if len(q) > MAX_QUERY_CHARS:
-        errors.append(i18n.gettext(BAD_QUERY_DE))
+        errors.append(i18n.t("dashboard.bad_query", max=MAX_QUERY_CHARS))
     else:
         query = replace(query, q=q)
 
@@ -264,7 +258,7 @@ def parse_query(raw: Mapping[str, str], choices: Choices) -> tuple[DashboardQuer
         if assignee in valid:
             query = replace(query, assignee=assignee)
         else:
-            errors.append(i18n.gettext(BAD_ASSIGNEE_DE))
+            errors.append(i18n.t("dashboard.bad_assignee"))
 
     product = raw.get("produkt", "").strip()
     if product:
@@ -272,14 +266,14 @@ def parse_query(raw: Mapping[str, str], choices: Choices) -> tuple[DashboardQuer
         if product_id is not None and product_id in {pid for pid, _ in choices.products}:
             query = replace(query, product_id=product_id)
         else:
-            errors.append(i18n.gettext(BAD_PRODUCT_DE))
+            errors.append(i18n.t("dashboard.bad_product"))
 
     status = raw.get("status", "").strip()
     if status:
         if status in STATUS_VALUES:
             query = replace(query, status=status)
         else:
-            errors.append(i18n.gettext(BAD_STATUS_DE))
+            errors.append(i18n.t("dashboard.bad_status"))
 
     unprocessed = raw.get("unbearbeitet", "")
     query = replace(query, unprocessed=unprocessed not in ("", "0") and choices.allow_me)

@@ -246,6 +246,105 @@ MESSAGES: dict[str, dict[str, str]] = {
         "offer.upload_incomplete": (
             "Das Formular konnte nicht vollständig gelesen werden. Bitte versuchen Sie es erneut."
         ),
+        # request page: assignee (web/requests.py)
+        "requests.assign.other": "{name} ist jetzt Bearbeiter dieser Anfrage.",
+        "requests.assign.same": "{name} ist bereits Bearbeiter dieser Anfrage.",
+        "requests.assign.invalid": (
+            "Bitte wählen Sie einen aktiven Backoffice-Mitarbeiter Ihres Accounts als Bearbeiter."
+        ),
+        # dashboard filters (web/dashboard.py)
+        "dashboard.bad_tab": "Diese Ansicht gibt es nicht. Es werden alle offenen Anfragen angezeigt.",
+        "dashboard.bad_sort": "Nach dieser Spalte kann nicht sortiert werden.",
+        "dashboard.bad_page": "Die Seitenzahl muss eine ganze Zahl ab 1 sein.",
+        "dashboard.bad_query": "Der Suchbegriff darf höchstens {max} Zeichen lang sein.",
+        "dashboard.bad_assignee": "Diesen Bearbeiter gibt es in Ihrem Account nicht.",
+        "dashboard.bad_product": "Dieses Produkt gibt es nicht.",
+        "dashboard.bad_status": "Diesen Status gibt es nicht.",
+        # add tenders (web/add_tenders.py)
+        "add_tenders.documents.none": (
+            "Bitte wählen Sie mindestens ein Dokument als Anhang aus "
+            "(ohne Auswahl würden alle Anfrageunterlagen angehängt)."
+        ),
+        "add_tenders.documents.foreign": "Mindestens ein gewähltes Dokument gehört nicht zu dieser Anfrage.",
+        "add_tenders.note.too_long": "Der Hinweis für {insurer} darf höchstens {max} Zeichen lang sein.",
+        "add_tenders.files.too_large": (
+            "Die Dateien sind zu groß. Erlaubt sind zusammen höchstens {max_mb} MB je Hochladen."
+        ),
+        "add_tenders.files.unreadable": (
+            "Das Formular konnte nicht gelesen werden. Bitte laden Sie höchstens {max} Dateien auf einmal hoch."
+        ),
+        "add_tenders.files.again": "Bitte wählen Sie die Dateien erneut aus; sie wurden nicht gespeichert.",
+        "add_tenders.files.stored": "{count} Dokument(e) hochgeladen und zur Anfrage hinzugefügt.",
+        # tender page: schedule and manual offer (web/tender_actions.py)
+        "tender_actions.schedule.not_possible": "Termine können im Status „{status}“ nicht geändert werden.",
+        "tender_actions.schedule.nothing": (
+            "Bitte geben Sie eine neue Antwortfrist oder einen neuen Termin für die nächste Erinnerung an."
+        ),
+        "tender_actions.schedule.deadline_invalid": (
+            "Die Antwortfrist ist kein gültiges Datum (Format TT.MM.JJJJ, z. B. 31.12.2026)."
+        ),
+        "tender_actions.schedule.reminder_invalid": (
+            "Der Termin der nächsten Erinnerung ist kein gültiges Datum (Format TT.MM.JJJJ, z. B. 31.12.2026)."
+        ),
+        "tender_actions.schedule.deadline_past": "Die Antwortfrist darf nicht in der Vergangenheit liegen.",
+        "tender_actions.schedule.reminder_past": (
+            "Die nächste Erinnerung muss frühestens morgen sein. "
+            "Für eine sofortige Erinnerung nutzen Sie „Erinnerung schicken“."
+        ),
+        "tender_actions.schedule.too_far": "Termine können höchstens ein Jahr im Voraus gesetzt werden.",
+        "tender_actions.schedule.reminder_after_deadline": (
+            "Die nächste Erinnerung muss vor der Antwortfrist ({deadline}) liegen."
+        ),
+        "tender_actions.offer.not_possible": "Ein Angebot kann im Status „{status}“ nicht hinzugefügt werden.",
+        "tender_actions.offer.already": "Dieses Angebot wurde bereits übermittelt.",
+        # offers: edit, release, extension, binding (web/offers_ui.py)
+        "offers.offer.not_found": "Das Angebot wurde nicht gefunden.",
+        "offers.offer.superseded": (
+            "Das Angebot wurde inzwischen geändert oder ersetzt. Bitte öffnen Sie das aktuelle Angebot."
+        ),
+        "offers.offer.not_editable": "Ein Angebot kann im Status „{status}“ nicht bearbeitet werden.",
+        "offers.offer.edited_release": (
+            "Das Angebot wurde geändert. Bitte geben Sie es wieder frei, damit der Vermittler es sieht."
+        ),
+        "offers.offer.edited_visible": (
+            "Das Angebot wurde geändert und ist für den Vermittler sofort sichtbar; er wird per E-Mail informiert."
+        ),
+        "offers.offer.edited_again": "Diese Änderung wurde bereits gespeichert.",
+        "offers.release.none": "Bitte wählen Sie mindestens ein Angebot zur Freigabe aus.",
+        "offers.release.not_needed": (
+            "Angebote sind für den Vermittler sofort sichtbar; eine Freigabe ist nicht nötig."
+        ),
+        "offers.extension.sent": (
+            "Die Verlängerung wurde bei {insurer} angefragt. Die Antwort erscheint im Nachrichtenmodul."
+        ),
+        "offers.extension.again": "Die Verlängerung wurde bei {insurer} bereits angefragt.",
+        "offers.extension.not_possible": "Für dieses Angebot kann keine Verlängerung mehr angefragt werden.",
+        "offers.bind.done": "Abschluss erfolgt.",
+        # messages module (web/messages_ui.py)
+        "messages.opened": (
+            "Die Kommunikation mit dem Vermittler ist eröffnet. Der Vermittler kann jetzt Nachrichten schreiben."
+        ),
+        "messages.processed": "Die Nachricht ist als bearbeitet markiert.",
+        "messages.processed.already": "Die Nachricht war bereits als bearbeitet markiert.",
+        "messages.forward.target": (
+            "Bitte wählen Sie den Verlauf, in den die Nachricht weitergeleitet werden soll."
+        ),
+        "messages.file.too_large": "Die Datei ist zu groß. Erlaubt sind höchstens {max_mb} MB.",
+        "messages.form.incomplete": (
+            "Das Formular konnte nicht vollständig gelesen werden. Bitte versuchen Sie es erneut."
+        ),
+        "messages.thread.missing": "Bitte wählen Sie den Verlauf, in dem Sie schreiben möchten.",
+        "messages.staff.not_opened": (
+            "Die Kommunikation mit dem Vermittler ist noch nicht eröffnet. Der Vermittler kann erst schreiben, "
+            "nachdem Sie sie eröffnet haben."
+        ),
+        # insurer link: correcting an offer (web/insurer_link.py)
+        "insurer_link.edit.released": (
+            "Ihr Angebot wurde bereits an den Vermittler weitergegeben und kann hier nicht mehr geändert werden. "
+            "Bitte schreiben Sie uns eine Nachricht, wenn etwas zu korrigieren ist."
+        ),
+        "insurer_link.edit.none": "Es liegt kein Angebot vor, das Sie korrigieren könnten.",
+        "insurer_link.edit.done": "Ihr Angebot wurde korrigiert.",
     },
     "en": {
         # login, sessions, security
@@ -352,6 +451,86 @@ MESSAGES: dict[str, dict[str, str]] = {
         "offer.file_broken": "The PDF file is damaged or cannot be read.",
         "offer.file_too_large": "The file is too large. At most {max_mb} MB are allowed.",
         "offer.upload_incomplete": "The form could not be read completely. Please try again.",
+        # request page: assignee (web/requests.py)
+        "requests.assign.other": "{name} is now the assignee of this request.",
+        "requests.assign.same": "{name} is already the assignee of this request.",
+        "requests.assign.invalid": "Please choose an active backoffice employee of your account as assignee.",
+        # dashboard filters (web/dashboard.py)
+        "dashboard.bad_tab": "This view does not exist. All open requests are shown.",
+        "dashboard.bad_sort": "This column cannot be sorted by.",
+        "dashboard.bad_page": "The page number must be a whole number from 1.",
+        "dashboard.bad_query": "The search term may be at most {max} characters long.",
+        "dashboard.bad_assignee": "This assignee does not exist in your account.",
+        "dashboard.bad_product": "This product does not exist.",
+        "dashboard.bad_status": "This status does not exist.",
+        # add tenders (web/add_tenders.py)
+        "add_tenders.documents.none": (
+            "Please select at least one document to attach "
+            "(without a selection all request documents would be attached)."
+        ),
+        "add_tenders.documents.foreign": "At least one selected document does not belong to this request.",
+        "add_tenders.note.too_long": "The note for {insurer} may be at most {max} characters long.",
+        "add_tenders.files.too_large": "The files are too large. At most {max_mb} MB in total are allowed per upload.",
+        "add_tenders.files.unreadable": (
+            "The form could not be read. Please upload at most {max} files at once."
+        ),
+        "add_tenders.files.again": "Please select the files again; they were not saved.",
+        "add_tenders.files.stored": "{count} document(s) uploaded and added to the request.",
+        # tender page: schedule and manual offer (web/tender_actions.py)
+        "tender_actions.schedule.not_possible": "Dates cannot be changed in status “{status}”.",
+        "tender_actions.schedule.nothing": "Please enter a new response deadline or a new date for the next reminder.",
+        "tender_actions.schedule.deadline_invalid": (
+            "The response deadline is not a valid date (format DD.MM.YYYY, e.g. 31.12.2026)."
+        ),
+        "tender_actions.schedule.reminder_invalid": (
+            "The date of the next reminder is not a valid date (format DD.MM.YYYY, e.g. 31.12.2026)."
+        ),
+        "tender_actions.schedule.deadline_past": "The response deadline must not be in the past.",
+        "tender_actions.schedule.reminder_past": (
+            "The next reminder must be tomorrow at the earliest. "
+            "For an immediate reminder use “Send reminder”."
+        ),
+        "tender_actions.schedule.too_far": "Dates can be set at most one year in advance.",
+        "tender_actions.schedule.reminder_after_deadline": (
+            "The next reminder must be before the response deadline ({deadline})."
+        ),
+        "tender_actions.offer.not_possible": "An offer cannot be added in status “{status}”.",
+        "tender_actions.offer.already": "This offer has already been submitted.",
+        # offers: edit, release, extension, binding (web/offers_ui.py)
+        "offers.offer.not_found": "The offer was not found.",
+        "offers.offer.superseded": "The offer has since been changed or replaced. Please open the current offer.",
+        "offers.offer.not_editable": "An offer cannot be edited in status “{status}”.",
+        "offers.offer.edited_release": "The offer has been changed. Please release it again so the broker sees it.",
+        "offers.offer.edited_visible": (
+            "The offer has been changed and is visible to the broker immediately; they are informed by email."
+        ),
+        "offers.offer.edited_again": "This change has already been saved.",
+        "offers.release.none": "Please select at least one offer to release.",
+        "offers.release.not_needed": "Offers are visible to the broker immediately; no release is needed.",
+        "offers.extension.sent": (
+            "The extension has been requested from {insurer}. The answer will appear in the messages module."
+        ),
+        "offers.extension.again": "The extension has already been requested from {insurer}.",
+        "offers.extension.not_possible": "An extension can no longer be requested for this offer.",
+        "offers.bind.done": "Binding completed.",
+        # messages module (web/messages_ui.py)
+        "messages.opened": "Communication with the broker is open. The broker can now write messages.",
+        "messages.processed": "The message is marked as processed.",
+        "messages.processed.already": "The message was already marked as processed.",
+        "messages.forward.target": "Please choose the thread to forward the message to.",
+        "messages.file.too_large": "The file is too large. At most {max_mb} MB are allowed.",
+        "messages.form.incomplete": "The form could not be read completely. Please try again.",
+        "messages.thread.missing": "Please choose the thread you want to write in.",
+        "messages.staff.not_opened": (
+            "Communication with the broker is not open yet. The broker can only write after you have opened it."
+        ),
+        # insurer link: correcting an offer (web/insurer_link.py)
+        "insurer_link.edit.released": (
+            "Your offer has already been passed on to the broker and can no longer be changed here. "
+            "Please send us a message if something needs correcting."
+        ),
+        "insurer_link.edit.none": "There is no offer that you could correct.",
+        "insurer_link.edit.done": "Your offer has been corrected.",
     },
 }
 

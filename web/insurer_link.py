@@ -116,16 +116,6 @@ CORRECTABLE = frozenset({TenderStatus.OFFERED, TenderStatus.OFFER_EXPIRED})
 #: Headers of every insurer page; the security middleware adds the rest.
 LINK_HEADERS = {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex, nofollow"}
 
-#: What this module says itself (German first; to move into :mod:`web.i18n`).
-TEXTS = {
-    "edit.released": (
-        "Ihr Angebot wurde bereits an den Vermittler weitergegeben und kann hier nicht mehr geändert werden. "
-        "Bitte schreiben Sie uns eine Nachricht, wenn etwas zu korrigieren ist."
-    ),
-    "edit.none": "Es liegt kein Angebot vor, das Sie korrigieren könnten.",
-    "edit.done": "Ihr Angebot wurde korrigiert.",
-}
-
 
 class LinkProblem(Exception):
     """The link cannot be used; carries what the page should say and whom to contact."""
@@ -552,7 +542,9 @@ async def post_offer(
             # Refused before anything is stored: the broker may already see this offer.
             view = load_insurer_view(db, ctx.tender, ctx.request, preview=False)
             if current is None or not view.offer_correctable:
-                state.errors["edit"] = [TEXTS["edit.none"] if current is None else TEXTS["edit.released"]]
+                state.errors["edit"] = [
+                    i18n.t("insurer_link.edit.none" if current is None else "insurer_link.edit.released")
+                ]
                 return _rerender(pages, http, db, settings, token, ctx, state, 409)
         offer_input, errors = check_offer_form(sent, file_required=not editing)
         if errors:
@@ -582,7 +574,7 @@ async def post_offer(
             return _rerender(pages, http, db, settings, token, ctx, state, 422)
         assert ctx.tender.id is not None
         await auto_release_quietly(engine=engine, client=client, settings=settings, tender_id=ctx.tender.id)
-        return _done(settings, token, TEXTS["edit.done"] if editing else result.message_de, "#angebot")
+        return _done(settings, token, i18n.t("insurer_link.edit.done") if editing else result.message_de, "#angebot")
     finally:
         if pdf is not None:
             pdf.discard()

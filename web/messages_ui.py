@@ -96,21 +96,6 @@ ANCHOR = "#nachrichten"
 #: Form fields of the write form besides the file (csrf, action id, thread, body).
 MAX_FIELDS = 8
 
-#: What this module says itself (German first; to move into :mod:`web.i18n`).
-TEXTS = {
-    "opened": "Die Kommunikation mit dem Vermittler ist eröffnet. Der Vermittler kann jetzt Nachrichten schreiben.",
-    "processed": "Die Nachricht ist als bearbeitet markiert.",
-    "processed.already": "Die Nachricht war bereits als bearbeitet markiert.",
-    "forward.target": "Bitte wählen Sie den Verlauf, in den die Nachricht weitergeleitet werden soll.",
-    "file.too_large": "Die Datei ist zu groß. Erlaubt sind höchstens {max_mb} MB.",
-    "form.incomplete": "Das Formular konnte nicht vollständig gelesen werden. Bitte versuchen Sie es erneut.",
-    "thread.missing": "Bitte wählen Sie den Verlauf, in dem Sie schreiben möchten.",
-    "staff.not_opened": (
-        "Die Kommunikation mit dem Vermittler ist noch nicht eröffnet. Der Vermittler kann erst schreiben, "
-        "nachdem Sie sie eröffnet haben."
-    ),
-}
-
 
 # ---------------------------------------------------------------- page model
 
@@ -272,7 +257,7 @@ def messaging_extras(db: Session, settings: Settings, login: Login, view: Any) -
         assignee_name=view.assignee.name if getattr(view, "assignee", None) is not None else None,
         max_body=MAX_BODY_CHARS,
         max_upload_mb=_mb(settings.max_upload_bytes),
-        not_opened_text=TEXTS["staff.not_opened"] if staff else NOT_OPENED_DE,
+        not_opened_text=i18n.t("messages.staff.not_opened") if staff else NOT_OPENED_DE,
     )
     # Read after rendering data was taken: new messages show as "neu" this once.
     for thread in views:
@@ -326,13 +311,13 @@ async def read_message_form(http: HttpRequest, settings: Settings) -> MessageInp
     then have at most ``max_upload_bytes``. Raises :class:`FormProblem` if the form
     could not be read at all; a file that is too large is reported in
     :attr:`MessageInput.problem`, with the text fields kept."""
-    too_large = TEXTS["file.too_large"].format(max_mb=_mb(settings.max_upload_bytes))
+    too_large = i18n.t("messages.file.too_large", max_mb=_mb(settings.max_upload_bytes))
     try:
         form = await read_limited_form(http, body_limit(settings), max_fields=MAX_FIELDS, max_files=1)
     except UploadTooLarge:
         raise FormProblem(413, too_large) from None
     except UploadIncomplete:
-        raise FormProblem(400, TEXTS["form.incomplete"]) from None
+        raise FormProblem(400, i18n.t("messages.form.incomplete")) from None
     try:
         result = MessageInput(
             csrf_token=_text(form, csrf.FIELD),
@@ -430,12 +415,12 @@ async def write_message(
     if form.problem is not None:
         return refuse(str(form.problem), form.problem.status_code)
     if staff and thread_id is None and form.thread != "vermittler":
-        return refuse(TEXTS["thread.missing"], 422)
+        return refuse(i18n.t("messages.thread.missing"), 422)
     if thread_id is not None:
         thread = db.get(Thread, thread_id)
         if thread is None or thread.request_id != request_id:
             # a thread of another request, from a stale or hand-made form
-            return refuse(TEXTS["thread.missing"], 422)
+            return refuse(i18n.t("messages.thread.missing"), 422)
     if not form.action_id or len(form.action_id) > 100:
         compose.action_id = new_action_id()
         return refuse(i18n.t("error.action_id"), 422)
@@ -471,7 +456,7 @@ def open_conversation(
         open_broker_thread(engine, request.id, login.user)
     except MessagingNotFound:
         raise not_found() from None
-    return _redirect(request_id, settings, TEXTS["opened"])
+    return _redirect(request_id, settings, i18n.t("messages.opened"))
 
 
 @router.post("/requests/{request_id}/messages/{message_id}/forward")
@@ -491,7 +476,7 @@ async def forward(
     request = load_request(db, login.user, request_id)
     message = _message_of(db, request, message_id)
     if parse_id(target_thread_id) is None:
-        return _refuse(http, pages, db, settings, login, request, TEXTS["forward.target"], 422)
+        return _refuse(http, pages, db, settings, login, request, i18n.t("messages.forward.target"), 422)
     try:
         client = await temporal.get()
     except TemporalUnavailable:
@@ -528,7 +513,7 @@ def processed(
         raise not_found() from None
     except MessagingError as err:
         return _refuse(http, pages, db, settings, login, request, str(err), 403)
-    return _redirect(request_id, settings, TEXTS["processed" if changed else "processed.already"],
+    return _redirect(request_id, settings, i18n.t("messages.processed" if changed else "messages.processed.already"),
                      "success" if changed else "info")
 
 

@@ -113,33 +113,10 @@ SECTION_ANCHOR = "#angebote"
 #: Tender states whose offer the pencil may change (the workflow's ``edit_offer`` rule).
 EDITABLE = frozenset({TenderStatus.OFFERED, TenderStatus.OFFER_EXPIRED})
 
-TEXTS = {
-    "offer.not_found": "Das Angebot wurde nicht gefunden.",
-    "offer.superseded": (
-        "Das Angebot wurde inzwischen geändert oder ersetzt. Bitte öffnen Sie das aktuelle Angebot."
-    ),
-    "offer.not_editable": "Ein Angebot kann im Status „{status}“ nicht bearbeitet werden.",
-    "offer.edited_release": (
-        "Das Angebot wurde geändert. Bitte geben Sie es wieder frei, damit der Vermittler es sieht."
-    ),
-    "offer.edited_visible": (
-        "Das Angebot wurde geändert und ist für den Vermittler sofort sichtbar; er wird per E-Mail informiert."
-    ),
-    "offer.edited_again": "Diese Änderung wurde bereits gespeichert.",
-    "release.none": "Bitte wählen Sie mindestens ein Angebot zur Freigabe aus.",
-    "release.not_needed": "Angebote sind für den Vermittler sofort sichtbar; eine Freigabe ist nicht nötig.",
-    "extension.sent": (
-        "Die Verlängerung wurde bei {insurer} angefragt. Die Antwort erscheint im Nachrichtenmodul."
-    ),
-    "extension.again": "Die Verlängerung wurde bei {insurer} bereits angefragt.",
-    "extension.not_possible": "Für dieses Angebot kann keine Verlängerung mehr angefragt werden.",
-    "bind.done": "Abschluss erfolgt.",
-}
-
 
 def text(key: str, **params: object) -> str:
-    """A German sentence of this module (to move into :mod:`web.i18n` with the others)."""
-    value = TEXTS[key]
+    """A sentence of this module in the request's language (``offers.*`` in :mod:`web.i18n`)."""
+    value = i18n.t(f"offers.{key}")
     return value.format(**params) if params else value
 
 

@@ -61,12 +61,6 @@ router = APIRouter(tags=["requests"])
 #: in the guide's menu order; button labels are ``action.<name>`` in :mod:`web.i18n`.
 TENDER_ACTIONS = ("remind_now", "withdraw", "mark_in_progress")
 
-#: What the routes of this module say (German first; to move into :mod:`web.i18n`).
-TEXTS = {
-    "assign.other": "{name} ist jetzt Bearbeiter dieser Anfrage.",
-    "assign.same": "{name} ist bereits Bearbeiter dieser Anfrage.",
-    "assign.invalid": "Bitte wählen Sie einen aktiven Backoffice-Mitarbeiter Ihres Accounts als Bearbeiter.",
-}
 
 def available_actions(tender: Tender) -> list[str]:
     """The actions that make sense in the projected status. The workflow checks
@@ -380,7 +374,7 @@ def assign_to_me(
         set_flash(response, settings, Flash("error", i18n.t("request.not_open")))
         return response
     if request.assignee_id == login.user.id:
-        set_flash(response, settings, Flash("info", TEXTS["assign.same"].format(name=login.user.name)))
+        set_flash(response, settings, Flash("info", i18n.t("requests.assign.same", name=login.user.name)))
         return response
     _set_assignee(db, request, login.user, login.user)
     set_flash(response, settings, Flash("success", i18n.t("request.assigned")))
@@ -410,15 +404,16 @@ def reassign(
     assignee = db.get(User, chosen) if chosen in members else None
     if assignee is None:
         return render_request_page(
-            http, pages, db, settings, login, request, errors=[TEXTS["assign.invalid"]], status_code=422
+            http, pages, db, settings, login, request, errors=[i18n.t("requests.assign.invalid")], status_code=422
         )
     response = detail_redirect(request_id)
     if request.assignee_id == assignee.id:
-        set_flash(response, settings, Flash("info", TEXTS["assign.same"].format(name=assignee.name)))
+        set_flash(response, settings, Flash("info", i18n.t("requests.assign.same", name=assignee.name)))
         return response
     _set_assignee(db, request, assignee, login.user)
-    text = i18n.t("request.assigned") if assignee.id == login.user.id else TEXTS["assign.other"].format(
-        name=assignee.name
+    text = (
+        i18n.t("request.assigned") if assignee.id == login.user.id
+        else i18n.t("requests.assign.other", name=assignee.name)
     )
     set_flash(response, settings, Flash("success", text))
     return response

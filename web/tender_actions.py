@@ -37,7 +37,6 @@ from tenderdesk.models import (
     utcnow,
 )
 from tenderdesk.settings import Settings
-from tenderdesk.states import LABELS_DE
 from web import i18n
 from web.access import load_request, load_tender
 from web.deps import (
@@ -82,26 +81,6 @@ router = APIRouter(tags=["tenders"])
 REMINDER_TIME = time(9, 0)
 #: Dates further out are typos (a tender does not wait a year for an answer).
 MAX_AHEAD = timedelta(days=366)
-
-TEXTS = {
-    "schedule.not_possible": "Termine können im Status „{status}“ nicht geändert werden.",
-    "schedule.nothing": (
-        "Bitte geben Sie eine neue Antwortfrist oder einen neuen Termin für die nächste Erinnerung an."
-    ),
-    "schedule.deadline_invalid": "Die Antwortfrist ist kein gültiges Datum (Format TT.MM.JJJJ, z. B. 31.12.2026).",
-    "schedule.reminder_invalid": (
-        "Der Termin der nächsten Erinnerung ist kein gültiges Datum (Format TT.MM.JJJJ, z. B. 31.12.2026)."
-    ),
-    "schedule.deadline_past": "Die Antwortfrist darf nicht in der Vergangenheit liegen.",
-    "schedule.reminder_past": (
-        "Die nächste Erinnerung muss frühestens morgen sein. "
-        "Für eine sofortige Erinnerung nutzen Sie „Erinnerung schicken“."
-    ),
-    "schedule.too_far": "Termine können höchstens ein Jahr im Voraus gesetzt werden.",
-    "schedule.reminder_after_deadline": "Die nächste Erinnerung muss vor der Antwortfrist ({deadline}) liegen.",
-    "offer.not_possible": "Ein Angebot kann im Status „{status}“ nicht hinzugefügt werden.",
-    "offer.already": "Dieses Angebot wurde bereits übermittelt.",
-}
 
 
 def _insurer_name(db: Session, tender: Tender) -> str:
@@ -204,7 +183,7 @@ def _blocked_reason(page: TenderPage, allowed: bool, key: str) -> str:
     if page.request.status != RequestStatus.OPEN:
         return i18n.t("request.not_open")
     if not allowed:
-        return TEXTS[key].format(status=LABELS_DE[page.tender.status])
+        return i18n.t(f"tender_actions.{key}", status=i18n.tender_status_label(page.tender.status))
     return ""
 
 
@@ -244,12 +223,12 @@ def parse_schedule(tender: Tender, values: dict[str, str], now: datetime) -> tup
         try:
             day = parse_date(raw_deadline)
         except FormValueError:
-            errors.append(TEXTS["schedule.deadline_invalid"])
+            errors.append(i18n.t("tender_actions.schedule.deadline_invalid"))
         else:
             if day < today:
-                errors.append(TEXTS["schedule.deadline_past"])
+                errors.append(i18n.t("tender_actions.schedule.deadline_past"))
             elif day > horizon:
-                errors.append(TEXTS["schedule.too_far"])
+                errors.append(i18n.t("tender_actions.schedule.too_far"))
             elif day != _berlin_day(tender.deadline_at):
                 change.deadline_at = end_of_day_utc(day)
     raw_reminder = values.get("next_reminder", "").strip()
@@ -257,21 +236,21 @@ def parse_schedule(tender: Tender, values: dict[str, str], now: datetime) -> tup
         try:
             day = parse_date(raw_reminder)
         except FormValueError:
-            errors.append(TEXTS["schedule.reminder_invalid"])
+            errors.append(i18n.t("tender_actions.schedule.reminder_invalid"))
         else:
             if day <= today:
-                errors.append(TEXTS["schedule.reminder_past"])
+                errors.append(i18n.t("tender_actions.schedule.reminder_past"))
             elif day > horizon:
-                errors.append(TEXTS["schedule.too_far"])
+                errors.append(i18n.t("tender_actions.schedule.too_far"))
             elif day != _berlin_day(tender.next_reminder_at):
                 change.next_reminder_at = reminder_time_utc(day)
     if errors:
         return change, errors
     deadline = change.deadline_at or as_utc(tender.deadline_at)
     if change.next_reminder_at and deadline and change.next_reminder_at >= deadline:
-        errors.append(TEXTS["schedule.reminder_after_deadline"].format(deadline=fmt_date(deadline)))
+        errors.append(i18n.t("tender_actions.schedule.reminder_after_deadline", deadline=fmt_date(deadline)))
     if change.deadline_at is None and change.next_reminder_at is None and not errors:
-        errors.append(TEXTS["schedule.nothing"])
+        errors.append(i18n.t("tender_actions.schedule.nothing"))
     return change, errors
 
 
@@ -419,7 +398,8 @@ async def offer_submit(
         if sent.action_id_ok and _offer_accepted(db, page.tender, sent.action_id):
             # The same form again after it went through (back button, second click).
             response = detail_redirect(request_id, f"#tender-{tender_id}")
-            set_flash(response, settings, Flash("info", f"{page.insurer_name}: {TEXTS['offer.already']}"))
+            already = i18n.t("tender_actions.offer.already")
+            set_flash(response, settings, Flash("info", f"{page.insurer_name}: {already}"))
             return response
         if page.blocked:
             return _render_offer(http, pages, login, page, settings, 409)

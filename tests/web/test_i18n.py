@@ -12,17 +12,23 @@ import re
 import string
 from pathlib import Path
 
+import httpx
 import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 from jinja2 import Environment
 from markupsafe import Markup
+from sqlalchemy.engine import Engine
+from sqlmodel import select
 
-from tenderdesk.models import DocumentKind, EmailStatus, Party
+from tenderdesk.db import session_scope
+from tenderdesk.models import DocumentKind, EmailStatus, Party, User
 from tenderdesk.states import TenderStatus
-from web import i18n
+from web import i18n, offers_ui
 from web.locale.update_catalog import TEMPLATES_DIR, extract_messages, template_files, update
 from web.templating import make_environment, make_text_environment
+
+from .conftest import MAIN_BACKOFFICE, logged_in
 
 #: A literal ``_("...")`` or ``_('...')`` call: a second, independent way to find msgids.
 LITERAL_CALL = re.compile(r"""\b_\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')""")
@@ -128,6 +134,63 @@ def test_every_message_key_has_english_with_the_same_placeholders() -> None:
     for key, text in german.items():
         assert english[key].strip(), key
         assert _fields(english[key]) == _fields(text), key
+
+
+#: Feature modules whose flashes and errors used to be German-only dicts; their
+#: texts now live in :data:`web.i18n.MESSAGES` under these key prefixes.
+FEATURE_NAMESPACES = {
+    "add_tenders": "add_tenders.",
+    "dashboard": "dashboard.",
+    "insurer_link": "insurer_link.",
+    "messages_ui": "messages.",
+    "offers_ui": "offers.",
+    "requests": "requests.",
+    "tender_actions": "tender_actions.",
+}
+WEB_DIR = Path(i18n.__file__).resolve().parent
+
+
+@pytest.mark.parametrize("module", sorted(FEATURE_NAMESPACES))
+def test_feature_module_texts_are_translated(module: str) -> None:
+    """Every German key of a feature module has a real English text (not a copy
+    of the German), and the module keeps no German-only message table of its own."""
+    prefix = FEATURE_NAMESPACES[module]
+    german, english = i18n.MESSAGES["de"], i18n.MESSAGES["en"]
+    keys = [key for key in german if key.startswith(prefix)]
+    assert keys, prefix
+    for key in keys:
+        assert english.get(key, "").strip(), key
+        assert english[key] != german[key], f"{key} is not translated"
+    source = (WEB_DIR / f"{module}.py").read_text("utf-8")
+    assert not re.search(r"^(TEXTS|TEXT_DE|[A-Z_]+_DE)\s*=", source, re.M), f"{module}.py defines German-only texts"
+    assert "TEXTS[" not in source
+
+
+def test_feature_texts_follow_the_locale_and_keep_the_german_wording() -> None:
+    assert offers_ui.text("bind.done") == "Abschluss erfolgt."
+    assert offers_ui.text("extension.again", insurer="Allianz") == (
+        "Die Verlängerung wurde bei Allianz bereits angefragt."
+    )
+    assert i18n.t("dashboard.bad_query", max=200) == "Der Suchbegriff darf höchstens 200 Zeichen lang sein."
+    with i18n.locale_scope("en"):
+        assert offers_ui.text("bind.done") == "Binding completed."
+        assert offers_ui.text("extension.again", insurer="Allianz") == (
+            "The extension has already been requested from Allianz."
+        )
+        assert i18n.t("requests.assign.same", name="Eva") == "Eva is already the assignee of this request."
+
+
+async def test_english_users_get_english_feature_errors(http: httpx.AsyncClient, web_engine: Engine) -> None:
+    """End to end: a module message (the dashboard's bad query string) reaches an English user in English."""
+    with session_scope(web_engine) as s:
+        user = s.exec(select(User).where(User.email == MAIN_BACKOFFICE)).one()
+        user.locale = "en"
+        s.add(user)
+    await logged_in(http, MAIN_BACKOFFICE)
+    response = await http.get("/?tab=unknown")
+    assert response.status_code == 400
+    assert i18n.t("dashboard.bad_tab", "en") in response.text
+    assert i18n.t("dashboard.bad_tab", "de") not in response.text
 
 
 def test_label_tables_cover_every_value_in_both_languages() -> None:
