@@ -11,13 +11,13 @@ import socket
 import sys
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import pytest
@@ -35,8 +35,23 @@ from tenderdesk.settings import Settings
 from worker import build_worker
 from workflows import SEARCH_ATTRIBUTES
 
+T = TypeVar("T")
 BIN = Path(sys.executable).parent
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+async def eventually(check: Callable[[], T | None], timeout: float = 15.0) -> T:
+    """Poll ``check`` until it returns something truthy and return that: the
+    worker projects a workflow's state into the database a moment after the
+    workflow moved, and emails arrive a moment after that."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.05)
 
 
 def free_port() -> int:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
 from datetime import timedelta
 
 from sqlmodel import Session, col, select
@@ -18,20 +17,11 @@ from tenderdesk.states import TenderStatus
 from tenderdesk.tokens import hash_token
 from web.app import create_app
 
-from .conftest import Running, SmtpServer
+from .conftest import Running, SmtpServer, eventually
 from .web.conftest import MAIN_BACKOFFICE, client_for, logged_in, tenderable_insurer
 from .web.test_insurer_link import forms, sample_pdf
 
 LINK_RE = re.compile(r"http://testserver/t/([A-Za-z0-9_-]{40,})")
-
-
-async def eventually(check: Callable[[], object], timeout: float = 15.0) -> object:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not (value := check()):
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
-    return value
 
 
 async def visible_status(run: Running, request_id: int, insurer_id: int) -> str | None:

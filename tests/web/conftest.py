@@ -13,12 +13,11 @@ the projected status, audit events, emails and the workflow's history.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import shutil
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -52,6 +51,7 @@ from web.temporal import TemporalClientFactory
 from web.tenders import start_tenders
 
 from ..conftest import Running, SmtpServer, _running
+from ..conftest import eventually as eventually  # re-exported for the web tests
 
 T = TypeVar("T")
 
@@ -169,19 +169,6 @@ def dev_app(web_dev: Running) -> FastAPI:
 async def dev_http(dev_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with client_for(dev_app) as client:
         yield client
-
-
-async def eventually(check: Callable[[], T | None], timeout: float = 15.0) -> T:
-    """Poll ``check`` until it returns something truthy: the worker projects
-    a workflow's state into the database a moment after the workflow moved."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
 
 
 def tender_row(engine: Engine, tender_id: int | None) -> Tender:

@@ -4,9 +4,7 @@ emailed link, asks, uploads an offer; the backoffice reminds and withdraws."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine
@@ -17,24 +15,13 @@ from tenderdesk.seed import seed_demo
 from tenderdesk.states import TenderStatus
 from web.app import create_app
 
-from ..conftest import Running, SmtpServer
+from ..conftest import Running, SmtpServer, eventually
 from .conftest import MAIN_BACKOFFICE, client_for, csrf_from, logged_in, tenderable_insurer
 from .test_insurer_link import forms, sample_pdf
 
 LINK_RE = re.compile(r"http://testserver/t/([A-Za-z0-9_-]+)")
 ACTION_ID_RE = re.compile(r'/actions/(\w+)">\s*<input type="hidden" name="csrf_token" value="[^"]+">'
                           r'\s*<input type="hidden" name="action_id" value="([0-9a-f]{32})">')
-
-
-async def eventually(check: Callable[[], object], timeout: float = 15.0) -> object:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.1)
 
 
 def tender_status(engine: Engine, tender_id: int | None) -> TenderStatus:

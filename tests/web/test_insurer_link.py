@@ -230,7 +230,7 @@ async def test_offer_input_is_validated_and_nothing_changes(dev: Running, smtp_s
         ]
         for kwargs, status_code, text in cases:
             response = await upload(insurer, token, **kwargs)  # type: ignore[arg-type]
-            assert response.status_code == status_code, (kwargs.get("premium"), response.status_code)
+            assert response.status_code == status_code, (kwargs, response.status_code)
             assert text in response.text
         kept = await upload(insurer, token, content=b"%PDF-1.7\nkaputt", premium="9.999,00")
         assert 'value="9.999,00"' in kept.text  # the input is kept

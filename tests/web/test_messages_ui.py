@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from html.parser import HTMLParser
@@ -34,7 +34,7 @@ from web.messaging import NOT_OPENED_DE
 from web.sessions import cookie_name, start_session
 
 from ..binding.helpers import finish_leftovers
-from ..conftest import Running, SmtpServer
+from ..conftest import Running, SmtpServer, eventually
 from ..messaging.conftest import Cast, assign, make_cast
 from ..workflows.helpers import start, wait_status
 from .conftest import BASE_URL
@@ -202,17 +202,9 @@ def text_of(mail: EmailMessage) -> str:
     return str(part.get_content())
 
 
-async def eventually(check: Callable[[], object], timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
-
-
 def rows(engine: Engine, model: type, *where: object) -> list:  # type: ignore[type-arg]
     with Session(engine) as s:
-        return list(s.exec(select(model).where(*where)).all())  # type: ignore[call-overload]
+        return list(s.exec(select(model).where(*where)).all())  # type: ignore[call-overload,arg-type]
 
 
 def status_of(engine: Engine, tender: Tender) -> TenderStatus:
