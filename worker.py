@@ -21,8 +21,8 @@ from temporalio.worker import Worker
 from activities.binding import BindingActivities
 from activities.email import EmailActivities
 from activities.projection import ProjectionActivities
-from tenderdesk.db import get_engine
-from tenderdesk.settings import Settings, get_settings
+from tenderdesk.config import Settings, get_settings
+from tenderdesk.db.engine import get_engine
 from workflows.binding import BindingWorkflow
 from workflows.notification import NotificationWorkflow
 from workflows.tender import TenderWorkflow

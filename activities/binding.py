@@ -30,10 +30,10 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.email import template_env
+from tenderdesk.config import Settings
 from tenderdesk.contracts import ActionResult, CloseAction
-from tenderdesk.cover_note import format_date_de, format_eur, load_cover_note, render_cover_note_pdf
-from tenderdesk.db import session_scope
-from tenderdesk.models import (
+from tenderdesk.db.engine import session_scope
+from tenderdesk.db.models import (
     Account,
     AuditEvent,
     Binding,
@@ -48,9 +48,9 @@ from tenderdesk.models import (
     SystemEmail,
     Tender,
 )
-from tenderdesk.settings import Settings
+from tenderdesk.documents.cover_note import format_date_de, format_eur, load_cover_note, render_cover_note_pdf
+from tenderdesk.documents.storage import store_bytes
 from tenderdesk.states import TERMINAL, TenderStatus
-from tenderdesk.storage import store_bytes
 from workflows.binding import BindingInput, CloseTendersResult
 
 log = logging.getLogger(__name__)

@@ -32,9 +32,10 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from tenderdesk.config import ROOT, Settings
 from tenderdesk.contracts import EmailInput, EmailKind, EmailResult, NotificationInput
-from tenderdesk.db import session_scope
-from tenderdesk.models import (
+from tenderdesk.db.engine import session_scope
+from tenderdesk.db.models import (
     Account,
     Broker,
     Document,
@@ -51,9 +52,8 @@ from tenderdesk.models import (
     as_utc,
     utcnow,
 )
-from tenderdesk.settings import ROOT, Settings
-from tenderdesk.storage import open_path
-from tenderdesk.tokens import hash_token, new_token
+from tenderdesk.documents.storage import open_path
+from tenderdesk.security.tokens import hash_token, new_token
 
 log = logging.getLogger(__name__)
 

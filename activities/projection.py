@@ -17,8 +17,8 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 
 from tenderdesk.contracts import ProjectionInput
-from tenderdesk.db import session_scope
-from tenderdesk.models import (
+from tenderdesk.db.engine import session_scope
+from tenderdesk.db.models import (
     AuditEvent,
     Message,
     Offer,

@@ -2,7 +2,7 @@
 
 Seeds a temporary SQLite database (and, with ``--pg``, a throwaway PostgreSQL
 database on 127.0.0.1:5432, user ``postgres``, dropped afterwards) with
-``tenderdesk.seed.seed_demo``, adds tenders in every state to a few thousand
+``tenderdesk.demo.seed.seed_demo``, adds tenders in every state to a few thousand
 requests directly in the database (offers for the offered ones, chat messages
 for some), and measures the real app in-process over HTTP
 (``httpx.ASGITransport``, logged in as a backoffice user): the default page,
@@ -43,8 +43,9 @@ from sqlalchemy import event, insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from tenderdesk.db import make_engine, migrate
-from tenderdesk.models import (
+from tenderdesk.config import Settings
+from tenderdesk.db.engine import make_engine, migrate
+from tenderdesk.db.models import (
     Insurer,
     Message,
     MessageRead,
@@ -57,11 +58,10 @@ from tenderdesk.models import (
     ThreadKind,
     User,
 )
-from tenderdesk.seed import DEMO_PASSWORD, MAIN_ACCOUNT_NAME, seed_demo
-from tenderdesk.settings import Settings
+from tenderdesk.demo.seed import DEMO_PASSWORD, MAIN_ACCOUNT_NAME, seed_demo
 from tenderdesk.states import TenderStatus
 from web.app import create_app
-from web.live import LiveStreams, Viewer, dashboard_values
+from web.live.routes import LiveStreams, Viewer, dashboard_values
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 USER = "anna.berger@tenderdesk.example"

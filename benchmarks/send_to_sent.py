@@ -28,13 +28,13 @@ from aiosmtpd.controller import Controller
 from sqlmodel import Session, col, func, select
 from temporalio.client import Client
 
-from tenderdesk.db import make_engine, migrate
-from tenderdesk.devstack import temporal_dev_command
-from tenderdesk.models import Tender
-from tenderdesk.settings import ROOT
+from tenderdesk.config import ROOT
+from tenderdesk.db.engine import make_engine, migrate
+from tenderdesk.db.models import Tender
+from tenderdesk.dev.devstack import temporal_dev_command
 from tenderdesk.states import TenderStatus
 from tests.factories import make_world
-from web.tenders import start_tenders
+from web.tenders.service import start_tenders
 
 
 def free_port() -> int:

@@ -28,10 +28,10 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-os.environ["TENDERDESK_TEST_FAST_HASH"] = "1"  # before tenderdesk.passwords is imported
+os.environ["TENDERDESK_TEST_FAST_HASH"] = "1"  # before tenderdesk.security.passwords is imported
 
-from tenderdesk.db import make_engine, migrate
-from tenderdesk.settings import Settings
+from tenderdesk.config import Settings
+from tenderdesk.db.engine import make_engine, migrate
 from worker import build_worker
 from workflows import SEARCH_ATTRIBUTES
 
@@ -285,7 +285,7 @@ async def _terminate_open_tenders(client: Client, engine: Engine, prefix: str = 
     too); tender workflows, which live for weeks, are terminated."""
     from sqlmodel import Session, col, select
 
-    from tenderdesk.models import Binding, SystemEmail, Tender
+    from tenderdesk.db.models import Binding, SystemEmail, Tender
 
     with Session(engine) as session:
         ids = set(session.exec(select(Tender.workflow_id)).all())

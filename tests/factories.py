@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
-from tenderdesk.db import session_scope
-from tenderdesk.models import (
+from tenderdesk.db.engine import session_scope
+from tenderdesk.db.models import (
     Account,
     Broker,
     Insurer,

@@ -32,12 +32,12 @@ from aiosmtpd.controller import Controller
 from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
+from tenderdesk.config import Settings
 from tenderdesk.contracts import Action, CloseAction, RescheduleAction
-from tenderdesk.db import make_engine, migrate
-from tenderdesk.models import Party, Tender
-from tenderdesk.settings import Settings
+from tenderdesk.db.engine import make_engine, migrate
+from tenderdesk.db.models import Party, Tender
 from tenderdesk.states import TenderStatus
-from web.tenders import OfferTerms, ask_question, decline, new_action_id, send_action, submit_offer
+from web.tenders.service import OfferTerms, ask_question, decline, new_action_id, send_action, submit_offer
 from worker import build_worker
 
 from .conftest import BIN, Running, SmtpCapture, SmtpServer, free_port, register_search_attributes

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tenderdesk import cli, devstack, mailcapture
-from tenderdesk.settings import ROOT, VAR_DIR
+from tenderdesk.config import ROOT, VAR_DIR
+from tenderdesk.dev import cli, devstack, mailcapture
 
 
 def free_port() -> int:
@@ -93,7 +93,7 @@ def test_service_commands() -> None:
         sys.executable, "-m", "uvicorn", "web.app:app", "--host", "127.0.0.1", "--port", "8000",
     ]
     assert devstack.mailcapture_command(port=2525, maildir=Path("/x/mail")) == [
-        sys.executable, "-m", "tenderdesk.mailcapture",
+        sys.executable, "-m", "tenderdesk.dev.mailcapture",
         "--host", "127.0.0.1", "--port", "2525", "--maildir", "/x/mail",
     ]
     assert devstack.temporal_ready_command("127.0.0.1:7233", "default")[1:4] == [
@@ -229,9 +229,9 @@ def test_seed_runs_only_on_an_empty_database(
 
     from sqlalchemy.engine import Engine
 
-    from tenderdesk.db import migrate, session_scope
-    from tenderdesk.models import Account
-    from tenderdesk.settings import Settings
+    from tenderdesk.config import Settings
+    from tenderdesk.db.engine import migrate, session_scope
+    from tenderdesk.db.models import Account
 
     calls: list[str] = []
 
@@ -241,9 +241,9 @@ def test_seed_runs_only_on_an_empty_database(
             session.add(Account(name="Demo"))
         return [("anna@demo.example", "geheim-1", "backoffice")]
 
-    fake = types.ModuleType("tenderdesk.seed")
+    fake = types.ModuleType("tenderdesk.demo.seed")
     fake.seed_demo = fake_seed_demo  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "tenderdesk.seed", fake)
+    monkeypatch.setitem(sys.modules, "tenderdesk.demo.seed", fake)
     monkeypatch.setattr(cli, "VAR_DIR", tmp_path)
     monkeypatch.setattr(cli, "DEMO_LOGINS_FILE", tmp_path / "demo-logins.txt")
 

@@ -11,10 +11,10 @@ from datetime import timedelta
 
 from sqlmodel import Session, col, select
 
-from tenderdesk.models import Message, Offer, Request, SystemEmail, Tender, TenderLink, utcnow
-from tenderdesk.seed import seed_demo
+from tenderdesk.db.models import Message, Offer, Request, SystemEmail, Tender, TenderLink, utcnow
+from tenderdesk.demo.seed import seed_demo
+from tenderdesk.security.tokens import hash_token
 from tenderdesk.states import TenderStatus
-from tenderdesk.tokens import hash_token
 from web.app import create_app
 
 from .conftest import Running, SmtpServer, eventually

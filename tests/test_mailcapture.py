@@ -11,8 +11,8 @@ from pathlib import Path
 import aiosmtplib
 import pytest
 
-from tenderdesk import mailcapture
-from tenderdesk.mailcapture import MailCapture
+from tenderdesk.dev import mailcapture
+from tenderdesk.dev.mailcapture import MailCapture
 
 
 def free_port() -> int:

@@ -25,8 +25,9 @@ from pypdf import PdfReader
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, func, select
 
-from tenderdesk.db import make_engine, migrate
-from tenderdesk.models import (
+from tenderdesk.config import Settings
+from tenderdesk.db.engine import make_engine, migrate
+from tenderdesk.db.models import (
     Account,
     Broker,
     Document,
@@ -45,16 +46,15 @@ from tenderdesk.models import (
     User,
     as_utc,
 )
-from tenderdesk.passwords import hash_password, needs_rehash, verify_password
-from tenderdesk.seed import (
+from tenderdesk.demo.seed import (
     MAIN_ACCOUNT_NAME,
     PDF_BUDGET,
     SECOND_ACCOUNT_NAME,
     SeedError,
     seed_demo,
 )
-from tenderdesk.settings import Settings
-from tenderdesk.storage import open_path, store_bytes
+from tenderdesk.documents.storage import open_path, store_bytes
+from tenderdesk.security.passwords import hash_password, needs_rehash, verify_password
 
 NOW = datetime(2026, 3, 15, 9, 30, tzinfo=UTC)
 DAY = 86400.0

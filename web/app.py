@@ -19,29 +19,27 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from starlette.staticfiles import StaticFiles
 
-from tenderdesk.db import get_engine
-from tenderdesk.settings import Settings, get_settings
-from web import (
-    add_tenders,
-    auth,
-    contact,
-    dashboard,
-    documents,
-    i18n,
-    insurer_link,
-    live,
-    messages_ui,
-    offers_ui,
-    requests,
-    tender_actions,
-)
-from web.errors import install_error_handlers
-from web.logging import install_token_redaction
-from web.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
-from web.sessions import is_https
-from web.templating import Pages
-from web.temporal import TemporalClientFactory, TemporalConnector, default_factory
-from web.throttle import LoginThrottle
+from tenderdesk.config import Settings, get_settings
+from tenderdesk.db.engine import get_engine
+from web.auth import routes as auth
+from web.auth.throttle import LoginThrottle
+from web.core import i18n
+from web.core.errors import install_error_handlers
+from web.core.headers import BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from web.core.logging import install_token_redaction
+from web.core.sessions import is_https
+from web.core.templating import Pages
+from web.core.temporal import TemporalClientFactory, TemporalConnector, default_factory
+from web.dashboard import routes as dashboard
+from web.documents import routes as documents
+from web.help import routes as contact
+from web.insurer import routes as insurer_link
+from web.live import routes as live
+from web.messages import routes as messages_ui
+from web.offers import routes as offers_ui
+from web.requests import routes as requests
+from web.tenders import routes as tender_actions
+from web.tenders import wizard as add_tenders
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -73,6 +71,9 @@ def create_app(
     app.state.pages = Pages(settings)
     app.state.login_throttle = LoginThrottle()
     app.state.temporal = TemporalConnector(temporal_client_factory or default_factory(settings))
+    # The request page's feature sections (Nachrichten, Angebote), wired here so
+    # web.requests needs to know neither feature.
+    app.state.request_sections = [messages_ui.messaging_extras, offers_ui.offers_extras]
 
     app.add_middleware(BodySizeLimitMiddleware, upload_max_bytes=5 * settings.max_upload_bytes + 1024 * 1024)
     app.add_middleware(i18n.LocaleMiddleware)

@@ -31,9 +31,10 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.email import LINK_PLACEHOLDER, EmailActivities
+from tenderdesk.config import Settings
 from tenderdesk.contracts import Action, EmailInput, EmailKind, EmailResult
-from tenderdesk.db import session_scope
-from tenderdesk.models import (
+from tenderdesk.db.engine import session_scope
+from tenderdesk.db.models import (
     Document,
     DocumentKind,
     EmailStatus,
@@ -44,11 +45,10 @@ from tenderdesk.models import (
     Tender,
     TenderLink,
 )
-from tenderdesk.settings import Settings
+from tenderdesk.documents.storage import store_bytes
+from tenderdesk.security.tokens import hash_token
 from tenderdesk.states import TenderStatus
-from tenderdesk.storage import store_bytes
-from tenderdesk.tokens import hash_token
-from web.tenders import new_action_id, send_action
+from web.tenders.service import new_action_id, send_action
 
 from ..conftest import Running, SmtpServer, free_port
 from ..factories import World, make_world

@@ -12,8 +12,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from temporalio.service import RPCError, RPCStatusCode
 
-from tenderdesk.db import session_scope
-from tenderdesk.models import (
+from tenderdesk.db.engine import session_scope
+from tenderdesk.db.models import (
     Binding,
     Broker,
     EmailStatus,
@@ -27,7 +27,7 @@ from tenderdesk.models import (
     utcnow,
 )
 from tenderdesk.states import TenderStatus
-from web.tenders import OfferTerms, new_action_id, submit_offer
+from web.tenders.service import OfferTerms, new_action_id, submit_offer
 from workflows.binding import BindingResult, binding_workflow_id
 
 from ..conftest import Running
@@ -69,7 +69,7 @@ def broker_user(engine: Engine, world: World, *, other_broker: bool = False, tag
 
 
 def set_need_release(engine: Engine, world: World, need: bool) -> None:
-    from tenderdesk.models import Account
+    from tenderdesk.db.models import Account
 
     with session_scope(engine) as s:
         account = s.get(Account, world.account_id)

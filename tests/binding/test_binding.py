@@ -15,7 +15,7 @@ import pytest
 from sqlmodel import Session, col, select
 
 from tenderdesk.contracts import Action
-from tenderdesk.models import (
+from tenderdesk.db.models import (
     AuditEvent,
     Binding,
     Document,
@@ -28,7 +28,7 @@ from tenderdesk.models import (
     TenderLink,
 )
 from tenderdesk.states import TenderStatus
-from web.binding import (
+from web.offers.binding import (
     ALREADY_BOUND_DE,
     EXPIRED_DE,
     NOT_ALLOWED_DE,
@@ -39,8 +39,8 @@ from web.binding import (
     bind_offer,
     offer_choices,
 )
-from web.release import release_offers
-from web.tenders import new_action_id, send_action
+from web.offers.release import release_offers
+from web.tenders.service import new_action_id, send_action
 
 from ..conftest import Running, SmtpServer
 from ..factories import World, make_world

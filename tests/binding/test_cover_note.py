@@ -10,17 +10,8 @@ from pypdf import PdfReader
 from sqlmodel import Session, select
 
 from activities.binding import BindingActivities
-from tenderdesk.cover_note import (
-    ChatEntry,
-    ChatThread,
-    CoverNote,
-    format_date_de,
-    latin1_safe,
-    render_cover_note_pdf,
-    unicode_font,
-)
-from tenderdesk.db import session_scope
-from tenderdesk.models import (
+from tenderdesk.db.engine import session_scope
+from tenderdesk.db.models import (
     AuditEvent,
     Binding,
     Document,
@@ -30,10 +21,19 @@ from tenderdesk.models import (
     Thread,
     ThreadKind,
 )
-from tenderdesk.storage import open_path
-from web.binding import bind_offer, resume_binding
-from web.release import release_offers
-from web.tenders import ask_question, insurer_thread, new_action_id
+from tenderdesk.documents.cover_note import (
+    ChatEntry,
+    ChatThread,
+    CoverNote,
+    format_date_de,
+    latin1_safe,
+    render_cover_note_pdf,
+    unicode_font,
+)
+from tenderdesk.documents.storage import open_path
+from web.offers.binding import bind_offer, resume_binding
+from web.offers.release import release_offers
+from web.tenders.service import ask_question, insurer_thread, new_action_id
 from workflows.binding import binding_workflow_id
 
 from ..conftest import Running

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from tenderdesk.models import Account, AuditEvent, Party, Request, RequestStatus, Tender
+from tenderdesk.db.models import Account, AuditEvent, Party, Request, RequestStatus, Tender
 from tenderdesk.states import TenderStatus
-from web.binding import offer_choices
-from web.release import (
+from web.offers.binding import offer_choices
+from web.offers.release import (
     ReleaseError,
     ReleaseNotAllowed,
     auto_release_if_configured,

@@ -22,8 +22,8 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from tenderdesk.seed import seed_demo
-from tenderdesk.settings import ROOT
+from tenderdesk.config import ROOT
+from tenderdesk.demo.seed import seed_demo
 
 from ..conftest import Running, SmtpServer, free_port
 

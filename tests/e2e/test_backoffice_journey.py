@@ -26,7 +26,7 @@ from fpdf import FPDF
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 from sqlmodel import Session, col, select
 
-from tenderdesk.models import Insurer, Offer, Request, Tender, User
+from tenderdesk.db.models import Insurer, Offer, Request, Tender, User
 from tenderdesk.states import TenderStatus
 
 from .conftest import BACKOFFICE, PASSWORD, Live, log_in

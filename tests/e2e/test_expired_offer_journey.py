@@ -7,7 +7,7 @@ backoffice enters the new validity with the pencil (Stiftsymbol) and releases
 the offer again, and the broker binds it.
 
 To expire within seconds, the offer is submitted with a validity a few
-seconds ahead through :func:`web.tenders.submit_offer`, the same service the
+seconds ahead through :func:`web.tenders.service.submit_offer`, the same service the
 insurer's upload form calls (the form only takes whole days); the workflow's
 own validity timer then moves the tender to "Angebot abgelaufen".
 """
@@ -21,9 +21,9 @@ from pathlib import Path
 from playwright.async_api import Browser, expect
 from sqlmodel import Session, select
 
-from tenderdesk.models import Binding, Message, Party, Request, RequestStatus, as_utc, utcnow
+from tenderdesk.db.models import Binding, Message, Party, Request, RequestStatus, as_utc, utcnow
 from tenderdesk.states import TenderStatus
-from web.tenders import OfferTerms, submit_offer
+from web.tenders.service import OfferTerms, submit_offer
 
 from .conftest import BACKOFFICE, BROKER, Live, log_in
 from .test_backoffice_journey import (

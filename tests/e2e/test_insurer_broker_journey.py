@@ -18,7 +18,7 @@ from playwright.async_api import Browser, Page, expect
 from pypdf import PdfReader
 from sqlmodel import Session, col, select
 
-from tenderdesk.models import Binding, Broker, Message, Offer, Request, RequestStatus, User
+from tenderdesk.db.models import Binding, Broker, Message, Offer, Request, RequestStatus, User
 from tenderdesk.states import TenderStatus
 
 from .conftest import BACKOFFICE, BROKER, Live, log_in

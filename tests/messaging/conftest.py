@@ -18,8 +18,9 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from tenderdesk.db import session_scope
-from tenderdesk.models import (
+from tenderdesk.config import Settings
+from tenderdesk.db.engine import session_scope
+from tenderdesk.db.models import (
     Account,
     Broker,
     EmailStatus,
@@ -32,9 +33,8 @@ from tenderdesk.models import (
     Tender,
     User,
 )
-from tenderdesk.settings import Settings
 from tenderdesk.states import TenderStatus
-from web.messaging import insurer_thread_id
+from web.messages.service import insurer_thread_id
 
 from ..conftest import Running, SmtpServer
 from ..factories import World, make_world

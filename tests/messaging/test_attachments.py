@@ -6,10 +6,10 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from tenderdesk.models import Document, DocumentKind, Message, Party, SystemEmail
-from tenderdesk.settings import Settings
+from tenderdesk.config import Settings
+from tenderdesk.db.models import Document, DocumentKind, Message, Party, SystemEmail
 from tenderdesk.states import TenderStatus
-from web.messaging import (
+from web.messages.service import (
     attachment_visible_to,
     forward_message,
     insurer_thread_id,
@@ -17,7 +17,7 @@ from web.messaging import (
     post_message,
     threads_for,
 )
-from web.tenders import new_action_id
+from web.tenders.service import new_action_id
 
 from ..conftest import Running, SmtpServer
 from ..workflows.helpers import start, wait_status
@@ -88,7 +88,7 @@ async def test_forward_copies_text_and_attachment_reference(
         [shown] = view.messages
         assert shown.forwarded_from == "Testversicherung 0 AG" and shown.attachment is not None
         assert shown.attachment.filename == "fragen.pdf"
-        from tenderdesk.models import AuditEvent
+        from tenderdesk.db.models import AuditEvent
 
         [audit] = s.exec(select(AuditEvent).where(AuditEvent.kind == "message_forwarded")).all()
         assert audit.detail == "Testversicherung 0 AG → Vermittler" and audit.actor_user_id == cast.backoffice.id

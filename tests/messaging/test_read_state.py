@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from tenderdesk.db import session_scope
-from tenderdesk.models import AuditEvent, MessageRead, Party, Request, RequestStatus
-from tenderdesk.settings import Settings
-from web.messaging import (
+from tenderdesk.config import Settings
+from tenderdesk.db.engine import session_scope
+from tenderdesk.db.models import AuditEvent, MessageRead, Party, Request, RequestStatus
+from web.messages.service import (
     MessagingError,
     mark_processed,
     mark_read,
@@ -18,7 +18,7 @@ from web.messaging import (
     post_message,
     unread_count,
 )
-from web.tenders import new_action_id
+from web.tenders.service import new_action_id
 
 from ..conftest import Running
 from .conftest import Cast, add_tenders, assign, insurer_says

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from tenderdesk.models import AuditEvent, Message, Party, SystemEmail, Thread, ThreadKind
-from tenderdesk.settings import Settings
+from tenderdesk.config import Settings
+from tenderdesk.db.models import AuditEvent, Message, Party, SystemEmail, Thread, ThreadKind
 from tenderdesk.states import TenderStatus
-from web.messaging import (
+from web.messages.service import (
     NOT_OPENED_DE,
     MessagingError,
     MessagingNotFound,
@@ -27,7 +27,7 @@ from web.messaging import (
     threads_for,
     unread_count,
 )
-from web.tenders import new_action_id
+from web.tenders.service import new_action_id
 
 from ..conftest import Running, SmtpServer
 from ..workflows.helpers import start, wait_status
@@ -117,7 +117,7 @@ async def test_duplicate_action_id_posts_and_notifies_once(
     assert second.info_de == "Die Nachricht wurde bereits gesendet."
     assert count(engine, Message) == 1 and count(engine, SystemEmail) == 1
     with Session(engine) as s:
-        from tenderdesk.models import Document
+        from tenderdesk.db.models import Document
 
         assert len(s.exec(select(Document)).all()) == 1
     # Re-starting delivery of the same row is harmless: one workflow id per email row, one email.
@@ -215,7 +215,7 @@ async def test_backoffice_reply_to_insurer_waits_for_the_workflow(
     """The message becomes visible only once the tender workflow accepted
     ``notify_insurer``; a refusal (the workflow is gone) leaves neither the
     message nor its attachment row behind."""
-    from tenderdesk.models import Document
+    from tenderdesk.db.models import Document
 
     [tender] = await start(dev, cast.world)
     await wait_status(dev, tender, TenderStatus.SENT)

@@ -7,12 +7,12 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from tenderdesk.db import session_scope
-from tenderdesk.models import AuditEvent, Document, DocumentKind, EmailStatus, Party, SystemEmail, Tender, utcnow
-from tenderdesk.settings import Settings
-from web.messaging import forward_message, open_broker_thread, post_message, transcript, transcript_text
-from web.tenders import new_action_id
-from web.timeline import timeline
+from tenderdesk.config import Settings
+from tenderdesk.db.engine import session_scope
+from tenderdesk.db.models import AuditEvent, Document, DocumentKind, EmailStatus, Party, SystemEmail, Tender, utcnow
+from web.messages.service import forward_message, open_broker_thread, post_message, transcript, transcript_text
+from web.messages.timeline import timeline
+from web.tenders.service import new_action_id
 
 from ..conftest import Running
 from .conftest import Cast, add_tenders, insurer_says, pk

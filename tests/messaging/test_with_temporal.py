@@ -12,8 +12,8 @@ import pytest
 from sqlmodel import Session, col, select
 
 from tenderdesk.contracts import Action
-from tenderdesk.db import session_scope
-from tenderdesk.models import (
+from tenderdesk.db.engine import session_scope
+from tenderdesk.db.models import (
     AuditEvent,
     Document,
     DocumentKind,
@@ -24,10 +24,10 @@ from tenderdesk.models import (
     Tender,
     TenderLink,
 )
+from tenderdesk.security.tokens import hash_token
 from tenderdesk.states import TenderStatus
-from tenderdesk.tokens import hash_token
-from web.insurer_link import resolve_link
-from web.messaging import (
+from web.insurer.routes import resolve_link
+from web.messages.service import (
     MessagingError,
     forward_message,
     insurer_thread_id,
@@ -35,8 +35,8 @@ from web.messaging import (
     post_message,
     threads_for,
 )
-from web.tenders import new_action_id, send_action
-from web.timeline import timeline
+from web.messages.timeline import timeline
+from web.tenders.service import new_action_id, send_action
 
 from ..conftest import Running, SmtpServer
 from ..workflows.helpers import result_after, row, snapshot, start, wait_status
@@ -198,7 +198,7 @@ async def test_timeline_shows_fired_timers_and_sent_emails(ts: Running, smtp_ser
     cast = make_cast(ts.engine)
     # Reminder after one hour, deadline after two: both timers fire while we skip time.
     with session_scope(ts.engine) as s:
-        from tenderdesk.models import Account
+        from tenderdesk.db.models import Account
 
         account = s.get(Account, cast.world.account_id)
         assert account is not None

@@ -1,6 +1,6 @@
 """Fixtures for the web layer: the real app on a seeded SQLite copy, over HTTP.
 
-The demo data (``tenderdesk.seed.seed_demo``) is created once per test session
+The demo data (``tenderdesk.demo.seed.seed_demo``) is created once per test session
 in a template database and copied per test, because seeding renders PDFs.
 
 ``http`` serves the app with Temporal down (a client factory that connects to
@@ -31,8 +31,9 @@ from sqlmodel import Session, select
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from tenderdesk.db import make_engine, migrate, session_scope
-from tenderdesk.models import (
+from tenderdesk.config import Settings
+from tenderdesk.db.engine import make_engine, migrate, session_scope
+from tenderdesk.db.models import (
     Account,
     Insurer,
     InsurerContact,
@@ -42,13 +43,12 @@ from tenderdesk.models import (
     User,
     utcnow,
 )
-from tenderdesk.seed import seed_demo
-from tenderdesk.settings import Settings
+from tenderdesk.demo.seed import seed_demo
+from tenderdesk.security.tokens import hash_token, new_token
 from tenderdesk.states import TenderStatus
-from tenderdesk.tokens import hash_token, new_token
 from web.app import create_app
-from web.temporal import TemporalClientFactory
-from web.tenders import start_tenders
+from web.core.temporal import TemporalClientFactory
+from web.tenders.service import start_tenders
 
 from ..conftest import Running, SmtpServer, _running
 from ..conftest import eventually as eventually  # re-exported for the web tests
@@ -181,7 +181,7 @@ def tender_row(engine: Engine, tender_id: int | None) -> Tender:
 async def started_tender(
     run: Running, request: Request, *, insurer_skip: int = 0, status: TenderStatus = TenderStatus.SENT
 ) -> Tender:
-    """A tender started the way the web starts it (``web.tenders.start_tenders``),
+    """A tender started the way the web starts it (``web.tenders.service.start_tenders``),
     once the worker has projected ``status`` (by default: the email went out)."""
     insurer = tenderable_insurer(run.engine, request, skip=insurer_skip)
     outcome = await start_tenders(

@@ -17,8 +17,9 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from tenderdesk.db import make_engine, migrate, session_scope
-from tenderdesk.models import (
+from tenderdesk.config import Settings
+from tenderdesk.db.engine import make_engine, migrate, session_scope
+from tenderdesk.db.models import (
     Document,
     DocumentKind,
     Insurer,
@@ -33,10 +34,9 @@ from tenderdesk.models import (
     User,
     utcnow,
 )
-from tenderdesk.seed import seed_demo
-from tenderdesk.settings import Settings
+from tenderdesk.demo.seed import seed_demo
+from tenderdesk.documents.storage import store_bytes
 from tenderdesk.states import TenderStatus
-from tenderdesk.storage import store_bytes
 from web.app import create_app
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')

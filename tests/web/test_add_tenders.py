@@ -17,9 +17,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from temporalio.service import RPCError, RPCStatusCode
 
-from tenderdesk.db import session_scope
-from tenderdesk.ids import tender_workflow_id
-from tenderdesk.models import (
+from tenderdesk.config import Settings
+from tenderdesk.db.engine import session_scope
+from tenderdesk.db.models import (
     AuditEvent,
     Document,
     DocumentKind,
@@ -31,8 +31,8 @@ from tenderdesk.models import (
     Request,
     Tender,
 )
-from tenderdesk.seed import seed_demo
-from tenderdesk.settings import Settings
+from tenderdesk.demo.seed import seed_demo
+from tenderdesk.ids import tender_workflow_id
 from tenderdesk.states import TenderStatus
 from web.app import create_app
 

@@ -15,8 +15,9 @@ from fastapi.routing import APIRoute
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from tenderdesk.db import make_engine, session_scope
-from tenderdesk.models import (
+from tenderdesk.config import ROOT, Settings
+from tenderdesk.db.engine import make_engine, session_scope
+from tenderdesk.db.models import (
     Document,
     LoginAttempt,
     PasswordReset,
@@ -27,13 +28,12 @@ from tenderdesk.models import (
     as_utc,
     utcnow,
 )
-from tenderdesk.settings import ROOT, Settings
+from tenderdesk.security.tokens import hash_token, new_token
 from tenderdesk.states import LABELS_DE, LABELS_EN, TenderStatus
-from tenderdesk.tokens import hash_token, new_token
 from tests.conftest import SmtpServer, free_port
 from web.app import create_app
-from web.sessions import IDLE_TIMEOUT
-from web.temporal import TemporalClientFactory
+from web.core.sessions import IDLE_TIMEOUT
+from web.core.temporal import TemporalClientFactory
 
 from .conftest import (
     BASE_URL,
@@ -160,8 +160,8 @@ async def test_expired_session_is_refused(http: httpx.AsyncClient, web_engine: E
     await logged_in(http, MAIN_BACKOFFICE)
     from datetime import timedelta
 
-    from tenderdesk.db import session_scope
-    from tenderdesk.models import utcnow
+    from tenderdesk.db.engine import session_scope
+    from tenderdesk.db.models import utcnow
 
     with session_scope(web_engine) as s:
         for row in s.exec(select(UserSession)).all():
@@ -463,7 +463,7 @@ async def test_reset_smtp_failure_gives_the_same_answer_and_logs_no_token(
     mail_app: FastAPI, web_engine: Engine, smtp_server: SmtpServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     smtp_server.capture.script("554 5.7.1 rejected")
-    caplog.set_level(logging.INFO, logger="web.auth")
+    caplog.set_level(logging.INFO, logger="web.auth.routes")
     async with client_for(mail_app) as browser:
         response = await request_reset(browser, MAIN_BACKOFFICE)
         page = await browser.get("/login")
@@ -482,7 +482,7 @@ async def test_reset_with_smtp_down_still_answers(
     settings = web_settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": free_port(),
                                                 "smtp_timeout_s": 2.0})
     app = create_app(settings, web_engine, temporal_client_factory=no_temporal)
-    caplog.set_level(logging.INFO, logger="web.auth")
+    caplog.set_level(logging.INFO, logger="web.auth.routes")
     async with client_for(app) as browser:
         response = await request_reset(browser, MAIN_BACKOFFICE)
     assert response.status_code == 303

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
-from tenderdesk.models import Binding, Offer, Request, RequestStatus, Tender
+from tenderdesk.db.models import Binding, Offer, Request, RequestStatus, Tender
 from tenderdesk.states import TenderStatus
-from web.binding import ALREADY_BOUND_DE, EXPIRED_DE
+from web.offers.binding import ALREADY_BOUND_DE, EXPIRED_DE
 
 from ..binding.helpers import binding_result, broker_user, give_offer, sent_tenders, wait_for
 from ..conftest import Running, SmtpServer

@@ -25,8 +25,9 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from tenderdesk.db import make_engine, migrate, session_scope
-from tenderdesk.models import (
+from tenderdesk.config import Settings
+from tenderdesk.db.engine import make_engine, migrate, session_scope
+from tenderdesk.db.models import (
     Account,
     Binding,
     Broker,
@@ -43,12 +44,11 @@ from tenderdesk.models import (
     User,
     utcnow,
 )
-from tenderdesk.seed import seed_demo
-from tenderdesk.settings import Settings
+from tenderdesk.demo.seed import seed_demo
 from tenderdesk.states import TenderStatus
 from tests.conftest import PG_ADMIN_URL
 from tests.factories import make_world
-from web.dashboard import PROGRESS, broker_action_required_clause, request_scope
+from web.dashboard.routes import PROGRESS, broker_action_required_clause, request_scope
 
 from .conftest import (
     BASE_URL,

@@ -10,8 +10,8 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from tenderdesk.models import Message, Offer, Request, Tender, utcnow
-from tenderdesk.seed import seed_demo
+from tenderdesk.db.models import Message, Offer, Request, Tender, utcnow
+from tenderdesk.demo.seed import seed_demo
 from tenderdesk.states import TenderStatus
 from web.app import create_app
 

@@ -21,12 +21,13 @@ from markupsafe import Markup
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from tenderdesk.db import session_scope
-from tenderdesk.models import DocumentKind, EmailStatus, Party, User
+import web.offers.routes as offers_ui
+from tenderdesk.db.engine import session_scope
+from tenderdesk.db.models import DocumentKind, EmailStatus, Party, User
 from tenderdesk.states import TenderStatus
-from web import i18n, offers_ui
+from web.core import i18n
+from web.core.templating import make_environment, make_text_environment
 from web.locale.update_catalog import TEMPLATES_DIR, extract_messages, template_files, update
-from web.templating import make_environment, make_text_environment
 
 from .conftest import MAIN_BACKOFFICE, logged_in
 
@@ -137,17 +138,17 @@ def test_every_message_key_has_english_with_the_same_placeholders() -> None:
 
 
 #: Feature modules whose flashes and errors used to be German-only dicts; their
-#: texts now live in :data:`web.i18n.MESSAGES` under these key prefixes.
+#: texts now live in :data:`web.core.i18n.MESSAGES` under these key prefixes.
 FEATURE_NAMESPACES = {
-    "add_tenders": "add_tenders.",
-    "dashboard": "dashboard.",
-    "insurer_link": "insurer_link.",
-    "messages_ui": "messages.",
-    "offers_ui": "offers.",
-    "requests": "requests.",
-    "tender_actions": "tender_actions.",
+    "tenders/wizard": "add_tenders.",
+    "dashboard/routes": "dashboard.",
+    "insurer/routes": "insurer_link.",
+    "messages/routes": "messages.",
+    "offers/routes": "offers.",
+    "requests/routes": "requests.",
+    "tenders/routes": "tender_actions.",
 }
-WEB_DIR = Path(i18n.__file__).resolve().parent
+WEB_DIR = Path(i18n.__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("module", sorted(FEATURE_NAMESPACES))

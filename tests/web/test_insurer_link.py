@@ -16,8 +16,8 @@ import httpx
 from fpdf import FPDF
 from sqlmodel import Session, col, select
 
-from tenderdesk.db import session_scope
-from tenderdesk.models import (
+from tenderdesk.db.engine import session_scope
+from tenderdesk.db.models import (
     Account,
     Document,
     DocumentKind,
@@ -30,9 +30,9 @@ from tenderdesk.models import (
     TenderLink,
     utcnow,
 )
+from tenderdesk.security.tokens import hash_token, new_token
 from tenderdesk.states import TenderStatus
-from tenderdesk.tokens import hash_token, new_token
-from web.release import release_offers
+from web.offers.release import release_offers
 
 from ..binding.helpers import set_need_release
 from ..conftest import Running, SmtpServer

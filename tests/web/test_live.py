@@ -19,11 +19,11 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from tenderdesk.db import session_scope
-from tenderdesk.models import Request, SystemEmail, Tender, UserSession, utcnow
+from tenderdesk.db.engine import session_scope
+from tenderdesk.db.models import Request, SystemEmail, Tender, UserSession, utcnow
 from tenderdesk.states import TenderStatus
 from tests.conftest import free_port
-from web.live import LiveStreams
+from web.live.routes import LiveStreams
 
 from .conftest import (
     BROKER_USER,

@@ -18,7 +18,8 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from tenderdesk.models import (
+from tenderdesk.config import Settings
+from tenderdesk.db.models import (
     Message,
     MessageRead,
     SystemEmail,
@@ -27,11 +28,10 @@ from tenderdesk.models import (
     ThreadKind,
     User,
 )
-from tenderdesk.settings import Settings
 from tenderdesk.states import TenderStatus
 from web.app import create_app
-from web.messaging import NOT_OPENED_DE
-from web.sessions import cookie_name, start_session
+from web.core.sessions import cookie_name, start_session
+from web.messages.service import NOT_OPENED_DE
 
 from ..binding.helpers import finish_leftovers
 from ..conftest import Running, SmtpServer, eventually

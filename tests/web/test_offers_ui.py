@@ -19,7 +19,7 @@ import pytest
 from fastapi import FastAPI
 from sqlmodel import Session, col, select
 
-from tenderdesk.models import (
+from tenderdesk.db.models import (
     Account,
     Document,
     DocumentKind,
@@ -33,9 +33,9 @@ from tenderdesk.models import (
 )
 from tenderdesk.states import TenderStatus
 from web.app import create_app
-from web.offers_ui import extension_action_id
-from web.release import RELEASE_EMAIL_KIND
-from web.sessions import cookie_name, start_session
+from web.core.sessions import cookie_name, start_session
+from web.offers.release import RELEASE_EMAIL_KIND
+from web.offers.routes import extension_action_id
 
 from ..binding.helpers import (
     BROKER_EMAIL,
@@ -473,6 +473,6 @@ async def test_every_offer_form_checks_csrf(site: Site) -> None:
     assert only.premium_cents == 99_000 and only.active
     with Session(site.run.engine) as s:
         assert s.exec(select(Message).where(Message.action_id == extension_action_id(offer.id))).first() is None  # type: ignore[arg-type]
-        from tenderdesk.models import Binding
+        from tenderdesk.db.models import Binding
 
         assert s.exec(select(Binding)).first() is None

@@ -11,8 +11,8 @@ import httpx
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from tenderdesk.db import session_scope
-from tenderdesk.models import (
+from tenderdesk.db.engine import session_scope
+from tenderdesk.db.models import (
     AuditEvent,
     Document,
     DocumentKind,
@@ -26,8 +26,8 @@ from tenderdesk.models import (
     User,
     utcnow,
 )
+from tenderdesk.documents.storage import store_bytes
 from tenderdesk.states import TenderStatus
-from tenderdesk.storage import store_bytes
 
 from ..conftest import Running, SmtpServer
 from .conftest import (
@@ -312,7 +312,7 @@ async def test_delivery_failure_and_system_emails(http: httpx.AsyncClient, web_e
 async def test_offer_summary_and_document_download(
     http: httpx.AsyncClient, web_engine: Engine, web_settings: object
 ) -> None:
-    from tenderdesk.settings import Settings
+    from tenderdesk.config import Settings
 
     assert isinstance(web_settings, Settings)
     request = first_request(web_engine)
@@ -439,7 +439,7 @@ async def test_tender_table_columns_plan_menu_and_live_markers(
         assert column in head
     row = text[text.index(f'id="tender-{linked.tender_id}"'):]
     row = row[:row.index("</tr>")]
-    from web.templating import fmt_date
+    from web.core.templating import fmt_date
 
     assert "1 Erinnerung gesendet" in row
     assert f"Nächste: <span class=\"nowrap\">{fmt_date(now + timedelta(days=4))}" in row
@@ -494,7 +494,7 @@ async def test_system_emails_list_every_email_with_state_and_body(
 async def test_documents_list_every_file_grouped_and_download_safely(
     http: httpx.AsyncClient, web_engine: Engine, web_settings: object
 ) -> None:
-    from tenderdesk.settings import Settings
+    from tenderdesk.config import Settings
 
     assert isinstance(web_settings, Settings)
     request = first_request(web_engine)

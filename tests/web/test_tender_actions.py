@@ -15,14 +15,14 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from tenderdesk.db import session_scope
-from tenderdesk.models import AuditEvent, Document, DocumentKind, Offer, Party, Request, Tender, as_utc, utcnow
-from tenderdesk.seed import seed_demo
+from tenderdesk.db.engine import session_scope
+from tenderdesk.db.models import AuditEvent, Document, DocumentKind, Offer, Party, Request, Tender, as_utc, utcnow
+from tenderdesk.demo.seed import seed_demo
 from tenderdesk.states import TenderStatus
 from web.app import create_app
-from web.forms import BERLIN, end_of_day_utc
-from web.tender_actions import parse_schedule
-from web.tenders import decline
+from web.core.forms import BERLIN, end_of_day_utc
+from web.tenders.routes import parse_schedule
+from web.tenders.service import decline
 
 from ..conftest import Running, SmtpServer
 from .conftest import (

@@ -8,7 +8,7 @@ import re
 
 from sqlmodel import col
 
-from tenderdesk.models import Message, ThreadKind
+from tenderdesk.db.models import Message, ThreadKind
 
 from ..conftest import Running, SmtpServer
 from ..messaging.conftest import assign

@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from tenderdesk.db import make_engine
-from tenderdesk.models import Account, LoginAttempt, PasswordReset, Role, User
-from tenderdesk.settings import Settings
-from web import flash
-from web.documents import content_disposition, safe_filename
-from web.forms import FormValueError, end_of_day_utc, parse_date, parse_eur_cents
-from web.logging import RedactTokenFilter, install_token_redaction, redact
-from web.throttle import Limit, LoginThrottle, Verdict
+from tenderdesk.config import Settings
+from tenderdesk.db.engine import make_engine
+from tenderdesk.db.models import Account, LoginAttempt, PasswordReset, Role, User
+from web.auth.throttle import Limit, LoginThrottle, Verdict
+from web.core import flash
+from web.core.forms import FormValueError, end_of_day_utc, parse_date, parse_eur_cents
+from web.core.logging import RedactTokenFilter, install_token_redaction, redact
+from web.documents.routes import content_disposition, safe_filename
 
 TOKEN = "q1w2e3r4t5z6u7i8o9p0-_ASDFGHJKLyxcvbnm12345"
 
@@ -235,17 +235,17 @@ def test_every_message_key_used_in_web_exists() -> None:
     """``i18n.t("...")`` with a literal key must find it (a typo would be a 500)."""
     import re
 
-    from web import i18n
+    from web.core import i18n
 
     used: set[str] = set()
-    for path in Path(i18n.__file__).parent.glob("*.py"):
+    for path in Path(i18n.__file__).parents[1].rglob("*.py"):
         used |= set(re.findall(r"""\bt\(\s*["']([a-z_]+\.[a-z_.]+)["']""", path.read_text("utf-8")))
-    for template in (Path(i18n.__file__).parents[1] / "templates").rglob("*.html"):
+    for template in (Path(i18n.__file__).parents[2] / "templates").rglob("*.html"):
         used |= set(re.findall(r"""\bt\(\s*["']([a-z_]+\.[a-z_.]+)["']""", template.read_text("utf-8")))
     assert used, "the scan found nothing"
     assert used <= set(i18n.MESSAGES["de"]), used - set(i18n.MESSAGES["de"])
-    from web.dashboard import COLUMNS, TABS
-    from web.requests import TENDER_ACTIONS
+    from web.dashboard.routes import COLUMNS, TABS
+    from web.requests.routes import TENDER_ACTIONS
 
     keys = {f"column.{c}" for c in COLUMNS} | {f"tab.{t}" for t in TABS}
     keys |= {f"action.{a}" for a in TENDER_ACTIONS}

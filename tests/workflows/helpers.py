@@ -10,9 +10,9 @@ from sqlmodel import Session, select
 from temporalio.client import WorkflowHandle
 
 from tenderdesk.contracts import TenderSnapshot
-from tenderdesk.models import Tender
+from tenderdesk.db.models import Tender
 from tenderdesk.states import TenderStatus
-from web.tenders import start_tenders
+from web.tenders.service import start_tenders
 
 from ..conftest import Running
 from ..factories import World

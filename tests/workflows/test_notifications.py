@@ -7,10 +7,10 @@ import asyncio
 from sqlmodel import Session, col, select
 
 from tenderdesk.contracts import Action
-from tenderdesk.models import EmailStatus, SystemEmail, TenderLink
+from tenderdesk.db.models import EmailStatus, SystemEmail, TenderLink
 from tenderdesk.states import TenderStatus
-from web.notifications import queue_email
-from web.tenders import new_action_id, send_action
+from web.core.notifications import queue_email
+from web.tenders.service import new_action_id, send_action
 
 from ..conftest import Running, SmtpServer
 from ..factories import make_world
@@ -28,46 +28,46 @@ async def _wait_email(run: Running, email_id: int, status: EmailStatus) -> Syste
     raise AssertionError(f"email {email_id} not {status}")
 
 
-async def test_queued_email_is_delivered_once_after_a_transient_error(ts: Running, smtp_server: SmtpServer) -> None:
-    world = make_world(ts.engine)
+async def test_queued_email_is_delivered_once_after_a_transient_error(dev: Running, smtp_server: SmtpServer) -> None:
+    world = make_world(dev.engine)
     smtp_server.capture.script("451 4.7.1 greylisted")
-    kwargs = dict(client=ts.client, engine=ts.engine, task_queue=ts.task_queue,
-                  id_prefix=ts.settings.workflow_id_prefix, mail_from=ts.settings.mail_from,
+    kwargs = dict(client=dev.client, engine=dev.engine, task_queue=dev.task_queue,
+                  id_prefix=dev.settings.workflow_id_prefix, mail_from=dev.settings.mail_from,
                   request_id=world.request_id, to_addr="erika@makler.example",
                   subject="Neue Nachricht", body="Hallo", kind="message_broker", key="msg:1:broker")
     row = await queue_email(**kwargs)  # type: ignore[arg-type]
     again = await queue_email(**kwargs)  # type: ignore[arg-type]
     assert again.id == row.id
     assert row.id is not None
-    sent = await _wait_email(ts, row.id, EmailStatus.SENT)
+    sent = await _wait_email(dev, row.id, EmailStatus.SENT)
     assert sent.attempts == 2
     assert len(smtp_server.capture.to("erika@makler.example")) == 1
 
 
-async def test_permanent_failure_is_shown_not_retried(ts: Running, smtp_server: SmtpServer) -> None:
-    world = make_world(ts.engine)
+async def test_permanent_failure_is_shown_not_retried(dev: Running, smtp_server: SmtpServer) -> None:
+    world = make_world(dev.engine)
     smtp_server.capture.script("550 5.1.1 mailbox unavailable")
-    row = await queue_email(client=ts.client, engine=ts.engine, task_queue=ts.task_queue,
-                            id_prefix=ts.settings.workflow_id_prefix, mail_from=ts.settings.mail_from,
+    row = await queue_email(client=dev.client, engine=dev.engine, task_queue=dev.task_queue,
+                            id_prefix=dev.settings.workflow_id_prefix, mail_from=dev.settings.mail_from,
                             request_id=world.request_id, to_addr="nobody@makler.example",
                             subject="x", body="y", kind="message_broker", key="msg:2:broker")
     assert row.id is not None
-    failed = await _wait_email(ts, row.id, EmailStatus.FAILED)
+    failed = await _wait_email(dev, row.id, EmailStatus.FAILED)
     assert failed.last_reply.startswith("550") and failed.attempts == 1
 
 
-async def test_insurer_is_notified_with_a_fresh_link(ts: Running, smtp_server: SmtpServer) -> None:
-    world = make_world(ts.engine)
-    [tender] = await start(ts, world)
-    await wait_status(ts, tender, TenderStatus.SENT)
-    await send_action(ts.client, tender, "notify_insurer", Action(action_id=new_action_id()))
+async def test_insurer_is_notified_with_a_fresh_link(dev: Running, smtp_server: SmtpServer) -> None:
+    world = make_world(dev.engine)
+    [tender] = await start(dev, world)
+    await wait_status(dev, tender, TenderStatus.SENT)
+    await send_action(dev.client, tender, "notify_insurer", Action(action_id=new_action_id()))
     for _ in range(200):
         if len(smtp_server.capture.messages) == 2:
             break
         await asyncio.sleep(0.05)
     notice = smtp_server.capture.messages[-1]
     assert str(notice["Subject"]).startswith("Neue Nachricht")
-    with Session(ts.engine) as s:
+    with Session(dev.engine) as s:
         assert len(s.exec(select(TenderLink)).all()) == 2
         kinds = [e.kind for e in s.exec(select(SystemEmail).order_by(col(SystemEmail.id)))]
         assert kinds == ["tender", "message"]

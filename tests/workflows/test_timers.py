@@ -7,9 +7,9 @@ from datetime import timedelta
 from sqlmodel import Session, col, select
 
 from tenderdesk.contracts import Action
-from tenderdesk.models import AuditEvent, Party, SystemEmail
+from tenderdesk.db.models import AuditEvent, Party, SystemEmail
 from tenderdesk.states import TenderStatus
-from web.tenders import OfferTerms, new_action_id, send_action, submit_offer
+from web.tenders.service import OfferTerms, new_action_id, send_action, submit_offer
 
 from ..conftest import Running, SmtpServer
 from ..factories import make_world

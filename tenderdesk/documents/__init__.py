@@ -1,0 +1,1 @@
+"""Stored documents: file storage, PDF checks and the cover note PDF."""

@@ -1,0 +1,1 @@
+"""Login, logout, password change and reset, language switch."""

@@ -1,0 +1,515 @@
+"""Login, logout, "Passwort ändern", "Passwort vergessen" and the language switch.
+
+Passwords are checked with Argon2id (:mod:`tenderdesk.security.passwords`). A failed
+login says the same for an unknown address and a wrong password, and an
+unknown address still costs one Argon2 verification, so neither the text nor
+the timing reveals which addresses exist. Failures are counted per account
+and per client address in the database (:mod:`web.auth.throttle`), so the limit
+holds across all web processes.
+
+"Passwort vergessen" answers the same whether or not the address has an
+account. For an active account it stores a ``PasswordReset`` row (only the
+token's SHA-256, valid 30 minutes, single use) and emails the link
+``{BASE_URL}/passwort-zuruecksetzen/{token}`` straight from this process with
+aiosmtplib, after the answer has been sent (a background task), so a slow
+mail server neither delays the answer nor tells whether an email went out
+(what remains is one row insert, about 2 ms, against a network round trip).
+Limits per address and per account come from :mod:`web.auth.throttle`.
+The link cannot go through the System Email table and the worker's email
+activity, because that would store the token in clear. If SMTP fails, the
+log says so without the token and the person simply asks again; nothing is
+retried. Setting the new password uses the token up, ends every session of
+the user and clears the account's login failures.
+
+Routes are plain ``def``: FastAPI runs them in its thread pool, so the slow
+hash never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from functools import lru_cache
+from typing import Annotated
+
+import aiosmtplib
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Path
+from sqlalchemy import func, update
+from sqlmodel import Session, col, delete, select
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from tenderdesk.config import Settings
+from tenderdesk.db.models import PasswordReset, User, as_utc, utcnow
+from tenderdesk.security.passwords import hash_password, needs_rehash, verify_password
+from tenderdesk.security.tokens import hash_token, new_token
+from web.auth.throttle import LoginThrottle, client_address
+from web.core import csrf, i18n
+from web.core.deps import (
+    CsrfLogin,
+    CurrentLogin,
+    OptionalLogin,
+    PagesDep,
+    SessionDep,
+    SettingsDep,
+)
+from web.core.errors import PageError
+from web.core.flash import Flash, set_flash
+from web.core.sessions import (
+    clear_session_cookie,
+    end_all_sessions,
+    end_other_sessions,
+    end_session,
+    set_session_cookie,
+    start_session,
+)
+from web.core.templating import Pages
+
+log = logging.getLogger(__name__)
+
+def get_throttle(request: Request) -> LoginThrottle:
+    throttle: LoginThrottle = request.app.state.login_throttle
+    return throttle
+
+
+ThrottleDep = Annotated[LoginThrottle, Depends(get_throttle)]
+
+router = APIRouter(tags=["auth"])
+
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024
+RESET_MINUTES = 30
+RESET_LIFETIME = timedelta(minutes=RESET_MINUTES)
+FORGOT_PATH = "/passwort-vergessen"
+RESET_PATH = "/passwort-zuruecksetzen"
+#: Paths a redirect after login or a language switch must never lead to: they
+#: carry a token, which would then travel in a query string.
+_TOKEN_PATHS = ("/t/", RESET_PATH + "/")
+
+TokenPath = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return hash_password("timing-equaliser-not-a-password")
+
+
+def safe_next(target: str | None) -> str:
+    """Only local paths: ``//evil.example`` or ``/\\evil`` would leave the site."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    if any(ch in target for ch in "\r\n\\") or target.startswith(_TOKEN_PATHS):
+        return "/"
+    return target
+
+
+def _find_user(db: Session, email: str) -> User | None:
+    return db.exec(select(User).where(func.lower(User.email) == email.strip().lower())).first()
+
+
+# ------------------------------------------------------------------------ login
+def _login_page(
+    request: Request, pages: PagesDep, settings: SettingsDep, *, email: str = "",
+    next_path: str = "/", error: str = "", status_code: int = 200,
+) -> Response:
+    token = csrf.new_login_csrf()
+    response = pages.render(
+        request,
+        "auth/login.html",
+        {
+            "login_csrf": token,
+            "email": email,
+            "next_path": next_path,
+            "error": error,
+            "page_title": i18n.t("title.login"),
+        },
+        status_code=status_code,
+    )
+    csrf.set_login_csrf_cookie(response, settings, token)
+    return response
+
+
+@router.get("/login")
+def login_form(
+    request: Request, pages: PagesDep, settings: SettingsDep, login: OptionalLogin,
+    next: str | None = None,
+) -> Response:
+    if login is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return _login_page(request, pages, settings, next_path=safe_next(next))
+
+
+@router.post("/login")
+def login_submit(
+    request: Request,
+    pages: PagesDep,
+    settings: SettingsDep,
+    db: SessionDep,
+    throttle: ThrottleDep,
+    email: Annotated[str, Form(max_length=320)] = "",
+    password: Annotated[str, Form(max_length=MAX_PASSWORD_LENGTH)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    email = email.strip()
+    next_path = safe_next(next)
+    if not csrf.tokens_match(request.cookies.get(csrf.LOGIN_COOKIE), csrf_token):
+        return _login_page(
+            request, pages, settings, email=email, next_path=next_path,
+            error=i18n.t("login.cookie_missing"), status_code=403,
+        )
+    verdict = throttle.begin_login(db, email=email, address=client_address(request))
+    if not verdict.allowed:
+        return _login_page(
+            request, pages, settings, email=email, next_path=next_path,
+            error=i18n.t("login.throttled", wait=i18n.minutes_text(verdict.minutes)),
+            status_code=429,
+        )
+    user = _find_user(db, email)
+    if user is None:
+        verify_password(_dummy_hash(), password)
+        ok = False
+    else:
+        ok = verify_password(user.password_hash, password) and user.is_active
+    if not ok or user is None:
+        # The attempt's row stays: it is the recorded failure.
+        return _login_page(
+            request, pages, settings, email=email, next_path=next_path,
+            error=i18n.t("login.failed"), status_code=401,
+        )
+    throttle.login_succeeded(db, email=email)
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        db.add(user)
+        db.commit()
+    token, _row = start_session(db, settings, user)
+    response = RedirectResponse(next_path, status_code=303)
+    set_session_cookie(response, settings, token)
+    csrf.clear_login_csrf_cookie(response, settings)
+    return response
+
+
+@router.post("/logout")
+def logout(login: CsrfLogin, db: SessionDep, settings: SettingsDep) -> Response:
+    end_session(db, login.session)
+    response = RedirectResponse("/login", status_code=303)
+    clear_session_cookie(response, settings)
+    set_flash(response, settings, Flash("info", i18n.t("logout.done")))
+    return response
+
+
+# ------------------------------------------------------------- change password
+def _new_password_errors(new_password: str, new_password_repeat: str) -> list[str]:
+    errors: list[str] = []
+    if len(new_password) < MIN_PASSWORD_LENGTH:
+        errors.append(i18n.t("password.too_short", min=MIN_PASSWORD_LENGTH))
+    if new_password != new_password_repeat:
+        errors.append(i18n.t("password.mismatch"))
+    return errors
+
+
+@router.get("/password")
+def password_form(request: Request, pages: PagesDep, login: CurrentLogin) -> Response:
+    return pages.render(
+        request, "auth/password.html",
+        {"errors": [], "page_title": i18n.t("title.password"), "min_length": MIN_PASSWORD_LENGTH},
+        login=login,
+    )
+
+
+@router.post("/password")
+def password_submit(
+    request: Request,
+    pages: PagesDep,
+    settings: SettingsDep,
+    db: SessionDep,
+    throttle: ThrottleDep,
+    login: CsrfLogin,
+    current_password: Annotated[str, Form(max_length=MAX_PASSWORD_LENGTH)] = "",
+    new_password: Annotated[str, Form(max_length=MAX_PASSWORD_LENGTH)] = "",
+    new_password_repeat: Annotated[str, Form(max_length=MAX_PASSWORD_LENGTH)] = "",
+) -> Response:
+    """Changing the password needs the current one and ends every other session,
+    so whoever knew the old password is logged out everywhere. Wrong current
+    passwords count as login failures: an open session must not become a way
+    to guess the password without limit."""
+    user = login.user
+    errors: list[str] = []
+    status_code = 422
+    verdict = throttle.begin_login(db, email=user.email, address=client_address(request))
+    if not verdict.allowed:
+        errors.append(i18n.t("login.throttled", wait=i18n.minutes_text(verdict.minutes)))
+        status_code = 429
+    elif not verify_password(user.password_hash, current_password):
+        errors.append(i18n.t("password.current_wrong"))
+    else:
+        throttle.login_succeeded(db, email=user.email)
+        errors = _new_password_errors(new_password, new_password_repeat)
+        if new_password == current_password:
+            errors.append(i18n.t("password.same"))
+    if errors:
+        return pages.render(
+            request, "auth/password.html",
+            {"errors": errors, "page_title": i18n.t("title.password"), "min_length": MIN_PASSWORD_LENGTH},
+            login=login, status_code=status_code,
+        )
+    db_user = db.get(User, user.id)
+    assert db_user is not None and db_user.id is not None
+    db_user.password_hash = hash_password(new_password)
+    db_user.password_changed_at = utcnow()
+    db.add(db_user)
+    db.commit()
+    end_other_sessions(db, db_user.id, keep_id=login.session.id)
+    response = RedirectResponse("/", status_code=303)
+    set_flash(response, settings, Flash("success", i18n.t("password.changed")))
+    return response
+
+
+# ------------------------------------------------------------- forgot password
+def _forgot_page(
+    request: Request, pages: Pages, settings: Settings, *, email: str = "", error: str = "",
+    status_code: int = 200,
+) -> Response:
+    token = csrf.new_login_csrf()
+    response = pages.render(
+        request,
+        "auth/forgot.html",
+        {"form_csrf": token, "email": email, "error": error, "page_title": i18n.t("title.forgot")},
+        status_code=status_code,
+    )
+    csrf.set_login_csrf_cookie(response, settings, token, path=FORGOT_PATH)
+    return response
+
+
+@router.get(FORGOT_PATH)
+def forgot_form(request: Request, pages: PagesDep, settings: SettingsDep) -> Response:
+    return _forgot_page(request, pages, settings)
+
+
+@router.post(FORGOT_PATH)
+def forgot_submit(
+    request: Request,
+    pages: PagesDep,
+    settings: SettingsDep,
+    db: SessionDep,
+    throttle: ThrottleDep,
+    background: BackgroundTasks,
+    email: Annotated[str, Form(max_length=320)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    email = email.strip()
+    if not csrf.tokens_match(request.cookies.get(csrf.LOGIN_COOKIE), csrf_token):
+        return _forgot_page(
+            request, pages, settings, email=email, error=i18n.t("login.cookie_missing"), status_code=403
+        )
+    if not email:
+        return _forgot_page(request, pages, settings, error=i18n.t("forgot.email_missing"), status_code=422)
+    verdict = throttle.begin_reset_request(db, email=email, address=client_address(request))
+    if not verdict.allowed:
+        return _forgot_page(
+            request, pages, settings, email=email, status_code=429,
+            error=i18n.t("forgot.throttled", wait=i18n.minutes_text(verdict.minutes)),
+        )
+    user = _find_user(db, email)
+    if user is not None and user.is_active and user.id is not None:
+        if throttle.reset_email_allowed(db, user_id=user.id):
+            token = _create_reset(db, user.id)
+            message = _reset_message(pages, settings, user, f"{settings.base_url.rstrip('/')}{RESET_PATH}/{token}")
+            background.add_task(_send_reset_email, settings, message, user.id)
+        else:
+            log.info("password reset for user %s not sent again: limit reached", user.id)
+    # The same answer in every case: nothing here says whether the account exists.
+    response = RedirectResponse("/login", status_code=303)
+    set_flash(
+        response, settings,
+        Flash("info", i18n.t("forgot.sent")), Flash("info", i18n.t("forgot.sent_hint", minutes=RESET_MINUTES)),
+    )
+    csrf.clear_login_csrf_cookie(response, settings, path=FORGOT_PATH)
+    return response
+
+
+def _create_reset(db: Session, user_id: int) -> str:
+    """A new reset token for the user; returns it in clear (it only leaves in the email)."""
+    now = utcnow()
+    db.exec(  # type: ignore[call-overload]
+        delete(PasswordReset)
+        .where(col(PasswordReset.user_id) == user_id)
+        .where(col(PasswordReset.expires_at) < now - timedelta(days=1))
+    )
+    token = new_token()
+    db.add(PasswordReset(user_id=user_id, token_hash=hash_token(token), created_at=now,
+                         expires_at=now + RESET_LIFETIME))
+    db.commit()
+    return token
+
+
+def _reset_message(pages: Pages, settings: Settings, user: User, link: str) -> EmailMessage:
+    """The email in the user's own language."""
+    locale = i18n.normalise_locale(user.locale)
+    body = pages.render_text(
+        "email/password_reset.txt",
+        {"name": user.name, "link": link, "minutes": RESET_MINUTES},
+        locale=locale,
+    )
+    message = EmailMessage()
+    message["From"] = settings.mail_from
+    message["To"] = user.email
+    message["Subject"] = i18n.t("reset.email_subject", locale)
+    message["Date"] = format_datetime(utcnow())
+    domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "tenderdesk.invalid"
+    message["Message-ID"] = make_msgid("password-reset", domain=domain)
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(body)
+    return message
+
+
+async def _send_reset_email(settings: Settings, message: EmailMessage, user_id: int) -> None:
+    """Hand the email to SMTP once. Failures are logged (never with the link)."""
+    try:
+        await aiosmtplib.send(
+            message,
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            start_tls=settings.smtp_starttls,
+            timeout=settings.smtp_timeout_s,
+        )
+    except aiosmtplib.SMTPResponseException as err:
+        log.warning("password reset email for user %s refused by SMTP (%s)", user_id, err.code)
+    except (aiosmtplib.SMTPException, OSError) as err:
+        log.warning("password reset email for user %s not sent: %s", user_id, type(err).__name__)
+    else:
+        log.info("password reset email for user %s sent", user_id)
+
+
+# -------------------------------------------------------------- reset password
+def _load_reset(db: Session, token: str) -> tuple[PasswordReset | None, User | None, str]:
+    """The reset row and its user, or the i18n key saying what is wrong with the link."""
+    row = db.exec(select(PasswordReset).where(PasswordReset.token_hash == hash_token(token))).first()
+    if row is None:
+        return None, None, "reset.unknown"
+    if row.used_at is not None:
+        return row, None, "reset.used"
+    expires_at = as_utc(row.expires_at)
+    if expires_at is None or expires_at <= utcnow():
+        return row, None, "reset.expired"
+    user = db.get(User, row.user_id)
+    if user is None or not user.is_active:
+        return row, None, "reset.unknown"
+    return row, user, ""
+
+
+def _reset_problem(request: Request, pages: Pages, key: str) -> Response:
+    return pages.render(
+        request,
+        "auth/reset_invalid.html",
+        {"message": i18n.t(key), "minutes": RESET_MINUTES, "page_title": i18n.t("title.reset")},
+        status_code=404 if key == "reset.unknown" else 410,
+    )
+
+
+def _reset_page(
+    request: Request, pages: Pages, settings: Settings, token: str, *, errors: list[str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    form_csrf = csrf.new_login_csrf()
+    response = pages.render(
+        request,
+        "auth/reset.html",
+        {
+            "form_csrf": form_csrf,
+            "action": f"{RESET_PATH}/{token}",
+            "errors": errors or [],
+            "min_length": MIN_PASSWORD_LENGTH,
+            "page_title": i18n.t("title.reset"),
+        },
+        status_code=status_code,
+    )
+    csrf.set_login_csrf_cookie(response, settings, form_csrf, path=RESET_PATH)
+    return response
+
+
+@router.get(RESET_PATH + "/{token}")
+def reset_form(token: TokenPath, request: Request, pages: PagesDep, settings: SettingsDep, db: SessionDep) -> Response:
+    _row, user, problem = _load_reset(db, token)
+    if user is None:
+        return _reset_problem(request, pages, problem)
+    i18n.use_locale(user.locale)  # the page speaks the language of the email that led here
+    return _reset_page(request, pages, settings, token)
+
+
+@router.post(RESET_PATH + "/{token}")
+def reset_submit(
+    token: TokenPath,
+    request: Request,
+    pages: PagesDep,
+    settings: SettingsDep,
+    db: SessionDep,
+    throttle: ThrottleDep,
+    new_password: Annotated[str, Form(max_length=MAX_PASSWORD_LENGTH)] = "",
+    new_password_repeat: Annotated[str, Form(max_length=MAX_PASSWORD_LENGTH)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    row, user, problem = _load_reset(db, token)
+    if row is None or user is None or user.id is None:
+        return _reset_problem(request, pages, problem)
+    i18n.use_locale(user.locale)
+    if not csrf.tokens_match(request.cookies.get(csrf.LOGIN_COOKIE), csrf_token):
+        return _reset_page(request, pages, settings, token, errors=[i18n.t("login.cookie_missing")], status_code=403)
+    errors = _new_password_errors(new_password, new_password_repeat)
+    if errors:
+        return _reset_page(request, pages, settings, token, errors=errors, status_code=422)
+    password_hash = hash_password(new_password)  # slow: before the transaction, not inside it
+    now = utcnow()
+    # Use the token up with a conditional update: of two simultaneous submits only one wins.
+    claimed = db.exec(  # type: ignore[call-overload]
+        update(PasswordReset)
+        .where(col(PasswordReset.id) == row.id)
+        .where(col(PasswordReset.used_at).is_(None))
+        .values(used_at=now)
+    )
+    if claimed.rowcount != 1:
+        db.rollback()
+        return _reset_problem(request, pages, "reset.used")
+    db.exec(  # type: ignore[call-overload]
+        update(PasswordReset)
+        .where(col(PasswordReset.user_id) == user.id)
+        .where(col(PasswordReset.used_at).is_(None))
+        .values(used_at=now)
+    )
+    user.password_hash = password_hash
+    user.password_changed_at = now
+    db.add(user)
+    db.commit()
+    end_all_sessions(db, user.id)
+    throttle.login_succeeded(db, email=user.email)
+    log.info("password of user %s reset by email link", user.id)
+    response = RedirectResponse("/login", status_code=303)
+    clear_session_cookie(response, settings)
+    csrf.clear_login_csrf_cookie(response, settings, path=RESET_PATH)
+    set_flash(response, settings, Flash("success", i18n.t("reset.done")))
+    return response
+
+
+# ------------------------------------------------------------------- language
+@router.post("/sprache")
+def switch_language(
+    db: SessionDep,
+    login: CsrfLogin,
+    locale: Annotated[str, Form(max_length=10)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    """The user menu's "Sprache: Deutsch / English": stored on the user, so it
+    follows them to every device, then back to the page they were on."""
+    if locale not in i18n.LOCALES:
+        raise PageError(422, "language.unknown")
+    user = db.get(User, login.user.id)
+    assert user is not None
+    user.locale = locale
+    db.add(user)
+    db.commit()
+    i18n.use_locale(locale)
+    return RedirectResponse(safe_next(next), status_code=303)

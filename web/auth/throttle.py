@@ -1,0 +1,191 @@
+"""Throttling of login and "Passwort vergessen" attempts, shared by every web process.
+
+The rule, in one place:
+
+- Login (and the current-password check of "Passwort ändern"): at most
+  ``account_limit`` failures per account (email address) and ``address_limit``
+  failures per client address in a sliding window (default 5 and 20 per
+  15 minutes). A successful login clears the account's failures; so does a
+  completed password reset, which is how a locked-out person gets back in.
+- "Passwort vergessen": at most ``reset_address_limit`` requests per client
+  address (refused with a message) and ``reset_account_limit`` emails per
+  account (further requests get the same answer but no email, so the answer
+  never differs and nobody can flood a mailbox).
+
+Every attempt is a ``LoginAttempt`` row, so the count holds across any number
+of web processes and survives restarts. An attempt is written *before* the
+password is checked and counted including itself: under a burst of parallel
+requests the n-th committed row sees at least n rows, so no more than the
+limit get through to the password check. The row stays as the failure unless
+the login succeeds; a refused attempt removes its row again, so hammering a
+locked account does not push the lockout further out. Reset requests are
+stored with the ``reset:`` prefix on the email column, which keeps them out of
+the login counts without a second table.
+
+The same lockout applies to known and unknown addresses, so it tells an
+attacker nothing about which accounts exist. Argon2id keeps each try slow on
+top of this.
+
+Client address: ``request.client.host``. Behind a reverse proxy that is the
+proxy's address, and every user would share one per-address budget. Run
+uvicorn with ``--proxy-headers --forwarded-allow-ips=<proxy address>`` so it
+takes the client from ``X-Forwarded-For``, and only from that trusted proxy
+(a header from anyone else must not be believed).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, func, not_
+from sqlmodel import Session, col, delete, select
+from starlette.requests import Request
+
+from tenderdesk.db.models import LoginAttempt, PasswordReset, utcnow
+
+RESET_PREFIX = "reset:"
+MAX_ADDRESS_CHARS = 100
+MAX_EMAIL_CHARS = 320
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most ``attempts`` within ``window``."""
+
+    attempts: int
+    window: timedelta
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The answer for one attempt: go ahead, or wait ``retry_after_s``."""
+
+    allowed: bool
+    retry_after_s: float = 0.0
+
+    @property
+    def minutes(self) -> int:
+        """Whole minutes to wait, at least one, for the user-facing message."""
+        return max(1, math.ceil(self.retry_after_s / 60))
+
+
+WINDOW = timedelta(minutes=15)
+ACCOUNT_LIMIT = Limit(5, WINDOW)
+ADDRESS_LIMIT = Limit(20, WINDOW)
+RESET_ACCOUNT_LIMIT = Limit(3, WINDOW)
+RESET_ADDRESS_LIMIT = Limit(10, WINDOW)
+
+
+def client_address(request: Request) -> str:
+    """The address the per-address limits count; see the module docstring about proxies."""
+    host = request.client.host if request.client else ""
+    return (host or "unknown")[:MAX_ADDRESS_CHARS]
+
+
+def account_key(email: str) -> str:
+    return email.strip().casefold()[:MAX_EMAIL_CHARS]
+
+
+class LoginThrottle:
+    """Counts attempts in the ``LoginAttempt`` table; holds no state of its own."""
+
+    def __init__(
+        self,
+        *,
+        account_limit: Limit = ACCOUNT_LIMIT,
+        address_limit: Limit = ADDRESS_LIMIT,
+        reset_account_limit: Limit = RESET_ACCOUNT_LIMIT,
+        reset_address_limit: Limit = RESET_ADDRESS_LIMIT,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.account_limit = account_limit
+        self.address_limit = address_limit
+        self.reset_account_limit = reset_account_limit
+        self.reset_address_limit = reset_address_limit
+        self._clock = clock
+        self._keep = max(
+            limit.window for limit in (account_limit, address_limit, reset_account_limit, reset_address_limit)
+        )
+
+    # ------------------------------------------------------------------ login
+    def begin_login(self, db: Session, *, email: str, address: str) -> Verdict:
+        """Record an attempt for ``email`` from ``address`` and say whether it may
+        proceed. If it may, the row counts as a failure until :meth:`login_succeeded`."""
+        key = account_key(email)
+        rules = [
+            (col(LoginAttempt.email) == key, self.account_limit),
+            (self._login_rows_from(address), self.address_limit),
+        ]
+        return self._attempt(db, key, address, rules)
+
+    def login_succeeded(self, db: Session, *, email: str) -> None:
+        """The password was right: forget this account's failures (and its reserved row)."""
+        db.exec(delete(LoginAttempt).where(col(LoginAttempt.email) == account_key(email)))  # type: ignore[call-overload]
+        db.commit()
+
+    # ------------------------------------------------------------ reset requests
+    def begin_reset_request(self, db: Session, *, email: str, address: str) -> Verdict:
+        """Record a "Passwort vergessen" request and apply the per-address limit."""
+        key = RESET_PREFIX + account_key(email)
+        return self._attempt(db, key, address, [(self._reset_rows_from(address), self.reset_address_limit)])
+
+    def reset_email_allowed(self, db: Session, *, user_id: int) -> bool:
+        """Whether another reset email may go to this user: counts the links actually
+        sent (``PasswordReset`` rows), so every email that does go out reaches the
+        owner and a flood of requests cannot keep the owner's own request muted."""
+        since = self._clock() - self.reset_account_limit.window
+        stmt = (
+            select(func.count())
+            .select_from(PasswordReset)
+            .where(PasswordReset.user_id == user_id, col(PasswordReset.created_at) > since)
+        )
+        return int(db.exec(stmt).one()) < self.reset_account_limit.attempts
+
+    # ------------------------------------------------------------------ internals
+    @staticmethod
+    def _login_rows_from(address: str) -> ColumnElement[bool]:
+        return and_(col(LoginAttempt.address) == address, not_(col(LoginAttempt.email).startswith(RESET_PREFIX)))
+
+    @staticmethod
+    def _reset_rows_from(address: str) -> ColumnElement[bool]:
+        return and_(col(LoginAttempt.address) == address, col(LoginAttempt.email).startswith(RESET_PREFIX))
+
+    def _attempt(
+        self, db: Session, key: str, address: str, rules: list[tuple[ColumnElement[bool], Limit]]
+    ) -> Verdict:
+        now = self._clock()
+        db.exec(delete(LoginAttempt).where(col(LoginAttempt.at) < now - self._keep))  # type: ignore[call-overload]
+        row = LoginAttempt(email=key, address=address[:MAX_ADDRESS_CHARS], at=now)
+        db.add(row)
+        db.commit()
+        over = [(where, limit) for where, limit in rules if self._count(db, where, now - limit.window) > limit.attempts]
+        if not over:
+            return Verdict(allowed=True)
+        db.delete(row)
+        db.commit()
+        wait = max(self._wait_s(db, where, limit, now) for where, limit in over)
+        return Verdict(allowed=False, retry_after_s=wait)
+
+    @staticmethod
+    def _count(db: Session, where: ColumnElement[bool], since: datetime) -> int:
+        stmt = select(func.count()).select_from(LoginAttempt).where(where, col(LoginAttempt.at) > since)
+        return int(db.exec(stmt).one())
+
+    @staticmethod
+    def _wait_s(db: Session, where: ColumnElement[bool], limit: Limit, now: datetime) -> float:
+        """Seconds until fewer than ``limit.attempts`` rows remain in the window: when
+        the ``attempts``-th newest row leaves it."""
+        stmt = (
+            select(LoginAttempt.at)
+            .where(where, col(LoginAttempt.at) > now - limit.window)
+            .order_by(col(LoginAttempt.at).desc())
+            .offset(limit.attempts - 1)
+            .limit(1)
+        )
+        at = db.exec(stmt).first()
+        if at is None:
+            return 0.0
+        return max(0.0, (at + limit.window - now).total_seconds())

@@ -1,0 +1,114 @@
+"""FastAPI dependencies, as ``Annotated`` aliases routes put in their signatures.
+
+Everything a route needs (settings, database session, the logged-in user, a
+checked CSRF token, the Temporal connector) comes from here, so a route's
+signature shows what it relies on and tests can swap the app's state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from starlette.requests import Request
+
+from tenderdesk.config import Settings
+from tenderdesk.db.models import User
+from web.core import csrf
+from web.core.access import require_staff
+from web.core.errors import LoginRequired, PageError
+from web.core.sessions import Login, resolve_session, session_token
+from web.core.templating import Pages
+from web.core.temporal import TemporalConnector
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_pages(request: Request) -> Pages:
+    pages: Pages = request.app.state.pages
+    return pages
+
+
+def get_temporal(request: Request) -> TemporalConnector:
+    connector: TemporalConnector = request.app.state.temporal
+    return connector
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+PagesDep = Annotated[Pages, Depends(get_pages)]
+TemporalDep = Annotated[TemporalConnector, Depends(get_temporal)]
+
+
+def get_db(engine: EngineDep) -> Iterator[Session]:
+    """One session per request; objects stay readable after commit."""
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_db)]
+
+
+def optional_login(request: Request, db: SessionDep, settings: SettingsDep) -> Login | None:
+    login = resolve_session(db, session_token(request, settings))
+    # Error pages rendered later for this request still show the user menu.
+    request.state.login = login
+    return login
+
+
+OptionalLogin = Annotated[Login | None, Depends(optional_login)]
+
+
+def require_login(login: OptionalLogin) -> Login:
+    if login is None:
+        raise LoginRequired()
+    return login
+
+
+CurrentLogin = Annotated[Login, Depends(require_login)]
+
+
+def current_user(login: CurrentLogin) -> User:
+    return login.user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def require_staff_login(login: CurrentLogin) -> Login:
+    require_staff(login.user)
+    return login
+
+
+StaffLogin = Annotated[Login, Depends(require_staff_login)]
+
+
+async def checked_csrf(request: Request, login: CurrentLogin) -> Login:
+    """The login, after the form's ``csrf_token`` matched the session's."""
+    form = await request.form()
+    given = form.get(csrf.FIELD)
+    if not csrf.tokens_match(login.csrf_token, given if isinstance(given, str) else None):
+        raise PageError(403, "csrf.failed")
+    return login
+
+
+CsrfLogin = Annotated[Login, Depends(checked_csrf)]
+
+
+async def checked_staff_csrf(login: CsrfLogin) -> Login:
+    require_staff(login.user)
+    return login
+
+
+StaffCsrfLogin = Annotated[Login, Depends(checked_staff_csrf)]

@@ -1,0 +1,1 @@
+"""The dashboard ("Manuelle Anfragen"): the account's open requests in tabs."""

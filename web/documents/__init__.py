@@ -1,0 +1,1 @@
+"""Document downloads for logged-in users."""

@@ -1,0 +1,1 @@
+"""The insurer's link pages, opened from the tender email."""

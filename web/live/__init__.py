@@ -1,0 +1,1 @@
+"""Live updates over Server-Sent Events."""

@@ -1,0 +1,1 @@
+"""Messaging (Nachrichten) and the audit timeline (Verlauf)."""

@@ -1,0 +1,1 @@
+"""Offers: forms, release (Freigabe), comparison and binding (Abschluss)."""

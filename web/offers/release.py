@@ -1,0 +1,399 @@
+"""Freigabe (release) of offers to the broker, and the expiring-offers warning list.
+
+The guide: "Je nach Accountvorgaben sind Ausschreibungsangebote für die
+Vermittler entweder direkt verfügbar oder müssen von Ihnen noch für diese
+freigegeben werden." So each account decides (``Account.offers_need_release``):
+
+- **needs release** (default): the broker sees an offer only once the
+  backoffice released it with :func:`release_offers`;
+- **no release**: every active offer is visible at once. The broker still
+  gets an email per new offer: call :func:`auto_release_if_configured` right
+  after :func:`web.tenders.service.submit_offer` returned (insurer upload on the link
+  page, backoffice "Angebot hinzufügen" and the pencil edit). It does nothing
+  for accounts that need release, so routes may call it unconditionally.
+
+Who sees what is one rule, :func:`offers_visible_to_broker` (the same as
+:func:`web.core.access.broker_sees_offer`, applied to the request's active offers).
+
+Releasing stamps ``Offer.released_at``/``released_by_id``. An edit (pencil,
+e.g. a longer validity for an expired offer) creates a *new* offer row with
+``released_at`` unset, so the broker sees the corrected offer only after the
+next release; the guide's procedure for expired offers is exactly that:
+edit with ``submit_offer(..., edit=True)``, then :func:`release_offers` again.
+Until its offer is released the insurer may still correct it
+(:func:`insurer_may_edit`).
+
+Each release sends the broker ONE email listing the offers it released, queued
+with :func:`web.core.notifications.queue_email` under a key made of the request and
+the offer ids (:func:`release_email_key`). An offer row is released at most
+once (the update is conditional on ``released_at IS NULL``), so a double click
+or two backoffice users releasing together email once.
+
+All functions that write are keyword-only and raise :class:`ReleaseError` (a
+German sentence for the page) when the action is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+from temporalio.client import Client
+
+from activities.email import template_env
+from tenderdesk.config import Settings
+from tenderdesk.db.engine import session_scope
+from tenderdesk.db.models import (
+    Account,
+    AuditEvent,
+    Broker,
+    Insurer,
+    Offer,
+    Party,
+    Policyholder,
+    Product,
+    Request,
+    RequestStatus,
+    SystemEmail,
+    Tender,
+    User,
+    as_utc,
+    utcnow,
+)
+from tenderdesk.documents.cover_note import format_date_de, format_eur
+from tenderdesk.states import TenderStatus, is_terminal
+from web.core.access import broker_sees_offer, is_staff
+from web.core.notifications import queue_email
+
+log = logging.getLogger(__name__)
+
+RELEASE_EMAIL_KIND = "offers_released"
+AUDIT_KIND = "offers_released"
+
+
+class ReleaseError(Exception):
+    """A release was refused; ``str(err)`` is a German sentence for the user."""
+
+
+class ReleaseNotAllowed(ReleaseError):
+    """The user may not release these offers (wrong role or another account).
+    Pages may show it as "not found", like :mod:`web.core.access` does."""
+
+
+@dataclass
+class ReleaseOutcome:
+    request_id: int
+    #: Offers this call released (listed in the broker's email).
+    released_offer_ids: list[int] = field(default_factory=list)
+    #: Offers asked for that had been released before (nothing happened to them).
+    already_released_offer_ids: list[int] = field(default_factory=list)
+    #: The broker's email (queued for delivery), if this call released anything.
+    email: SystemEmail | None = None
+
+    @property
+    def message_de(self) -> str:
+        n = len(self.released_offer_ids)
+        if n == 0:
+            return "Die Angebote waren bereits freigegeben."
+        what = "Das Angebot wurde" if n == 1 else f"{n} Angebote wurden"
+        return f"{what} freigegeben; der Vermittler wird per E-Mail informiert."
+
+
+@dataclass
+class ExpiringOffer:
+    """One line of the backoffice's early-warning list."""
+
+    offer: Offer
+    tender: Tender
+    request: Request
+    insurer: Insurer
+    #: Whole days until ``valid_until`` (rounded up; 0 = expires today or overdue).
+    days_left: int
+
+    @property
+    def released(self) -> bool:
+        return self.offer.released_at is not None
+
+
+@dataclass
+class _Released:
+    """What a committed release needs for its email."""
+
+    request_id: int
+    released: list[int]
+    already: list[int]
+
+
+# ----------------------------------------------------------------- the rule
+def offers_visible_to_broker(session: Session, request_id: int) -> list[Offer]:
+    """The request's active offers the broker may see: released ones, or all of
+    them if the account needs no release. Cheapest premium first."""
+    request = session.get(Request, request_id)
+    if request is None:
+        return []
+    account = session.get(Account, request.account_id)
+    assert account is not None
+    offers = session.exec(
+        select(Offer)
+        .where(Offer.request_id == request_id)
+        .where(col(Offer.active).is_(True))
+        .order_by(col(Offer.premium_cents), col(Offer.id))
+    ).all()
+    return [offer for offer in offers if broker_sees_offer(account, offer)]
+
+
+def insurer_may_edit(offer: Offer, account: Account | None = None) -> bool:
+    """Whether the insurer may still correct its offer: only the current (active)
+    offer and only until the broker can see it. Pass the account to also refuse
+    for accounts without release (their offers are visible at once). The tender
+    workflow still decides whether an edit is possible in the tender's status."""
+    if not offer.active or offer.released_at is not None:
+        return False
+    return account is None or account.offers_need_release
+
+
+def release_email_key(request_id: int, offer_ids: Sequence[int]) -> str:
+    """Idempotency key of the broker email for one release. No timestamp: the
+    offer ids identify the release, because an offer row is released only once."""
+    return f"release:{request_id}:{','.join(str(i) for i in sorted(set(offer_ids)))}"
+
+
+# ----------------------------------------------------------------- release
+async def release_offers(
+    *, engine: Engine, client: Client, settings: Settings, offer_ids: Sequence[int], user: User
+) -> ReleaseOutcome:
+    """Release offers of ONE request to its broker and email him once.
+
+    Backoffice (staff) of the request's account only. Every offer must be the
+    active offer of a tender that has not ended, and the request must be open;
+    if any offer fails, nothing is released. Offers released before are
+    reported in ``already_released_offer_ids`` and not mailed again.
+    """
+    if not is_staff(user):
+        raise ReleaseNotAllowed("Nur das Backoffice kann Angebote freigeben.")
+    ids = sorted(set(offer_ids))
+    if not ids:
+        raise ReleaseError("Bitte wählen Sie mindestens ein Angebot zur Freigabe aus.")
+    done = await asyncio.to_thread(_release_checked, engine, ids, user)
+    return await _notify(engine, client, settings, done)
+
+
+async def auto_release_if_configured(
+    *, engine: Engine, client: Client, settings: Settings, tender_id: int
+) -> ReleaseOutcome | None:
+    """For accounts without release: release the tender's newly active offer at
+    once and email the broker. Returns None when there is nothing to do (the
+    account needs release, the request is not open, no active offer, or it was
+    released already), so callers may invoke it after every successful
+    :func:`web.tenders.service.submit_offer` (new offer or edit) without checking.
+    """
+    done = await asyncio.to_thread(_release_auto, engine, tender_id)
+    if done is None:
+        return None
+    return await _notify(engine, client, settings, done)
+
+
+def _release_checked(engine: Engine, ids: list[int], user: User) -> _Released:
+    with session_scope(engine) as session:
+        offers = session.exec(select(Offer).where(col(Offer.id).in_(ids))).all()
+        if len(offers) != len(ids):
+            raise ReleaseError("Das Angebot wurde nicht gefunden.")
+        request_ids = {offer.request_id for offer in offers}
+        if len(request_ids) != 1:
+            raise ReleaseError("Es können nur Angebote derselben Anfrage gemeinsam freigegeben werden.")
+        request = session.get(Request, request_ids.pop())
+        assert request is not None and request.id is not None
+        if request.account_id != user.account_id:
+            raise ReleaseNotAllowed("Sie dürfen Angebote dieser Anfrage nicht freigeben.")
+        if request.status != RequestStatus.OPEN:
+            raise ReleaseError("Die Anfrage ist bereits abgeschlossen; Angebote können nicht mehr freigegeben werden.")
+        for offer in offers:
+            tender = session.get(Tender, offer.tender_id)
+            assert tender is not None
+            insurer = session.get(Insurer, tender.insurer_id)
+            name = insurer.name if insurer else "der Gesellschaft"
+            if not offer.active:
+                raise ReleaseError(
+                    f"Das Angebot von {name} wurde inzwischen geändert oder ersetzt. "
+                    "Bitte geben Sie das aktuelle Angebot frei."
+                )
+            if is_terminal(tender.status):
+                raise ReleaseError(
+                    f"Die Ausschreibung an {name} ist beendet; ihr Angebot kann nicht freigegeben werden."
+                )
+        return _stamp(session, request.id, ids, user.id, Party.BACKOFFICE)
+
+
+def _release_auto(engine: Engine, tender_id: int) -> _Released | None:
+    with session_scope(engine) as session:
+        tender = session.get(Tender, tender_id)
+        if tender is None:
+            return None
+        request = session.get(Request, tender.request_id)
+        assert request is not None and request.id is not None
+        account = session.get(Account, request.account_id)
+        assert account is not None
+        if account.offers_need_release or request.status != RequestStatus.OPEN or is_terminal(tender.status):
+            return None
+        offer_id = session.exec(
+            select(Offer.id)
+            .where(Offer.tender_id == tender_id)
+            .where(col(Offer.active).is_(True))
+            .where(col(Offer.released_at).is_(None))
+        ).first()
+        if offer_id is None:
+            return None
+        done = _stamp(session, request.id, [offer_id], None, Party.SYSTEM)
+        return done if done.released else None
+
+
+def _stamp(session: Session, request_id: int, ids: list[int], user_id: int | None, actor: Party) -> _Released:
+    """Set ``released_at`` where it is still empty. The condition makes two
+    concurrent releases of the same offer count (and email) once."""
+    now = utcnow()
+    released: list[int] = []
+    for offer_id in ids:
+        result = session.execute(
+            update(Offer)
+            .where(col(Offer.id) == offer_id)
+            .where(col(Offer.released_at).is_(None))
+            .values(released_at=now, released_by_id=user_id)
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            released.append(offer_id)
+    if released:
+        tender_ids = set(session.exec(select(Offer.tender_id).where(col(Offer.id).in_(released))).all())
+        session.add(
+            AuditEvent(
+                request_id=request_id,
+                tender_id=tender_ids.pop() if len(tender_ids) == 1 else None,
+                at=now,
+                actor=actor,
+                actor_user_id=user_id,
+                kind=AUDIT_KIND,
+                detail=("automatisch: " if actor == Party.SYSTEM else "")
+                + "Angebote " + ", ".join(f"#{i}" for i in released),
+                dedupe_key=release_email_key(request_id, released),
+            )
+        )
+    return _Released(request_id=request_id, released=released, already=[i for i in ids if i not in released])
+
+
+# ------------------------------------------------------------------- email
+async def _notify(engine: Engine, client: Client, settings: Settings, done: _Released) -> ReleaseOutcome:
+    outcome = ReleaseOutcome(
+        request_id=done.request_id,
+        released_offer_ids=done.released,
+        already_released_offer_ids=done.already,
+    )
+    if not done.released:
+        return outcome
+    to_addr, subject, body = await asyncio.to_thread(_render_email, engine, settings, done)
+    outcome.email = await queue_email(
+        client=client,
+        engine=engine,
+        task_queue=settings.temporal_task_queue,
+        id_prefix=settings.workflow_id_prefix,
+        mail_from=settings.mail_from,
+        request_id=done.request_id,
+        to_addr=to_addr,
+        subject=subject,
+        body=body,
+        kind=RELEASE_EMAIL_KIND,
+        key=release_email_key(done.request_id, done.released),
+    )
+    log.info("request %s: offers %s released, email %s", done.request_id, done.released, outcome.email.id)
+    return outcome
+
+
+def _render_email(engine: Engine, settings: Settings, done: _Released) -> tuple[str, str, str]:
+    with Session(engine) as session:
+        request = session.get(Request, done.request_id)
+        assert request is not None
+        account = session.get(Account, request.account_id)
+        broker = session.get(Broker, request.broker_id)
+        product = session.get(Product, request.product_id)
+        policyholder = session.get(Policyholder, request.policyholder_id)
+        assert account and broker and product and policyholder
+        lines = []
+        rows = session.exec(
+            select(Offer, Insurer)
+            .join(Tender, col(Tender.id) == col(Offer.tender_id))
+            .join(Insurer, col(Insurer.id) == col(Tender.insurer_id))
+            .where(col(Offer.id).in_(done.released))
+            .order_by(col(Offer.premium_cents), col(Offer.id))
+        ).all()
+        for offer, insurer in rows:
+            lines.append({
+                "insurer": insurer.name,
+                "premium": format_eur(offer.premium_cents),
+                "sum_insured": format_eur(offer.sum_insured_cents) if offer.sum_insured_cents else "",
+                "valid_until": format_date_de(offer.valid_until),
+            })
+        body = template_env().get_template("email/release.txt").render(
+            broker=broker, request=request, product=product, policyholder=policyholder, account=account,
+            offers=lines, link=f"{settings.base_url.rstrip('/')}/requests/{request.id}",
+        )
+        noun = "Neues Angebot" if len(lines) == 1 else "Neue Angebote"
+        return broker.email, f"{noun} zu Ihrer Anfrage {request.number}: {product.name}", body
+
+
+# ------------------------------------------------------ expiring offers
+def expiring_offers(
+    session: Session, account_id: int, within_days: int | None = None, *, now: datetime | None = None
+) -> list[ExpiringOffer]:
+    """Offers about to run out, soonest first, for the backoffice's early warning.
+
+    Active offers of the account's open requests whose tender is still
+    ``offered`` and whose validity ends within ``within_days`` (default: the
+    account's ``expiry_warning_days``). Already expired tenders are not listed:
+    they show as "Angebot abgelaufen" on the request and are handled with the
+    pencil (edit, then release again). ``now`` is for tests under time skipping.
+    """
+    if within_days is None:
+        account = session.get(Account, account_id)
+        within_days = account.expiry_warning_days if account else 7
+    now = now or utcnow()
+    horizon = now + timedelta(days=within_days)
+    rows = session.exec(
+        select(Offer, Tender, Request, Insurer)
+        .join(Tender, col(Tender.id) == col(Offer.tender_id))
+        .join(Request, col(Request.id) == col(Offer.request_id))
+        .join(Insurer, col(Insurer.id) == col(Tender.insurer_id))
+        .where(Request.account_id == account_id)
+        .where(Request.status == RequestStatus.OPEN)
+        .where(col(Offer.active).is_(True))
+        .where(Tender.status == TenderStatus.OFFERED)
+        .where(col(Offer.valid_until) <= horizon)
+        .order_by(col(Offer.valid_until), col(Offer.id))
+    ).all()
+    result = []
+    for offer, tender, request, insurer in rows:
+        valid_until = as_utc(offer.valid_until)
+        assert valid_until is not None
+        remaining = (valid_until - now).total_seconds() / 86400
+        result.append(ExpiringOffer(offer, tender, request, insurer, days_left=max(0, math.ceil(remaining))))
+    return result
+
+
+__all__ = [
+    "ExpiringOffer", "ReleaseError", "ReleaseNotAllowed", "ReleaseOutcome", "auto_release_if_configured",
+    "expiring_offers", "insurer_may_edit", "offers_visible_to_broker", "release_email_key", "release_offers",
+]
+
+
+async def auto_release_quietly(*, engine: Engine, client: Client, settings: Settings, tender_id: int) -> None:
+    """:func:`auto_release_if_configured` after an accepted offer or edit. The offer
+    stands either way; a failure here (e.g. the broker email could not be queued)
+    leaves the release to the backoffice, so it is logged, not shown as an error."""
+    try:
+        await auto_release_if_configured(engine=engine, client=client, settings=settings, tender_id=tender_id)
+    except Exception:
+        log.exception("automatic release after the offer of tender %s failed", tender_id)

@@ -1,0 +1,1 @@
+"""The request page ("Anfrage"): overview, assignee, tenders, emails, documents."""
