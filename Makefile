@@ -26,6 +26,7 @@ test: $(INSTALLED)
 	@pg_isready -q -h 127.0.0.1 -p 5432 -t 30 || { echo "PostgreSQL is not up on 127.0.0.1:5432" >&2; exit 1; }
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy tenderdesk workflows activities web worker.py
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/pytest -q
 
 $(PYTHON):

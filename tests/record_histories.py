@@ -37,7 +37,8 @@ from tenderdesk.contracts import Action, CloseAction, RescheduleAction
 from tenderdesk.db.engine import make_engine, migrate
 from tenderdesk.db.models import Party, Tender
 from tenderdesk.states import TenderStatus
-from web.tenders.service import OfferTerms, ask_question, decline, new_action_id, send_action, submit_offer
+from web.core.forms import new_action_id
+from web.tenders.service import OfferTerms, ask_question, decline, send_action, submit_offer
 from worker import build_worker
 
 from .conftest import BIN, Running, SmtpCapture, SmtpServer, free_port, register_search_attributes

@@ -36,6 +36,7 @@ from web.help import routes as contact
 from web.insurer import routes as insurer_link
 from web.live import routes as live
 from web.messages import routes as messages_ui
+from web.offers import add_offer
 from web.offers import routes as offers_ui
 from web.requests import routes as requests
 from web.tenders import routes as tender_actions
@@ -84,7 +85,7 @@ def create_app(
     insurer_link.install_link_errors(app)
     for module in (
         auth, dashboard, requests, tender_actions, add_tenders, documents, insurer_link, contact, live,
-        messages_ui, offers_ui,
+        messages_ui, offers_ui, add_offer,
     ):
         app.include_router(module.router)
     install_token_redaction()

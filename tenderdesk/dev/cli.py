@@ -14,7 +14,13 @@ from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+from sqlmodel import Session, select
+
 from tenderdesk.config import ROOT, VAR_DIR, Settings, get_settings
+from tenderdesk.db.engine import get_engine, migrate, normalise_url
+from tenderdesk.db.models import Account
+from tenderdesk.demo.seed import seed_demo
 from tenderdesk.dev import devstack, mailcapture
 
 #: Written when ``seed`` creates the demo data, so later runs can still show the
@@ -28,10 +34,6 @@ LOG_DIR = VAR_DIR / "log"
 
 
 def cmd_migrate(settings: Settings) -> int:
-    from sqlalchemy.engine import make_url
-
-    from tenderdesk.db.engine import migrate, normalise_url
-
     url = make_url(normalise_url(settings.database_url))
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         # Alembic opens the file itself; SQLite creates it but not its folder.
@@ -43,16 +45,10 @@ def cmd_migrate(settings: Settings) -> int:
 
 def seed_if_empty(settings: Settings) -> list[tuple[str, str, str]] | None:
     """Create the demo data if there is no account yet; the new logins, else ``None``."""
-    from sqlmodel import Session, select
-
-    from tenderdesk.db.engine import get_engine
-    from tenderdesk.db.models import Account
-
     engine = get_engine(settings.database_url)
     with Session(engine) as session:
         if session.exec(select(Account).limit(1)).first() is not None:
             return None
-    from tenderdesk.demo.seed import seed_demo  # written separately; imported only when needed
 
     logins = seed_demo(engine, settings)
     VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -67,10 +63,6 @@ def seed_if_empty(settings: Settings) -> list[tuple[str, str, str]] | None:
 
 
 def _database_label(settings: Settings) -> str:
-    from sqlalchemy.engine import make_url
-
-    from tenderdesk.db.engine import normalise_url
-
     return make_url(normalise_url(settings.database_url)).render_as_string(hide_password=True)
 
 

@@ -23,6 +23,7 @@ from typing import IO, Any
 from temporalio.common import SearchAttributeIndexedValueType
 
 from tenderdesk.config import ROOT, VAR_DIR
+from workflows import SEARCH_ATTRIBUTES
 
 #: The embedded defaults. The dev stack only starts a service itself when the
 #: settings still point at these; anything else is an external service.
@@ -52,8 +53,6 @@ def search_attribute_flags() -> list[str]:
     Derived from the workflow package, so a new search attribute is registered
     by the dev server without anyone remembering to edit this file.
     """
-    from workflows import SEARCH_ATTRIBUTES
-
     flags: list[str] = []
     for key in SEARCH_ATTRIBUTES:
         flags += ["--search-attribute", f"{key.name}={_CLI_TYPE_NAMES[key.indexed_value_type]}"]

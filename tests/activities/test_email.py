@@ -48,7 +48,8 @@ from tenderdesk.db.models import (
 from tenderdesk.documents.storage import store_bytes
 from tenderdesk.security.tokens import hash_token
 from tenderdesk.states import TenderStatus
-from web.tenders.service import new_action_id, send_action
+from web.core.forms import new_action_id
+from web.tenders.service import send_action
 
 from ..conftest import Running, SmtpServer, free_port
 from ..factories import World, make_world

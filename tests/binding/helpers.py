@@ -27,7 +27,8 @@ from tenderdesk.db.models import (
     utcnow,
 )
 from tenderdesk.states import TenderStatus
-from web.tenders.service import OfferTerms, new_action_id, submit_offer
+from web.core.forms import new_action_id
+from web.tenders.service import OfferTerms, submit_offer
 from workflows.binding import BindingResult, binding_workflow_id
 
 from ..conftest import Running

@@ -28,6 +28,7 @@ from tenderdesk.db.models import (
     TenderLink,
 )
 from tenderdesk.states import TenderStatus
+from web.core.forms import new_action_id
 from web.offers.binding import (
     ALREADY_BOUND_DE,
     EXPIRED_DE,
@@ -40,7 +41,7 @@ from web.offers.binding import (
     offer_choices,
 )
 from web.offers.release import release_offers
-from web.tenders.service import new_action_id, send_action
+from web.tenders.service import send_action
 
 from ..conftest import Running, SmtpServer
 from ..factories import World, make_world

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 from tenderdesk.config import Settings
 from tenderdesk.db.models import Document, DocumentKind, Message, Party, SystemEmail
 from tenderdesk.states import TenderStatus
+from web.core.forms import new_action_id
 from web.messages.service import (
     attachment_visible_to,
     forward_message,
@@ -17,7 +18,6 @@ from web.messages.service import (
     post_message,
     threads_for,
 )
-from web.tenders.service import new_action_id
 
 from ..conftest import Running, SmtpServer
 from ..workflows.helpers import start, wait_status

@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 from tenderdesk.config import Settings
 from tenderdesk.db.engine import session_scope
 from tenderdesk.db.models import AuditEvent, MessageRead, Party, Request, RequestStatus
+from web.core.forms import new_action_id
 from web.messages.service import (
     MessagingError,
     mark_processed,
@@ -18,7 +19,6 @@ from web.messages.service import (
     post_message,
     unread_count,
 )
-from web.tenders.service import new_action_id
 
 from ..conftest import Running
 from .conftest import Cast, add_tenders, assign, insurer_says

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from tenderdesk.config import Settings
 from tenderdesk.db.models import AuditEvent, Message, Party, SystemEmail, Thread, ThreadKind
 from tenderdesk.states import TenderStatus
+from web.core.forms import new_action_id
 from web.messages.service import (
     NOT_OPENED_DE,
     MessagingError,
@@ -27,7 +28,6 @@ from web.messages.service import (
     threads_for,
     unread_count,
 )
-from web.tenders.service import new_action_id
 
 from ..conftest import Running, SmtpServer
 from ..workflows.helpers import start, wait_status

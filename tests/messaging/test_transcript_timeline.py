@@ -10,9 +10,9 @@ from sqlmodel import Session, col, select
 from tenderdesk.config import Settings
 from tenderdesk.db.engine import session_scope
 from tenderdesk.db.models import AuditEvent, Document, DocumentKind, EmailStatus, Party, SystemEmail, Tender, utcnow
+from web.core.forms import new_action_id
 from web.messages.service import forward_message, open_broker_thread, post_message, transcript, transcript_text
-from web.messages.timeline import timeline
-from web.tenders.service import new_action_id
+from web.requests.timeline import timeline
 
 from ..conftest import Running
 from .conftest import Cast, add_tenders, insurer_says, pk

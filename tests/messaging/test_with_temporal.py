@@ -26,6 +26,7 @@ from tenderdesk.db.models import (
 )
 from tenderdesk.security.tokens import hash_token
 from tenderdesk.states import TenderStatus
+from web.core.forms import new_action_id
 from web.insurer.routes import resolve_link
 from web.messages.service import (
     MessagingError,
@@ -35,8 +36,8 @@ from web.messages.service import (
     post_message,
     threads_for,
 )
-from web.messages.timeline import timeline
-from web.tenders.service import new_action_id, send_action
+from web.requests.timeline import timeline
+from web.tenders.service import send_action
 
 from ..conftest import Running, SmtpServer
 from ..workflows.helpers import result_after, row, snapshot, start, wait_status

@@ -16,9 +16,9 @@ from tenderdesk.db.engine import make_engine
 from tenderdesk.db.models import Account, LoginAttempt, PasswordReset, Role, User
 from web.auth.throttle import Limit, LoginThrottle, Verdict
 from web.core import flash
+from web.core.downloads import content_disposition, safe_filename
 from web.core.forms import FormValueError, end_of_day_utc, parse_date, parse_eur_cents
 from web.core.logging import RedactTokenFilter, install_token_redaction, redact
-from web.documents.routes import content_disposition, safe_filename
 
 TOKEN = "q1w2e3r4t5z6u7i8o9p0-_ASDFGHJKLyxcvbnm12345"
 

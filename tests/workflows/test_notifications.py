@@ -9,8 +9,9 @@ from sqlmodel import Session, col, select
 from tenderdesk.contracts import Action
 from tenderdesk.db.models import EmailStatus, SystemEmail, TenderLink
 from tenderdesk.states import TenderStatus
+from web.core.forms import new_action_id
 from web.core.notifications import queue_email
-from web.tenders.service import new_action_id, send_action
+from web.tenders.service import send_action
 
 from ..conftest import Running, SmtpServer
 from ..factories import make_world

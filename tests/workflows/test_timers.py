@@ -9,7 +9,8 @@ from sqlmodel import Session, col, select
 from tenderdesk.contracts import Action
 from tenderdesk.db.models import AuditEvent, Party, SystemEmail
 from tenderdesk.states import TenderStatus
-from web.tenders.service import OfferTerms, new_action_id, send_action, submit_offer
+from web.core.forms import new_action_id
+from web.tenders.service import OfferTerms, send_action, submit_offer
 
 from ..conftest import Running, SmtpServer
 from ..factories import make_world

@@ -8,6 +8,7 @@ refused rather than guessed, because a wrong premium is worse than a retry.
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
@@ -102,3 +103,17 @@ def end_of_day_utc(day: date) -> datetime:
 
 def today_berlin(now: datetime) -> date:
     return now.astimezone(BERLIN).date()
+
+
+def new_action_id() -> str:
+    """A fresh idempotency key for a form: it becomes the Temporal update ID, so a
+    repeated submit of the same form gets the first answer and changes nothing."""
+    return uuid.uuid4().hex
+
+
+def date_input_value(raw: str) -> str:
+    """A typed date as a date input shows it again (ISO); unreadable input stays as typed."""
+    try:
+        return parse_date(raw).isoformat()
+    except FormValueError:
+        return raw

@@ -46,8 +46,6 @@ from sqlmodel import Session, col, select
 from starlette.requests import Request as HttpRequest
 from starlette.responses import Response
 
-import web.live.routes as live
-import web.messages.service as messaging
 from tenderdesk.db.models import (
     Account,
     Binding,
@@ -62,6 +60,8 @@ from tenderdesk.db.models import (
     User,
 )
 from tenderdesk.states import OPEN, TenderStatus
+from web import live
+from web import messages as messaging
 from web.core import i18n
 from web.core.access import is_staff
 from web.core.deps import CurrentLogin, PagesDep, SessionDep

@@ -80,35 +80,38 @@ from tenderdesk.states import AWAITING_INSURER, TenderStatus, is_terminal, why_e
 from web.core import csrf, i18n
 from web.core.access import load_request, load_tender
 from web.core.deps import EngineDep, PagesDep, SessionDep, SettingsDep, StaffLogin, TemporalDep
+from web.core.downloads import document_response
 from web.core.errors import not_found
 from web.core.flash import Flash, set_flash
-from web.core.forms import ACTION_ID, BERLIN
+from web.core.forms import ACTION_ID, BERLIN, new_action_id
 from web.core.sessions import Login
 from web.core.templating import Pages
 from web.core.temporal import TemporalConnector, TemporalUnavailable
 from web.core.uploads import form_text, size_mb
-from web.documents.routes import document_response
-from web.messages.routes import FormProblem, message_attachment, read_message_form
-from web.messages.service import (
+from web.messages import (
     MAX_BODY_CHARS,
+    FormProblem,
     MessagingError,
     MessagingNotFound,
     ThreadView,
+    message_attachment,
     post_message,
+    read_message_form,
     threads_for,
 )
-from web.offers.forms import (
+from web.offers import (
     MAX_NOTES_CHARS,
     OfferPdf,
     OfferRefused,
+    auto_release_quietly,
     check_offer_form,
+    insurer_may_edit,
     read_offer_form,
     read_offer_request,
     stage_offer_pdf,
     submit_uploaded_offer,
 )
-from web.offers.release import auto_release_quietly, insurer_may_edit
-from web.tenders.service import TenderActionError, decline, new_action_id, send_action
+from web.tenders import TenderActionError, decline, send_action
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["insurer"])

@@ -1,1 +1,8 @@
-"""Live updates over Server-Sent Events."""
+"""Live updates over Server-Sent Events: pages say what they show, the stream
+says when it changed."""
+
+from web.live.routes import page_headers, page_marker
+
+__all__ = [
+    "page_headers", "page_marker",
+]

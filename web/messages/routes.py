@@ -31,7 +31,7 @@ CSRF token right after parsing, as the other upload routes do; the others use
 the CSRF dependency. Refusals re-render the request page with the German
 reason, a 4xx status and the typed text kept (:data:`_compose`).
 
-Verlauf: :func:`web.messages.timeline.timeline`, newest first, for the backoffice only.
+Verlauf: :func:`web.requests.timeline.timeline`, newest first, for the backoffice only.
 It names insurers (also declined and withdrawn ones), staff, email addresses
 and offers before their release, so a broker sees no timeline at all; what
 concerns him (messages, released offers, binding) is on his page already.
@@ -59,13 +59,14 @@ from tenderdesk.db.models import Document, Message, Party, Request, Role, Thread
 from web.core import csrf, i18n
 from web.core.access import is_staff, load_request
 from web.core.deps import CurrentLogin, EngineDep, PagesDep, SessionDep, SettingsDep, StaffCsrfLogin, TemporalDep
+from web.core.downloads import document_response
 from web.core.errors import PageError, not_found
 from web.core.flash import Flash, set_flash
+from web.core.forms import new_action_id
 from web.core.ids import parse_id
 from web.core.sessions import Login
 from web.core.temporal import TemporalUnavailable
 from web.core.uploads import UploadIncomplete, UploadTooLarge, body_limit, read_limited_form
-from web.documents.routes import document_response
 from web.messages.service import (
     BROKER_THREAD_LABEL,
     MAX_BODY_CHARS,
@@ -85,8 +86,7 @@ from web.messages.service import (
     post_message,
     threads_for,
 )
-from web.messages.timeline import TimelineEntry, timeline
-from web.tenders.service import new_action_id
+from web.requests import render_request_page
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["messages"])
@@ -266,14 +266,7 @@ def messaging_extras(db: Session, settings: Settings, login: Login, view: Any) -
                 mark_read(engine, thread.id, user)
             except MessagingError:  # lost access in between: nothing to mark
                 log.info("thread %s not marked read for user %s", thread.id, user.id)
-    return {"messaging": section, "timeline_entries": timeline_extras(db, request.id, staff=staff)}
-
-
-def timeline_extras(db: Session, request_id: int, *, staff: bool) -> list[TimelineEntry]:
-    """The Verlauf, newest first; empty for brokers (see the module docstring)."""
-    if not staff:
-        return []
-    return list(reversed(timeline(db, request_id)))
+    return {"messaging": section}
 
 
 # ---------------------------------------------------------------- form reading
@@ -352,10 +345,6 @@ def _refuse(
     text: str, status_code: int, compose: _Compose | None = None,
 ) -> Response:
     """The request page again, with the reason on top (and at the form, with the text kept)."""
-    # web.requests.routes builds the page and imports this module (through
-    # web.request_extras) for its sections, so it is imported here, not at the top.
-    from web.requests.routes import render_request_page
-
     with _composing(compose or _Compose(key="", body="", action_id="", errors=[])):
         return render_request_page(
             http, pages, db, settings, login, request, errors=[text], status_code=status_code
@@ -546,5 +535,5 @@ def message_attachment(db: Session, settings: Settings, request_id: int, message
 
 __all__ = [
     "MessageInput", "MessagingSection", "ThreadPanel", "FormProblem", "message_attachment", "messaging_extras",
-    "read_message_form", "router", "timeline_extras",
+    "read_message_form", "router",
 ]

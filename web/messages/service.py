@@ -112,9 +112,11 @@ from tenderdesk.db.models import (
 from tenderdesk.documents.storage import store_bytes
 from tenderdesk.states import LABELS_DE, TenderStatus, is_terminal
 from web.core.access import can_see_request, is_staff
+from web.core.downloads import safe_filename
+from web.core.i18n import party_label
 from web.core.notifications import queue_email
-from web.documents.routes import safe_filename
-from web.tenders.service import TenderActionError, ask_question, insurer_thread, send_action
+from web.core.templating import fmt_datetime
+from web.tenders import TenderActionError, ask_question, insurer_thread, send_action
 
 log = logging.getLogger(__name__)
 
@@ -430,7 +432,7 @@ def _discard_pending(engine: Engine, message_id: int) -> None:
 def _audit_once(
     engine: Engine, *, key: str, request_id: int, tender_id: int | None, user_id: int | None, kind: str, detail: str,
 ) -> None:
-    """One AuditEvent per key; the timeline reads these (see :mod:`web.messages.timeline`)."""
+    """One AuditEvent per key; the timeline reads these (see :mod:`web.requests.timeline`)."""
     try:
         with session_scope(engine) as session:
             if session.exec(select(AuditEvent.id).where(AuditEvent.dedupe_key == key)).first() is not None:
@@ -1379,9 +1381,6 @@ def transcript(session: Session, request_id: int) -> list[TranscriptEntry]:
 
 def transcript_text(entries: Sequence[TranscriptEntry]) -> str:
     """The transcript as plain German text (Berlin time), e.g. for the cover note's appendix."""
-    from web.core.i18n import party_label
-    from web.core.templating import fmt_datetime
-
     blocks = []
     for e in entries:
         who = party_label(e.author) + (f" ({e.author_name})" if e.author_name else "")

@@ -1,1 +1,18 @@
-"""Offers: forms, release (Freigabe), comparison and binding (Abschluss)."""
+"""Offers: the offer form, release (Freigabe), comparison and binding (Abschluss)."""
+
+from web.offers.forms import (
+    MAX_NOTES_CHARS,
+    OfferPdf,
+    OfferRefused,
+    check_offer_form,
+    read_offer_form,
+    read_offer_request,
+    stage_offer_pdf,
+    submit_uploaded_offer,
+)
+from web.offers.release import auto_release_quietly, insurer_may_edit
+
+__all__ = [
+    "MAX_NOTES_CHARS", "OfferPdf", "OfferRefused", "auto_release_quietly", "check_offer_form",
+    "insurer_may_edit", "read_offer_form", "read_offer_request", "stage_offer_pdf", "submit_uploaded_offer",
+]

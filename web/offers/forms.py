@@ -32,6 +32,7 @@ from tenderdesk.contracts import ActionResult
 from tenderdesk.db.models import Document, DocumentKind, Offer, Party, Tender, utcnow
 from tenderdesk.documents.storage import open_path
 from web.core import i18n
+from web.core.downloads import safe_filename
 from web.core.forms import ACTION_ID, FormValueError, end_of_day_utc, parse_date, parse_eur_cents, today_berlin
 from web.core.uploads import (
     StagedFile,
@@ -43,8 +44,7 @@ from web.core.uploads import (
     stage_pdf,
     store_staged,
 )
-from web.documents.routes import safe_filename
-from web.tenders.service import OfferTerms, TenderActionError, submit_offer
+from web.tenders import OfferTerms, TenderActionError, submit_offer
 
 MAX_NOTES_CHARS = 4000
 #: The text fields of every offer form (the PDF comes as ``file``).

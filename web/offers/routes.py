@@ -72,13 +72,13 @@ from web.core.deps import (
 )
 from web.core.errors import forbidden, not_found
 from web.core.flash import Flash, set_flash
-from web.core.forms import today_berlin
+from web.core.forms import new_action_id, today_berlin
 from web.core.ids import parse_id
 from web.core.sessions import Login
 from web.core.templating import Pages, fmt_date, fmt_eur, fmt_eur_input
 from web.core.temporal import TemporalUnavailable
 from web.core.uploads import size_mb
-from web.messages.service import MessagingError, MessagingNotFound, insurer_thread_id, post_message
+from web.messages import MessagingError, MessagingNotFound, insurer_thread_id, post_message
 from web.offers.binding import (
     AlreadyBound,
     BindingError,
@@ -102,8 +102,8 @@ from web.offers.forms import (
 from web.offers.release import ExpiringOffer, ReleaseError, ReleaseNotAllowed, auto_release_quietly
 from web.offers.release import expiring_offers as expiring_offers_of
 from web.offers.release import release_offers as release_offers_service
-from web.requests.routes import detail_redirect, render_request_page
-from web.tenders.service import TenderActionError, new_action_id
+from web.requests import detail_redirect, render_request_page
+from web.tenders import TenderActionError
 
 router = APIRouter(tags=["offers"])
 

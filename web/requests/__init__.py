@@ -1,1 +1,10 @@
-"""The request page ("Anfrage"): overview, assignee, tenders, emails, documents."""
+"""The request page ("Anfrage"): overview, assignee, tenders, emails, documents, Verlauf.
+
+Other features show the page through :func:`render_request_page` and come back
+to it with :func:`detail_redirect`; the rest of this package is its own business."""
+
+from web.requests.routes import TENDER_ACTIONS, can_add_offer, can_reschedule, detail_redirect, render_request_page
+
+__all__ = [
+    "TENDER_ACTIONS", "can_add_offer", "can_reschedule", "detail_redirect", "render_request_page",
+]

@@ -24,7 +24,6 @@ from sqlmodel import Session, col, select
 from starlette.requests import Request as HttpRequest
 from starlette.responses import RedirectResponse, Response
 
-import web.live.routes as live
 from tenderdesk.config import Settings
 from tenderdesk.db.models import (
     Account,
@@ -46,15 +45,16 @@ from tenderdesk.db.models import (
     utcnow,
 )
 from tenderdesk.states import AWAITING_INSURER, TenderStatus, is_terminal
+from web import live
 from web.core import i18n
 from web.core.access import STAFF_ROLES, broker_sees_offer, can_see_document, is_staff, load_request
 from web.core.deps import CurrentLogin, PagesDep, SessionDep, SettingsDep, StaffCsrfLogin
 from web.core.flash import Flash, set_flash
+from web.core.forms import new_action_id
 from web.core.ids import parse_id
 from web.core.sessions import Login
 from web.core.templating import Pages, fmt_days
-from web.messages.timeline import EMAIL_KIND_LABELS_DE
-from web.tenders.service import new_action_id
+from web.requests.timeline import EMAIL_KIND_LABELS_DE, timeline
 
 router = APIRouter(tags=["requests"])
 
@@ -316,6 +316,10 @@ def render_request_page(
     }
     if errors:
         context["flashes"] = [Flash("error", text) for text in errors]
+    # The Verlauf, newest first, for the backoffice only: it shows internal
+    # notes and unreleased offers.
+    staff_sees = view.staff and request.id is not None
+    context["timeline_entries"] = list(reversed(timeline(db, request.id or 0))) if staff_sees else []
     # The feature sections (messages, offers) are wired in by ``web.app``.
     for section in http.app.state.request_sections:
         context.update(section(db, settings, login, view))

@@ -1,1 +1,26 @@
-"""Tenders: starting them (wizard), their actions, and the service that talks to their workflows."""
+"""Tenders: the one gateway that starts tender workflows and sends them updates
+(:mod:`.service`), the wizard that starts them, and their actions menu."""
+
+from web.tenders.pages import (
+    TenderPage,
+    blocked_reason,
+    insurer_name,
+    load_tender_page,
+    render_tender_page,
+    result_flash,
+)
+from web.tenders.service import (
+    OfferTerms,
+    TenderActionError,
+    ask_question,
+    decline,
+    insurer_thread,
+    send_action,
+    submit_offer,
+)
+
+__all__ = [
+    "OfferTerms", "TenderActionError", "TenderPage", "ask_question", "blocked_reason", "decline",
+    "insurer_name", "insurer_thread", "load_tender_page", "render_tender_page", "result_flash", "send_action",
+    "submit_offer",
+]

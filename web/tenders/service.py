@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,6 +56,7 @@ from tenderdesk.db.models import (
 )
 from tenderdesk.ids import tender_workflow_id
 from tenderdesk.states import TERMINAL, TenderStatus
+from web.core.forms import new_action_id
 from workflows import INSURER_ID, REQUEST_ID, TENDER_STATUS
 
 log = logging.getLogger(__name__)
@@ -73,10 +73,6 @@ class TenderActionError(Exception):
 class StartOutcome:
     started: list[Tender]
     refused: dict[int, str]  # insurer_id -> German reason
-
-
-def new_action_id() -> str:
-    return uuid.uuid4().hex
 
 
 def plan_for(account: Account) -> TenderPlan:

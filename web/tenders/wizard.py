@@ -62,6 +62,7 @@ from web.core.deps import (
     StaffLogin,
     TemporalDep,
 )
+from web.core.downloads import safe_filename
 from web.core.flash import Flash, set_flash
 from web.core.ids import parse_id
 from web.core.sessions import Login
@@ -80,8 +81,7 @@ from web.core.uploads import (
     stage_upload,
     store_staged,
 )
-from web.documents.routes import safe_filename
-from web.requests.routes import detail_redirect
+from web.requests import detail_redirect
 from web.tenders.service import TenderActionError, start_tenders, tender_refusal
 
 router = APIRouter(tags=["tenders"])

@@ -1,0 +1,155 @@
+"""Angebot hinzufügen: the backoffice uploads an insurer's offer PDF on its behalf,
+from the tender's actions menu."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlmodel import Session, select
+from starlette.requests import Request as HttpRequest
+from starlette.responses import Response
+
+from tenderdesk.config import Settings
+from tenderdesk.db.models import (
+    Offer,
+    Party,
+    Tender,
+)
+from web.core import i18n
+from web.core.deps import (
+    EngineDep,
+    PagesDep,
+    SessionDep,
+    SettingsDep,
+    StaffLogin,
+    TemporalDep,
+)
+from web.core.flash import Flash, set_flash
+from web.core.forms import date_input_value
+from web.core.sessions import Login
+from web.core.templating import Pages
+from web.core.temporal import TemporalUnavailable
+from web.core.uploads import size_mb
+from web.offers.forms import (
+    MAX_NOTES_CHARS,
+    OfferPdf,
+    OfferRefused,
+    check_offer_form,
+    read_offer_form,
+    read_offer_request,
+    stage_offer_pdf,
+    submit_uploaded_offer,
+)
+from web.offers.release import auto_release_quietly
+from web.requests import (
+    can_add_offer,
+    detail_redirect,
+)
+from web.tenders import (
+    TenderActionError,
+    TenderPage,
+    blocked_reason,
+    load_tender_page,
+    render_tender_page,
+    result_flash,
+)
+
+router = APIRouter(tags=["offers"])
+
+
+def _render_offer(
+    http: HttpRequest, pages: Pages, login: Login, page: TenderPage, settings: Settings, status_code: int = 200
+) -> Response:
+    if "valid_until" in page.values:
+        page.values = {**page.values, "valid_until": date_input_value(page.values["valid_until"])}
+    return render_tender_page(
+        http, pages, login, "tender_offer", page, "Angebot hinzufügen", status_code,
+        max_upload_mb=size_mb(settings.max_upload_bytes), max_notes=MAX_NOTES_CHARS,
+    )
+
+
+@router.get("/requests/{request_id}/tenders/{tender_id}/offer")
+def offer_form(
+    request_id: int,
+    tender_id: int,
+    http: HttpRequest,
+    pages: PagesDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    login: StaffLogin,
+) -> Response:
+    page = load_tender_page(db, login, request_id, tender_id)
+    page.blocked = blocked_reason(page, can_add_offer(page.tender), "offer.not_possible")
+    return _render_offer(http, pages, login, page, settings, 409 if page.blocked else 200)
+
+
+def _offer_accepted(db: Session, tender: Tender, action_id: str) -> bool:
+    offer = db.exec(select(Offer).where(Offer.action_id == action_id)).first()
+    return offer is not None and offer.tender_id == tender.id and offer.active
+
+
+@router.post("/requests/{request_id}/tenders/{tender_id}/offer")
+async def offer_submit(
+    request_id: int,
+    tender_id: int,
+    http: HttpRequest,
+    pages: PagesDep,
+    db: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    login: StaffLogin,
+) -> Response:
+    """The backoffice adds an insurer's offer (PDF + premium, sum insured,
+    validity, notes) on its behalf. The form is parsed here, not by FastAPI,
+    so the size limit holds before anything is spooled to disk; the CSRF token
+    is therefore checked here too, right after parsing."""
+    page = load_tender_page(db, login, request_id, tender_id)
+    page.blocked = blocked_reason(page, can_add_offer(page.tender), "offer.not_possible")
+    try:
+        form = await read_offer_request(http, settings, login.csrf_token)
+    except OfferRefused as err:
+        page.errors = [err.message]
+        return _render_offer(http, pages, login, page, settings, err.status_code)
+    pdf: OfferPdf | None = None
+    try:
+        sent = read_offer_form(form)
+        page.values = sent.values
+        if sent.action_id_ok and _offer_accepted(db, page.tender, sent.action_id):
+            # The same form again after it went through (back button, second click).
+            response = detail_redirect(request_id, f"#tender-{tender_id}")
+            already = i18n.t("tender_actions.offer.already")
+            set_flash(response, settings, Flash("info", f"{page.insurer_name}: {already}"))
+            return response
+        if page.blocked:
+            return _render_offer(http, pages, login, page, settings, 409)
+        offer_input, page.errors = check_offer_form(sent, file_required=True)
+        if sent.action_id_ok:
+            page.action_id = sent.action_id
+        if page.errors or sent.file is None:
+            return _render_offer(http, pages, login, page, settings, 422)
+        try:
+            pdf = await stage_offer_pdf(settings, sent.file)
+        except OfferRefused as err:
+            page.errors = [err.message]
+            return _render_offer(http, pages, login, page, settings, err.status_code)
+        try:
+            client = await temporal.get()
+        except TemporalUnavailable:
+            page.errors = [i18n.t("error.temporal_unavailable")]
+            return _render_offer(http, pages, login, page, settings, 503)
+        try:
+            result = await submit_uploaded_offer(
+                db=db, engine=engine, settings=settings, client=client, tender=page.tender, offer=offer_input,
+                pdf=pdf, by=Party.BACKOFFICE, user_id=login.user.id, action_id=sent.action_id,
+            )
+        except TenderActionError as err:
+            page.errors = [str(err)]
+            return _render_offer(http, pages, login, page, settings, 409)
+        await auto_release_quietly(engine=engine, client=client, settings=settings, tender_id=tender_id)
+        response = detail_redirect(request_id, f"#tender-{tender_id}")
+        set_flash(response, settings, result_flash(page.insurer_name, result.message_de, result.changed))
+        return response
+    finally:
+        if pdf is not None:
+            pdf.discard()
+        await form.close()
