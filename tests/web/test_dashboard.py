@@ -48,7 +48,8 @@ from tenderdesk.demo.seed import seed_demo
 from tenderdesk.states import TenderStatus
 from tests.conftest import PG_ADMIN_URL
 from tests.factories import make_world
-from web.dashboard.routes import PROGRESS, broker_action_required_clause, request_scope
+from web.dashboard.queries import broker_action_required_clause, request_scope
+from web.dashboard.query import PROGRESS
 
 from .conftest import (
     BASE_URL,

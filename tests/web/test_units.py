@@ -244,7 +244,7 @@ def test_every_message_key_used_in_web_exists() -> None:
         used |= set(re.findall(r"""\bt\(\s*["']([a-z_]+\.[a-z_.]+)["']""", template.read_text("utf-8")))
     assert used, "the scan found nothing"
     assert used <= set(i18n.MESSAGES["de"]), used - set(i18n.MESSAGES["de"])
-    from web.dashboard.routes import COLUMNS, TABS
+    from web.dashboard.query import COLUMNS, TABS
     from web.requests.routes import TENDER_ACTIONS
 
     keys = {f"column.{c}" for c in COLUMNS} | {f"tab.{t}" for t in TABS}
