@@ -61,7 +61,7 @@ from tenderdesk.db.models import (
 from tenderdesk.demo.seed import DEMO_PASSWORD, MAIN_ACCOUNT_NAME, seed_demo
 from tenderdesk.states import TenderStatus
 from web.app import create_app
-from web.live.routes import LiveStreams, Viewer, dashboard_values
+from web.live.markers import LiveStreams, Viewer, dashboard_values
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 USER = "anna.berger@tenderdesk.example"

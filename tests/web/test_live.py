@@ -23,7 +23,7 @@ from tenderdesk.db.engine import session_scope
 from tenderdesk.db.models import Request, SystemEmail, Tender, UserSession, utcnow
 from tenderdesk.states import TenderStatus
 from tests.conftest import free_port
-from web.live.routes import LiveStreams
+from web.live.markers import LiveStreams
 
 from .conftest import (
     BROKER_USER,
