@@ -32,22 +32,20 @@ from tenderdesk.config import Settings
 from tenderdesk.contracts import ActionResult, CloseAction
 from tenderdesk.db.engine import session_scope
 from tenderdesk.db.models import (
-    Account,
     AuditEvent,
     Binding,
-    Broker,
     Document,
     DocumentKind,
     Insurer,
     Offer,
     Party,
-    Product,
     Request,
     Tender,
 )
 from tenderdesk.documents.cover_note import format_date_de, format_eur, load_cover_note, render_cover_note_pdf
 from tenderdesk.documents.storage import store_bytes
 from tenderdesk.mail import outbox
+from tenderdesk.mail.context import request_context
 from tenderdesk.mail.render import MailKind, render_email
 from tenderdesk.states import TERMINAL, TenderStatus
 from workflows.binding import BindingInput, CloseTendersResult
@@ -220,21 +218,16 @@ class BindingActivities:
             binding = session.get(Binding, binding_id)
             if binding is None:
                 raise ApplicationError(f"binding {binding_id} not found", non_retryable=True)
-            request = session.get(Request, binding.request_id)
+            parties = request_context(session, binding.request_id)
+            request: Request = parties["request"]
             offer = session.get(Offer, binding.offer_id)
             tender = session.get(Tender, binding.tender_id)
-            assert request is not None and offer is not None and tender is not None
-            broker = session.get(Broker, request.broker_id)
-            product = session.get(Product, request.product_id)
+            assert offer is not None and tender is not None
             insurer = session.get(Insurer, tender.insurer_id)
-            account = session.get(Account, request.account_id)
-            assert broker is not None and product is not None and insurer is not None and account is not None
+            assert insurer is not None
             rendered = render_email(MailKind.BOUND_BROKER, {
-                "subject": {"number": request.number, "product": product.name},
-                "account": account,
-                "broker": broker,
-                "request": request,
-                "product": product,
+                **parties,
+                "subject": {"number": request.number, "product": parties["product"].name},
                 "insurer": insurer,
                 "premium": format_eur(offer.premium_cents),
                 "sum_insured": format_eur(offer.sum_insured_cents) if offer.sum_insured_cents else "",
@@ -243,7 +236,7 @@ class BindingActivities:
                 "has_cover_note": binding.cover_note_document_id is not None,
             })
             row = outbox.record(
-                session, key=key, kind=BROKER_EMAIL_KIND, to_addr=broker.email, subject=rendered.subject,
+                session, key=key, kind=BROKER_EMAIL_KIND, to_addr=parties["broker"].email, subject=rendered.subject,
                 body=rendered.text, mail_from=self._settings.mail_from, request_id=request.id,
             )
             assert row.id is not None

@@ -10,7 +10,8 @@ FALLBACK_DOMAIN = "tenderdesk.local"
 
 def mail_domain(mail_from: str) -> str:
     """The sender's domain (``MAIL_FROM``); a local fallback for a bare name."""
-    return parseaddr(mail_from)[1].rpartition("@")[2] or FALLBACK_DOMAIN
+    _, at, domain = parseaddr(mail_from)[1].rpartition("@")
+    return domain if at and domain else FALLBACK_DOMAIN
 
 
 def message_id(key: str, mail_from: str) -> str:

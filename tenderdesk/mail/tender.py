@@ -14,21 +14,9 @@ from sqlmodel import Session, col, select
 
 from tenderdesk.config import Settings
 from tenderdesk.contracts import EmailKind
-from tenderdesk.db.models import (
-    Account,
-    Broker,
-    Document,
-    DocumentKind,
-    Insurer,
-    Offer,
-    Policyholder,
-    Product,
-    Request,
-    Tender,
-    as_utc,
-    utcnow,
-)
+from tenderdesk.db.models import Account, Document, DocumentKind, Insurer, Offer, Request, Tender, as_utc, utcnow
 from tenderdesk.documents.storage import open_path
+from tenderdesk.mail.context import request_context
 from tenderdesk.mail.smtp import Attachment
 
 #: Stands in for the insurer's link in the stored copy: tokens are never stored in clear.
@@ -42,23 +30,16 @@ MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 
 def tender_context(session: Session, tender: Tender, kind: EmailKind) -> dict[str, Any]:
     """Everything the tender templates use; ``link`` is added by the caller."""
-    request = session.get(Request, tender.request_id)
-    assert request is not None
-    account = session.get(Account, request.account_id)
-    product = session.get(Product, request.product_id)
-    policyholder = session.get(Policyholder, request.policyholder_id)
-    broker = session.get(Broker, request.broker_id)
+    parties = request_context(session, tender.request_id)
+    request: Request = parties["request"]
+    account: Account = parties["account"]
     insurer = session.get(Insurer, tender.insurer_id)
-    assert account and product and policyholder and broker and insurer
+    assert insurer is not None
     offer = session.get(Offer, tender.current_offer_id) if tender.current_offer_id else None
     respond_by = as_utc(tender.deadline_at) or utcnow() + timedelta(seconds=account.response_deadline_s)
     return {
-        "subject": {"number": request.number, "product": product.name, "trade": request.trade},
-        "request": request,
-        "account": account,
-        "product": product,
-        "policyholder": policyholder,
-        "broker": broker,
+        **parties,
+        "subject": {"number": request.number, "product": parties["product"].name, "trade": request.trade},
         "insurer": insurer,
         "tender": tender,
         "offer": offer,

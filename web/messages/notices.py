@@ -19,7 +19,8 @@ from sqlmodel import Session
 from temporalio.client import Client
 
 from tenderdesk.config import Settings
-from tenderdesk.db.models import Account, Broker, Insurer, Message, Product, Request, Tender, Thread, ThreadKind, User
+from tenderdesk.db.models import Insurer, Message, Request, Tender, Thread, ThreadKind, User
+from tenderdesk.mail.context import request_context
 from tenderdesk.mail.render import MailKind, render_email
 from web.core.notifications import QueuedEmail, queue_email
 
@@ -30,15 +31,9 @@ MESSAGES_ANCHOR = "#nachrichten"
 
 
 def _context(session: Session, settings: Settings, message: Message) -> dict[str, Any]:
-    request = session.get(Request, message.request_id)
-    assert request is not None
-    account = session.get(Account, request.account_id)
-    product = session.get(Product, request.product_id)
-    broker = session.get(Broker, request.broker_id)
-    assert account and product and broker
     return {
-        "request": request, "account": account, "product": product, "broker": broker,
-        "link": f"{settings.base_url.rstrip('/')}/requests/{request.id}{MESSAGES_ANCHOR}",
+        **request_context(session, message.request_id),
+        "link": f"{settings.base_url.rstrip('/')}/requests/{message.request_id}{MESSAGES_ANCHOR}",
         "has_attachment": message.document_id is not None,
     }
 

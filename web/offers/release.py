@@ -52,12 +52,9 @@ from tenderdesk.db.engine import session_scope
 from tenderdesk.db.models import (
     Account,
     AuditEvent,
-    Broker,
     Insurer,
     Offer,
     Party,
-    Policyholder,
-    Product,
     Request,
     RequestStatus,
     SystemEmail,
@@ -67,6 +64,7 @@ from tenderdesk.db.models import (
     utcnow,
 )
 from tenderdesk.documents.cover_note import format_date_de, format_eur
+from tenderdesk.mail.context import request_context
 from tenderdesk.mail.render import MailKind, render_email
 from tenderdesk.states import TenderStatus, is_terminal
 from web.core.access import broker_sees_offer, is_staff
@@ -303,13 +301,8 @@ async def _notify(engine: Engine, client: Client, settings: Settings, done: _Rel
 
 def _release_email(engine: Engine, settings: Settings, done: _Released) -> QueuedEmail:
     with Session(engine) as session:
-        request = session.get(Request, done.request_id)
-        assert request is not None
-        account = session.get(Account, request.account_id)
-        broker = session.get(Broker, request.broker_id)
-        product = session.get(Product, request.product_id)
-        policyholder = session.get(Policyholder, request.policyholder_id)
-        assert account and broker and product and policyholder
+        parties = request_context(session, done.request_id)
+        request: Request = parties["request"]
         lines = []
         rows = session.exec(
             select(Offer, Insurer)
@@ -326,13 +319,12 @@ def _release_email(engine: Engine, settings: Settings, done: _Released) -> Queue
                 "valid_until": format_date_de(offer.valid_until),
             })
         rendered = render_email(MailKind.OFFERS_RELEASED, {
-            "broker": broker, "request": request, "product": product, "policyholder": policyholder,
-            "account": account, "offers": lines, "link": f"{settings.base_url.rstrip('/')}/requests/{request.id}",
-            "subject": {"number": request.number, "product": product.name, "n": len(lines)},
+            **parties, "offers": lines, "link": f"{settings.base_url.rstrip('/')}/requests/{request.id}",
+            "subject": {"number": request.number, "product": parties["product"].name, "n": len(lines)},
         })
         return QueuedEmail(
-            key=release_email_key(done.request_id, done.released), kind=RELEASE_EMAIL_KIND, to_addr=broker.email,
-            rendered=rendered, request_id=done.request_id,
+            key=release_email_key(done.request_id, done.released), kind=RELEASE_EMAIL_KIND,
+            to_addr=parties["broker"].email, rendered=rendered, request_id=done.request_id,
         )
 
 
