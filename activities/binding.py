@@ -9,9 +9,9 @@ All three are keyed by the binding id and safe to retry:
 - ``create_cover_note`` stores the PDF once: the document id is written to the
   binding with ``WHERE cover_note_document_id IS NULL``, so two overlapping
   attempts cannot leave two cover notes.
-- ``record_binding_email`` writes one System Email row per binding; the
-  workflow then delivers it with ``deliver_system_email`` from
-  :mod:`activities.email`, the same SMTP code every other email uses.
+- ``record_binding_email`` writes one System Email row per binding (rendered
+  by :mod:`tenderdesk.mail`); the workflow then delivers it with
+  ``deliver_system_email`` from :mod:`activities.email`, like every other email.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from email.utils import parseaddr
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
@@ -29,33 +28,31 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.email import template_env
 from tenderdesk.config import Settings
 from tenderdesk.contracts import ActionResult, CloseAction
 from tenderdesk.db.engine import session_scope
 from tenderdesk.db.models import (
-    Account,
     AuditEvent,
     Binding,
-    Broker,
     Document,
     DocumentKind,
     Insurer,
     Offer,
     Party,
-    Product,
     Request,
-    SystemEmail,
     Tender,
 )
 from tenderdesk.documents.cover_note import format_date_de, format_eur, load_cover_note, render_cover_note_pdf
 from tenderdesk.documents.storage import store_bytes
+from tenderdesk.mail import outbox
+from tenderdesk.mail.context import request_context
+from tenderdesk.mail.render import MailKind, render_email
 from tenderdesk.states import TERMINAL, TenderStatus
 from workflows.binding import BindingInput, CloseTendersResult
 
 log = logging.getLogger(__name__)
 
-BROKER_EMAIL_KIND = "bound_broker"
+BROKER_EMAIL_KIND = MailKind.BOUND_BROKER.value
 
 
 def close_action_id(binding_id: int, tender_id: int) -> str:
@@ -79,7 +76,6 @@ class BindingActivities:
         self._engine = engine
         self._settings = settings
         self._client = client
-        self._env = template_env()
 
     # ------------------------------------------------------------ tenders
     @activity.defn(name="close_tenders_for_binding")
@@ -216,46 +212,33 @@ class BindingActivities:
     def _binding_email(self, binding_id: int) -> int:
         key = f"binding:{binding_id}:broker"
         with session_scope(self._engine) as session:
-            existing = session.exec(select(SystemEmail.id).where(SystemEmail.idempotency_key == key)).first()
+            existing = outbox.find(session, key)
             if existing is not None:
-                return existing
+                return existing.id  # type: ignore[return-value]
             binding = session.get(Binding, binding_id)
             if binding is None:
                 raise ApplicationError(f"binding {binding_id} not found", non_retryable=True)
-            request = session.get(Request, binding.request_id)
+            parties = request_context(session, binding.request_id)
+            request: Request = parties["request"]
             offer = session.get(Offer, binding.offer_id)
             tender = session.get(Tender, binding.tender_id)
-            assert request is not None and offer is not None and tender is not None
-            broker = session.get(Broker, request.broker_id)
-            product = session.get(Product, request.product_id)
+            assert offer is not None and tender is not None
             insurer = session.get(Insurer, tender.insurer_id)
-            account = session.get(Account, request.account_id)
-            assert broker is not None and product is not None and insurer is not None and account is not None
-            body = self._env.get_template("email/bound_broker.txt").render(
-                account=account,
-                broker=broker,
-                request=request,
-                product=product,
-                insurer=insurer,
-                premium=format_eur(offer.premium_cents),
-                sum_insured=format_eur(offer.sum_insured_cents) if offer.sum_insured_cents else "",
-                valid_until=format_date_de(offer.valid_until),
-                link=f"{self._settings.base_url.rstrip('/')}/requests/{request.id}",
-                has_cover_note=binding.cover_note_document_id is not None,
+            assert insurer is not None
+            rendered = render_email(MailKind.BOUND_BROKER, {
+                **parties,
+                "subject": {"number": request.number, "product": parties["product"].name},
+                "insurer": insurer,
+                "premium": format_eur(offer.premium_cents),
+                "sum_insured": format_eur(offer.sum_insured_cents) if offer.sum_insured_cents else "",
+                "valid_until": format_date_de(offer.valid_until),
+                "link": f"{self._settings.base_url.rstrip('/')}/requests/{request.id}",
+                "has_cover_note": binding.cover_note_document_id is not None,
+            })
+            row = outbox.record(
+                session, key=key, kind=BROKER_EMAIL_KIND, to_addr=parties["broker"].email, subject=rendered.subject,
+                body=rendered.text, mail_from=self._settings.mail_from, request_id=request.id,
             )
-            domain = parseaddr(self._settings.mail_from)[1].rpartition("@")[2] or "tenderdesk.local"
-            row = SystemEmail(
-                idempotency_key=key,
-                request_id=request.id,  # type: ignore[arg-type]
-                tender_id=None,
-                kind=BROKER_EMAIL_KIND,
-                to_addr=broker.email,
-                subject=f"Abschluss bestätigt: Anfrage {request.number} – {product.name}",
-                body_text=body,
-                message_id_header=f"<{key.replace(':', '.')}@{domain}>",
-            )
-            session.add(row)
-            session.flush()
             assert row.id is not None
             return row.id
 

@@ -32,6 +32,7 @@ os.environ["TENDERDESK_TEST_FAST_HASH"] = "1"  # before tenderdesk.security.pass
 
 from tenderdesk.config import Settings
 from tenderdesk.db.engine import make_engine, migrate
+from tenderdesk.ids import binding_workflow_id, mail_workflow_id
 from worker import build_worker
 from workflows import SEARCH_ATTRIBUTES
 
@@ -293,9 +294,9 @@ async def _terminate_open_tenders(client: Client, engine: Engine, prefix: str = 
 
     with Session(engine) as session:
         ids = set(session.exec(select(Tender.workflow_id)).all())
-        short = [f"{prefix}-binding-r{r}" for r in session.exec(select(Binding.request_id)).all()]
-        short += [f"{prefix}-mail-{i}" for i in session.exec(
-            select(SystemEmail.id).where(col(SystemEmail.tender_id).is_(None))).all()]
+        short = [binding_workflow_id(r, prefix) for r in session.exec(select(Binding.request_id)).all()]
+        short += [mail_workflow_id(i, prefix) for i in session.exec(
+            select(SystemEmail.id).where(col(SystemEmail.tender_id).is_(None))).all() if i is not None]
     for workflow_id in short if prefix else []:
         handle = client.get_workflow_handle(workflow_id)
         try:

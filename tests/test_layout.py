@@ -61,3 +61,20 @@ def test_import_contracts_are_kept() -> None:
         [str(lint_imports), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+def _layout_table() -> str:
+    text = (ROOT / "ARCHITECTURE.md").read_text("utf-8")
+    start = text.index("## Layout")
+    return text[start : text.index("\n## ", start + 1)]
+
+
+def test_architecture_names_every_package_and_feature() -> None:
+    """The folder table of ARCHITECTURE.md follows the code: every package of
+    ``tenderdesk/`` and every web feature is named there."""
+    table = _layout_table()
+    packages = [p for p in (ROOT / "tenderdesk").iterdir() if (p / "__init__.py").exists()]
+    features = [p for p in (ROOT / "web").iterdir() if (p / "__init__.py").exists()]
+    missing = [f"tenderdesk/{p.name}/" for p in packages if f"`{p.name}/`" not in table]
+    missing += [f"web/{p.name}/" for p in features if f"`{p.name}/`" not in table]
+    assert not missing, f"ARCHITECTURE.md's layout table does not mention {missing}"

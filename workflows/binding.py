@@ -2,7 +2,7 @@
 
 The web layer decides the binding itself in one database transaction (the
 unique ``Binding.request_id`` makes it exactly one per request) and then starts
-this workflow, one per request (``{prefix}-binding-r{request_id}``). Everything
+this workflow, one per request (:func:`tenderdesk.ids.binding_workflow_id`). Everything
 after that must happen even if a web process, worker or SMTP server dies half
 way, so it is durable here:
 
@@ -31,11 +31,6 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from tenderdesk.contracts import EmailResult, NotificationInput
     from workflows.tender import DB_RETRY, EMAIL_RETRY
-
-
-def binding_workflow_id(request_id: int, prefix: str = "tender") -> str:
-    """One binding workflow per request; only IDs, like the tender workflow IDs."""
-    return f"{prefix}-binding-r{request_id}"
 
 
 @dataclass
@@ -123,6 +118,4 @@ class BindingWorkflow:
         )
 
 
-__all__ = [
-    "BindingInput", "BindingResult", "BindingWorkflow", "CloseTendersResult", "binding_workflow_id",
-]
+__all__ = ["BindingInput", "BindingResult", "BindingWorkflow", "CloseTendersResult"]

@@ -1,10 +1,11 @@
 """NotificationWorkflow: deliver one System Email durably.
 
 Emails that are not part of a tender's life (message notices to the broker or
-backoffice, release notices) are written by the web layer as a System Email row
-and handed to this workflow, so SMTP hiccups are retried with backoff by
-Temporal instead of being lost with a web request. One workflow per row
-(``{prefix}-mail-{id}``), so a row is never delivered by two workflows.
+backoffice, release notices, the password reset) are written by the web layer
+as a System Email row and handed to this workflow, so SMTP hiccups are retried
+with backoff by Temporal instead of being lost with a web request. One workflow
+per row (:func:`tenderdesk.ids.mail_workflow_id`), so a row is never delivered
+by two workflows.
 """
 
 from __future__ import annotations

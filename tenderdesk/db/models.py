@@ -118,10 +118,12 @@ class PasswordReset(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="user.id", index=True)
-    token_hash: str = Field(unique=True, index=True)
+    #: Set by the email activity when it sends the link; no token, no working link.
+    token_hash: str | None = Field(default=None, unique=True, index=True)
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     used_at: datetime | None = None
+    system_email_id: int | None = Field(default=None, foreign_key="systememail.id", unique=True, index=True)
 
 
 class Broker(SQLModel, table=True):
@@ -356,7 +358,8 @@ class SystemEmail(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     idempotency_key: str = Field(unique=True)
-    request_id: int = Field(foreign_key="request.id", index=True)
+    #: None for emails outside any request (the password reset).
+    request_id: int | None = Field(default=None, foreign_key="request.id", index=True)
     tender_id: int | None = Field(default=None, foreign_key="tender.id", index=True)
     kind: str
     seq: int = 0

@@ -30,7 +30,7 @@ from sqlmodel import Session, col, select
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.email import LINK_PLACEHOLDER, EmailActivities
+from activities.email import EmailActivities
 from tenderdesk.config import Settings
 from tenderdesk.contracts import Action, EmailInput, EmailKind, EmailResult
 from tenderdesk.db.engine import session_scope
@@ -46,6 +46,7 @@ from tenderdesk.db.models import (
     TenderLink,
 )
 from tenderdesk.documents.storage import store_bytes
+from tenderdesk.mail.tender import LINK_PLACEHOLDER
 from tenderdesk.security.tokens import hash_token
 from tenderdesk.states import TenderStatus
 from web.core.forms import new_action_id

@@ -26,10 +26,11 @@ from tenderdesk.db.models import (
     User,
     utcnow,
 )
+from tenderdesk.ids import binding_workflow_id, mail_workflow_id
 from tenderdesk.states import TenderStatus
 from web.core.forms import new_action_id
 from web.tenders.service import OfferTerms, submit_offer
-from workflows.binding import BindingResult, binding_workflow_id
+from workflows.binding import BindingResult
 
 from ..conftest import Running
 from ..factories import World
@@ -170,7 +171,8 @@ async def finish_leftovers(run: Running) -> None:
         request_ids = set(s.exec(select(Binding.request_id)).all())
         email_ids = set(s.exec(select(SystemEmail.id).where(col(SystemEmail.tender_id).is_(None))).all())
     prefix = run.settings.workflow_id_prefix
-    workflow_ids = [binding_workflow_id(r, prefix) for r in request_ids] + [f"{prefix}-mail-{i}" for i in email_ids]
+    workflow_ids = [binding_workflow_id(r, prefix) for r in request_ids]
+    workflow_ids += [mail_workflow_id(i, prefix) for i in email_ids if i is not None]
     for workflow_id in workflow_ids:
         handle = run.client.get_workflow_handle(workflow_id)
         try:

@@ -31,11 +31,11 @@ from tenderdesk.documents.cover_note import (
     unicode_font,
 )
 from tenderdesk.documents.storage import open_path
+from tenderdesk.ids import binding_workflow_id
 from web.core.forms import new_action_id
 from web.offers.binding import bind_offer, resume_binding
 from web.offers.release import release_offers
 from web.tenders.service import ask_question, insurer_thread
-from workflows.binding import binding_workflow_id
 
 from ..conftest import Running
 from ..factories import make_world

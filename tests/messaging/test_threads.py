@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from tenderdesk.config import Settings
 from tenderdesk.db.models import AuditEvent, Message, Party, SystemEmail, Thread, ThreadKind
+from tenderdesk.ids import mail_workflow_id
 from tenderdesk.states import TenderStatus
 from web.core.forms import new_action_id
 from web.messages.service import (
@@ -91,7 +92,7 @@ async def test_broker_cannot_initiate_until_backoffice_opens(
     assert str(broker_mail["Subject"]) == to_broker.subject and str(office_mail["Subject"]) == to_office.subject
     assert "MA-TEST-00001" in str(colleague_mail["Subject"])
     for email in emails.values():
-        handle = dev.client.get_workflow_handle(f"{dev.settings.workflow_id_prefix}-mail-{email.id}")
+        handle = dev.client.get_workflow_handle(mail_workflow_id(email.id or 0, dev.settings.workflow_id_prefix))
         assert (await handle.describe()).workflow_type == "NotificationWorkflow"
 
 
@@ -126,7 +127,7 @@ async def test_duplicate_action_id_posts_and_notifies_once(
     assert not third.created and third.message.id == first.message.id
     await asyncio.sleep(0.3)
     assert len(await mails_to(smtp_server, "erika@makler.example", 1)) == 1
-    handle = dev.client.get_workflow_handle(f"{dev.settings.workflow_id_prefix}-mail-{email.id}")
+    handle = dev.client.get_workflow_handle(mail_workflow_id(email.id or 0, dev.settings.workflow_id_prefix))
     assert (await handle.describe()).workflow_type == "NotificationWorkflow"
     # The same action id in another thread is a stale form, not a second message.
     other = open_broker_thread(engine, cast.other_request_id, cast.backoffice)

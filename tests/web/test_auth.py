@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import timedelta
+from email.message import EmailMessage
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ from tenderdesk.config import ROOT, Settings
 from tenderdesk.db.engine import make_engine, session_scope
 from tenderdesk.db.models import (
     Document,
+    EmailStatus,
     LoginAttempt,
     PasswordReset,
     Request,
@@ -30,7 +32,7 @@ from tenderdesk.db.models import (
 )
 from tenderdesk.security.tokens import hash_token, new_token
 from tenderdesk.states import LABELS_DE, LABELS_EN, TenderStatus
-from tests.conftest import SmtpServer, free_port
+from tests.conftest import SmtpServer, eventually
 from web.app import create_app
 from web.core.sessions import IDLE_TIMEOUT
 from web.core.temporal import TemporalClientFactory
@@ -327,12 +329,10 @@ SAME_ANSWER = "Falls ein Konto zu dieser Adresse besteht, haben wir Ihnen einen 
 
 
 @pytest.fixture
-def mail_app(
-    web_settings: Settings, web_engine: Engine, no_temporal: TemporalClientFactory, smtp_server: SmtpServer
-) -> FastAPI:
-    """The app sending its reset emails to the loopback SMTP server of the test run."""
-    settings = web_settings.model_copy(update={"smtp_host": smtp_server.host, "smtp_port": smtp_server.port})
-    return create_app(settings, web_engine, temporal_client_factory=no_temporal)
+def mail_app(dev_app: FastAPI) -> FastAPI:
+    """The app with a worker on the dev server: reset emails go out through
+    ``NotificationWorkflow`` to the loopback SMTP server of the test run."""
+    return dev_app
 
 
 async def request_reset(client: httpx.AsyncClient, email: str) -> httpx.Response:
@@ -345,11 +345,22 @@ def form_csrf(html: str) -> str:
     return csrf_from(html)
 
 
-def reset_token_from(smtp_server: SmtpServer, email: str) -> str:
-    [message] = smtp_server.capture.to(email)
+async def reset_mail(smtp_server: SmtpServer, email: str) -> EmailMessage:
+    """The one reset email to ``email``, once the worker delivered it."""
+    [message] = await eventually(lambda: smtp_server.capture.to(email))
+    return message
+
+
+async def reset_token_from(smtp_server: SmtpServer, email: str) -> str:
+    message = await reset_mail(smtp_server, email)
     match = RESET_LINK.search(message.get_body(("plain",)).get_content())  # type: ignore[union-attr]
     assert match, "no reset link in the email"
     return match.group(1)
+
+
+def reset_emails(engine: Engine) -> list[SystemEmail]:
+    with Session(engine) as s:
+        return list(s.exec(select(SystemEmail).where(SystemEmail.kind == "password_reset")).all())
 
 
 async def test_reset_flow_end_to_end(
@@ -366,13 +377,18 @@ async def test_reset_flow_end_to_end(
         assert answer.status_code == 303 and answer.headers["location"] == "/login"
         assert SAME_ANSWER in (await browser.get("/login")).text
 
-        [message] = smtp_server.capture.to(MAIN_BACKOFFICE)
+        message = await reset_mail(smtp_server, MAIN_BACKOFFICE)
         assert message["Subject"] == "Tenderdesk: Passwort zurücksetzen"
         assert "Guten Tag Anna Berger," in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-        token = reset_token_from(smtp_server, MAIN_BACKOFFICE)
+        token = await reset_token_from(smtp_server, MAIN_BACKOFFICE)
+        # Delivered like any other email: one System Email row (no request), sent, no token at rest.
+        [email] = await eventually(lambda: [e for e in reset_emails(web_engine) if e.status == EmailStatus.SENT])
+        assert email.request_id is None and email.to_addr == MAIN_BACKOFFICE
+        assert message["Message-ID"] == email.message_id_header
         with Session(web_engine) as s:
             [row] = s.exec(select(PasswordReset).where(PasswordReset.user_id == user.id)).all()
             assert row.token_hash == hash_token(token) and row.used_at is None
+            assert row.system_email_id == email.id
             assert timedelta(minutes=29) < as_utc(row.expires_at) - utcnow() <= timedelta(minutes=30)  # type: ignore[operator]
             assert all(token not in e.body_text for e in s.exec(select(SystemEmail)).all())
 
@@ -414,7 +430,7 @@ async def test_reset_unlocks_a_throttled_account(mail_app: FastAPI, smtp_server:
             await login(browser, MAIN_BACKOFFICE, "falsch")
         assert (await login(browser, MAIN_BACKOFFICE)).status_code == 429
         await request_reset(browser, MAIN_BACKOFFICE)
-        url = f"/passwort-zuruecksetzen/{reset_token_from(smtp_server, MAIN_BACKOFFICE)}"
+        url = f"/passwort-zuruecksetzen/{await reset_token_from(smtp_server, MAIN_BACKOFFICE)}"
         page = await browser.get(url)
         await browser.post(url, data={"csrf_token": form_csrf(page.text), "new_password": "ein-neues-langes-Passwort",
                                       "new_password_repeat": "ein-neues-langes-Passwort"})
@@ -433,6 +449,7 @@ async def test_reset_answer_is_the_same_for_unknown_addresses(
                             CSRF_RE.sub("", page.text), page.status_code))
     assert answers[0] == answers[1]
     assert SAME_ANSWER in answers[0][2]
+    await reset_mail(smtp_server, MAIN_BACKOFFICE)
     assert [str(m["To"]) for m in smtp_server.capture.messages] == [MAIN_BACKOFFICE]
     with Session(web_engine) as s:
         assert len(s.exec(select(PasswordReset)).all()) == 1
@@ -463,40 +480,61 @@ async def test_reset_smtp_failure_gives_the_same_answer_and_logs_no_token(
     mail_app: FastAPI, web_engine: Engine, smtp_server: SmtpServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     smtp_server.capture.script("554 5.7.1 rejected")
-    caplog.set_level(logging.INFO, logger="web.auth.routes")
+    caplog.set_level(logging.INFO)
     async with client_for(mail_app) as browser:
         response = await request_reset(browser, MAIN_BACKOFFICE)
         page = await browser.get("/login")
     assert response.status_code == 303 and SAME_ANSWER in page.text
+    # A 5xx is final, as for every email: the row shows the server's reply.
+    [email] = await eventually(lambda: [e for e in reset_emails(web_engine) if e.status == EmailStatus.FAILED])
+    assert email.last_reply == "554 5.7.1 rejected" and email.attempts == 1
     assert smtp_server.capture.messages == []
-    assert "refused by SMTP (554)" in caplog.text
+    assert "rejected permanently (554)" in caplog.text
     with Session(web_engine) as s:
         [row] = s.exec(select(PasswordReset)).all()
+    assert row.token_hash is not None
     assert "passwort-zuruecksetzen" not in caplog.text and row.token_hash not in caplog.text
 
 
-async def test_reset_with_smtp_down_still_answers(
-    web_settings: Settings, web_engine: Engine, no_temporal: TemporalClientFactory,
-    caplog: pytest.LogCaptureFixture,
+async def test_reset_after_a_transient_smtp_error_is_retried(
+    mail_app: FastAPI, web_engine: Engine, smtp_server: SmtpServer
 ) -> None:
-    settings = web_settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": free_port(),
-                                                "smtp_timeout_s": 2.0})
-    app = create_app(settings, web_engine, temporal_client_factory=no_temporal)
-    caplog.set_level(logging.INFO, logger="web.auth.routes")
-    async with client_for(app) as browser:
+    """A 4xx is retried by the workflow; only the link of the delivered attempt works."""
+    smtp_server.capture.script("451 4.7.1 greylisted")
+    async with client_for(mail_app) as browser:
+        await request_reset(browser, MAIN_BACKOFFICE)
+        token = await reset_token_from(smtp_server, MAIN_BACKOFFICE)
+        [email] = await eventually(lambda: [e for e in reset_emails(web_engine) if e.status == EmailStatus.SENT])
+        assert email.attempts == 2
+        assert (await browser.get(f"/passwort-zuruecksetzen/{token}")).status_code == 200
+
+
+async def test_reset_with_temporal_down_still_answers(
+    web_app: FastAPI, web_engine: Engine, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The email waits as a pending System Email row; no link exists yet."""
+    caplog.set_level(logging.INFO)
+    async with client_for(web_app) as browser:
         response = await request_reset(browser, MAIN_BACKOFFICE)
-    assert response.status_code == 303
-    assert "not sent" in caplog.text and "passwort-zuruecksetzen" not in caplog.text
+        page = await browser.get("/login")
+    assert response.status_code == 303 and SAME_ANSWER in page.text
+    [email] = reset_emails(web_engine)
+    assert email.status == EmailStatus.PENDING
+    with Session(web_engine) as s:
+        [row] = s.exec(select(PasswordReset)).all()
+    assert row.token_hash is None and row.system_email_id == email.id
+    assert "could not start delivery of system email" in caplog.text and "passwort-zuruecksetzen" not in caplog.text
 
 
-async def test_reset_requests_are_throttled(mail_app: FastAPI, smtp_server: SmtpServer) -> None:
+async def test_reset_requests_are_throttled(mail_app: FastAPI, web_engine: Engine, smtp_server: SmtpServer) -> None:
     """Three emails per account in 15 minutes (the fourth request looks the same
     but sends nothing), ten requests per client address."""
     async with client_for(mail_app) as browser:
         for _ in range(4):
             response = await request_reset(browser, MAIN_BACKOFFICE)
             assert response.status_code == 303
-        assert len(smtp_server.capture.to(MAIN_BACKOFFICE)) == 3
+        await eventually(lambda: len(smtp_server.capture.to(MAIN_BACKOFFICE)) == 3)
+        assert len(reset_emails(web_engine)) == 3
         for n in range(6):
             assert (await request_reset(browser, f"x{n}@example.com")).status_code == 303
         blocked = await request_reset(browser, OTHER_BACKOFFICE)
@@ -507,7 +545,7 @@ async def test_reset_requests_are_throttled(mail_app: FastAPI, smtp_server: Smtp
     assert smtp_server.capture.to(OTHER_BACKOFFICE) == []
     async with client_from(mail_app, "10.3.3.3") as elsewhere:
         assert (await request_reset(elsewhere, OTHER_BACKOFFICE)).status_code == 303
-    assert len(smtp_server.capture.to(OTHER_BACKOFFICE)) == 1
+    await reset_mail(smtp_server, OTHER_BACKOFFICE)
 
 
 async def test_reset_email_follows_the_users_language(
@@ -518,11 +556,12 @@ async def test_reset_email_follows_the_users_language(
         response = await request_reset(browser, MAIN_BACKOFFICE)
         page = await browser.get("/login")
         assert SAME_ANSWER in page.text  # the anonymous answer stays German: it must not reveal anything
-        [message] = smtp_server.capture.to(MAIN_BACKOFFICE)
+        message = await reset_mail(smtp_server, MAIN_BACKOFFICE)
         assert response.status_code == 303
         assert message["Subject"] == "Tenderdesk: reset your password"
         assert "Hello Anna Berger," in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-        form_page = await browser.get(f"/passwort-zuruecksetzen/{reset_token_from(smtp_server, MAIN_BACKOFFICE)}")
+        token = await reset_token_from(smtp_server, MAIN_BACKOFFICE)
+        form_page = await browser.get(f"/passwort-zuruecksetzen/{token}")
         assert "Set a new password" in form_page.text
 
 

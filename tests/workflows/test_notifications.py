@@ -8,9 +8,10 @@ from sqlmodel import Session, col, select
 
 from tenderdesk.contracts import Action
 from tenderdesk.db.models import EmailStatus, SystemEmail, TenderLink
+from tenderdesk.mail.render import RenderedEmail
 from tenderdesk.states import TenderStatus
 from web.core.forms import new_action_id
-from web.core.notifications import queue_email
+from web.core.notifications import QueuedEmail, queue_email
 from web.tenders.service import send_action
 
 from ..conftest import Running, SmtpServer
@@ -29,15 +30,17 @@ async def _wait_email(run: Running, email_id: int, status: EmailStatus) -> Syste
     raise AssertionError(f"email {email_id} not {status}")
 
 
+def _queued(request_id: int, to_addr: str, key: str) -> QueuedEmail:
+    return QueuedEmail(key=key, kind="message_broker", to_addr=to_addr, request_id=request_id,
+                       rendered=RenderedEmail(subject="Neue Nachricht", text="Hallo"))
+
+
 async def test_queued_email_is_delivered_once_after_a_transient_error(dev: Running, smtp_server: SmtpServer) -> None:
     world = make_world(dev.engine)
     smtp_server.capture.script("451 4.7.1 greylisted")
-    kwargs = dict(client=dev.client, engine=dev.engine, task_queue=dev.task_queue,
-                  id_prefix=dev.settings.workflow_id_prefix, mail_from=dev.settings.mail_from,
-                  request_id=world.request_id, to_addr="erika@makler.example",
-                  subject="Neue Nachricht", body="Hallo", kind="message_broker", key="msg:1:broker")
-    row = await queue_email(**kwargs)  # type: ignore[arg-type]
-    again = await queue_email(**kwargs)  # type: ignore[arg-type]
+    email = _queued(world.request_id, "erika@makler.example", "msg:1:broker")
+    row = await queue_email(client=dev.client, engine=dev.engine, settings=dev.settings, email=email)
+    again = await queue_email(client=dev.client, engine=dev.engine, settings=dev.settings, email=email)
     assert again.id == row.id
     assert row.id is not None
     sent = await _wait_email(dev, row.id, EmailStatus.SENT)
@@ -48,10 +51,8 @@ async def test_queued_email_is_delivered_once_after_a_transient_error(dev: Runni
 async def test_permanent_failure_is_shown_not_retried(dev: Running, smtp_server: SmtpServer) -> None:
     world = make_world(dev.engine)
     smtp_server.capture.script("550 5.1.1 mailbox unavailable")
-    row = await queue_email(client=dev.client, engine=dev.engine, task_queue=dev.task_queue,
-                            id_prefix=dev.settings.workflow_id_prefix, mail_from=dev.settings.mail_from,
-                            request_id=world.request_id, to_addr="nobody@makler.example",
-                            subject="x", body="y", kind="message_broker", key="msg:2:broker")
+    row = await queue_email(client=dev.client, engine=dev.engine, settings=dev.settings,
+                            email=_queued(world.request_id, "nobody@makler.example", "msg:2:broker"))
     assert row.id is not None
     failed = await _wait_email(dev, row.id, EmailStatus.FAILED)
     assert failed.last_reply.startswith("550") and failed.attempts == 1

@@ -8,18 +8,14 @@ and per client address in the database (:mod:`web.auth.throttle`), so the limit
 holds across all web processes.
 
 "Passwort vergessen" answers the same whether or not the address has an
-account. For an active account it stores a ``PasswordReset`` row (only the
-token's SHA-256, valid 30 minutes, single use) and emails the link
-``{BASE_URL}/passwort-zuruecksetzen/{token}`` straight from this process with
-aiosmtplib, after the answer has been sent (a background task), so a slow
-mail server neither delays the answer nor tells whether an email went out
-(what remains is one row insert, about 2 ms, against a network round trip).
-Limits per address and per account come from :mod:`web.auth.throttle`.
-The link cannot go through the System Email table and the worker's email
-activity, because that would store the token in clear. If SMTP fails, the
-log says so without the token and the person simply asks again; nothing is
-retried. Setting the new password uses the token up, ends every session of
-the user and clears the account's login failures.
+account. For an active account it queues a ``PasswordReset`` and its System
+Email (:mod:`tenderdesk.mail.password_reset`); ``NotificationWorkflow``
+delivers it like every other email, started after the answer has been sent,
+so neither the answer's text nor its timing tells whether an email went out.
+The email activity mints the token when it sends (only its SHA-256 is
+stored; valid 30 minutes, single use). Limits per address and per account
+come from :mod:`web.auth.throttle`. Setting the new password uses the token
+up, ends every session of the user and clears the account's login failures.
 
 Routes are plain ``def``: FastAPI runs them in its thread pool, so the slow
 hash never blocks the event loop.
@@ -28,23 +24,20 @@ hash never blocks the event loop.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
 from functools import lru_cache
 from typing import Annotated
 
-import aiosmtplib
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Path
 from sqlalchemy import func, update
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from tenderdesk.config import Settings
 from tenderdesk.db.models import PasswordReset, User, as_utc, utcnow
+from tenderdesk.mail.password_reset import RESET_MINUTES, RESET_PATH, queue_password_reset
 from tenderdesk.security.passwords import hash_password, needs_rehash, verify_password
-from tenderdesk.security.tokens import hash_token, new_token
+from tenderdesk.security.tokens import hash_token
 from web.auth.throttle import LoginThrottle, client_address
 from web.core import csrf, i18n
 from web.core.deps import (
@@ -54,9 +47,11 @@ from web.core.deps import (
     PagesDep,
     SessionDep,
     SettingsDep,
+    TemporalDep,
 )
 from web.core.errors import PageError
 from web.core.flash import Flash, set_flash
+from web.core.notifications import start_delivery
 from web.core.sessions import (
     clear_session_cookie,
     end_all_sessions,
@@ -80,10 +75,7 @@ router = APIRouter(tags=["auth"])
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
-RESET_MINUTES = 30
-RESET_LIFETIME = timedelta(minutes=RESET_MINUTES)
 FORGOT_PATH = "/passwort-vergessen"
-RESET_PATH = "/passwort-zuruecksetzen"
 #: Paths a redirect after login or a language switch must never lead to: they
 #: carry a token, which would then travel in a query string.
 _TOKEN_PATHS = ("/t/", RESET_PATH + "/")
@@ -295,6 +287,7 @@ def forgot_submit(
     settings: SettingsDep,
     db: SessionDep,
     throttle: ThrottleDep,
+    temporal: TemporalDep,
     background: BackgroundTasks,
     email: Annotated[str, Form(max_length=320)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
@@ -315,9 +308,13 @@ def forgot_submit(
     user = _find_user(db, email)
     if user is not None and user.is_active and user.id is not None:
         if throttle.reset_email_allowed(db, user_id=user.id):
-            token = _create_reset(db, user.id)
-            message = _reset_message(pages, settings, user, f"{settings.base_url.rstrip('/')}{RESET_PATH}/{token}")
-            background.add_task(_send_reset_email, settings, message, user.id)
+            queued = queue_password_reset(db, user=user, mail_from=settings.mail_from)
+            db.commit()
+            assert queued.id is not None
+            # After the answer: starting the workflow must not make this case slower to answer.
+            background.add_task(
+                start_delivery, temporal=temporal, settings=settings, system_email_id=queued.id, kind=queued.kind
+            )
         else:
             log.info("password reset for user %s not sent again: limit reached", user.id)
     # The same answer in every case: nothing here says whether the account exists.
@@ -328,61 +325,6 @@ def forgot_submit(
     )
     csrf.clear_login_csrf_cookie(response, settings, path=FORGOT_PATH)
     return response
-
-
-def _create_reset(db: Session, user_id: int) -> str:
-    """A new reset token for the user; returns it in clear (it only leaves in the email)."""
-    now = utcnow()
-    db.exec(  # type: ignore[call-overload]
-        delete(PasswordReset)
-        .where(col(PasswordReset.user_id) == user_id)
-        .where(col(PasswordReset.expires_at) < now - timedelta(days=1))
-    )
-    token = new_token()
-    db.add(PasswordReset(user_id=user_id, token_hash=hash_token(token), created_at=now,
-                         expires_at=now + RESET_LIFETIME))
-    db.commit()
-    return token
-
-
-def _reset_message(pages: Pages, settings: Settings, user: User, link: str) -> EmailMessage:
-    """The email in the user's own language."""
-    locale = i18n.normalise_locale(user.locale)
-    body = pages.render_text(
-        "email/password_reset.txt",
-        {"name": user.name, "link": link, "minutes": RESET_MINUTES},
-        locale=locale,
-    )
-    message = EmailMessage()
-    message["From"] = settings.mail_from
-    message["To"] = user.email
-    message["Subject"] = i18n.t("reset.email_subject", locale)
-    message["Date"] = format_datetime(utcnow())
-    domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "tenderdesk.invalid"
-    message["Message-ID"] = make_msgid("password-reset", domain=domain)
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(body)
-    return message
-
-
-async def _send_reset_email(settings: Settings, message: EmailMessage, user_id: int) -> None:
-    """Hand the email to SMTP once. Failures are logged (never with the link)."""
-    try:
-        await aiosmtplib.send(
-            message,
-            hostname=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_username,
-            password=settings.smtp_password,
-            start_tls=settings.smtp_starttls,
-            timeout=settings.smtp_timeout_s,
-        )
-    except aiosmtplib.SMTPResponseException as err:
-        log.warning("password reset email for user %s refused by SMTP (%s)", user_id, err.code)
-    except (aiosmtplib.SMTPException, OSError) as err:
-        log.warning("password reset email for user %s not sent: %s", user_id, type(err).__name__)
-    else:
-        log.info("password reset email for user %s sent", user_id)
 
 
 # -------------------------------------------------------------- reset password

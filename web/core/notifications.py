@@ -1,75 +1,85 @@
 """Queue a System Email for durable delivery by ``NotificationWorkflow``.
 
 Used for every email that is not part of a tender's own life: message notices
-to brokers and backoffice, release notices. The row is written first (so the
-request's "System Emails" list shows it at once, also if delivery fails), then
-a workflow delivers it with retries.
+to brokers and backoffice, release notices, the password reset. The row is
+written first (so it is listed at once, also if delivery fails), then a
+workflow delivers it with retries. If Temporal cannot be reached the row stays
+"pending" and is visible; nothing here raises for that.
 """
 
 from __future__ import annotations
 
 import logging
-from email.utils import parseaddr
+from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from tenderdesk.config import Settings
 from tenderdesk.contracts import NotificationInput
 from tenderdesk.db.engine import session_scope
 from tenderdesk.db.models import SystemEmail
+from tenderdesk.ids import mail_workflow_id
+from tenderdesk.mail import outbox
+from tenderdesk.mail.render import RenderedEmail
+from web.core.temporal import TemporalConnector, TemporalUnavailable
 
 log = logging.getLogger(__name__)
 
 
-async def queue_email(
-    *,
-    client: Client,
-    engine: Engine,
-    task_queue: str,
-    id_prefix: str,
-    mail_from: str,
-    request_id: int,
-    to_addr: str,
-    subject: str,
-    body: str,
-    kind: str,
-    key: str,
-    tender_id: int | None = None,
-) -> SystemEmail:
-    """Record the email under ``key`` (idempotent) and start its delivery."""
-    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "tenderdesk.local"
+@dataclass(frozen=True)
+class QueuedEmail:
+    """A rendered email and where it belongs; ``key`` makes it one row, sent once."""
+
+    key: str
+    kind: str
+    to_addr: str
+    rendered: RenderedEmail
+    request_id: int | None
+    tender_id: int | None = None
+
+
+def _record(engine: Engine, mail_from: str, email: QueuedEmail) -> SystemEmail:
     with session_scope(engine) as session:
-        row = session.exec(select(SystemEmail).where(SystemEmail.idempotency_key == key)).first()
-        if row is None:
-            row = SystemEmail(
-                idempotency_key=key,
-                request_id=request_id,
-                tender_id=tender_id,
-                kind=kind,
-                to_addr=to_addr,
-                subject=subject,
-                body_text=body,
-                message_id_header=f"<{key.replace(':', '.')}@{domain}>",
-            )
-            session.add(row)
-            session.flush()
+        return outbox.record(
+            session, key=email.key, kind=email.kind, to_addr=email.to_addr, subject=email.rendered.subject,
+            body=email.rendered.text, mail_from=mail_from, request_id=email.request_id, tender_id=email.tender_id,
+        )
+
+
+async def queue_email(*, client: Client, engine: Engine, settings: Settings, email: QueuedEmail) -> SystemEmail:
+    """Record the email under its key (idempotent) and start its delivery, unless
+    the row is done already (a retried post must not start it again)."""
+    row = await run_in_threadpool(_record, engine, settings.mail_from, email)
     assert row.id is not None
+    if outbox.is_done(row):
+        return row
+    await start_delivery(temporal=client, settings=settings, system_email_id=row.id, kind=row.kind,
+                         request_id=row.request_id)
+    return row
+
+
+async def start_delivery(
+    *, temporal: Client | TemporalConnector, settings: Settings, system_email_id: int, kind: str,
+    request_id: int | None = None,
+) -> None:
+    """Start the row's delivery workflow (once: an existing one is reused)."""
+    where = f" zur Anfrage {request_id}" if request_id is not None else ""
     try:
+        client = await temporal.get() if isinstance(temporal, TemporalConnector) else temporal
         await client.start_workflow(
             "NotificationWorkflow",
-            NotificationInput(system_email_id=row.id),
-            id=f"{id_prefix}-mail-{row.id}",
-            task_queue=task_queue,
+            NotificationInput(system_email_id=system_email_id),
+            id=mail_workflow_id(system_email_id, settings.workflow_id_prefix),
+            task_queue=settings.temporal_task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            static_summary=f"E-Mail #{row.id} ({kind}) zur Anfrage {request_id}",
+            static_summary=f"E-Mail #{system_email_id} ({kind}){where}",
         )
     except WorkflowAlreadyStartedError:
         pass
-    except (RPCError, RuntimeError):  # RuntimeError: a lazy client that cannot connect
-        # The row stays "pending" and is visible under System Emails.
-        log.exception("could not start delivery of system email %s", row.id)
-    return row
+    except (RPCError, RuntimeError, TemporalUnavailable):  # RuntimeError: a lazy client that cannot connect
+        log.exception("could not start delivery of system email %s", system_email_id)

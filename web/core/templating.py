@@ -139,21 +139,6 @@ def make_environment() -> Environment:
     return env
 
 
-def make_text_environment() -> Environment:
-    """Plain-text emails the web process sends itself: no HTML escaping, same gettext."""
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES_DIR),
-        autoescape=False,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        extensions=["jinja2.ext.i18n"],
-    )
-    _install_gettext(env)
-    return env
-
-
 class Pages:
     """Renders page templates with the layout's common context."""
 
@@ -161,7 +146,6 @@ class Pages:
         self.settings = settings
         i18n.load_translations()  # compile the catalogues now, not on the first page
         self.templates = Jinja2Templates(env=make_environment())
-        self.text_env = make_text_environment()
 
     def render(
         self,
@@ -192,12 +176,6 @@ class Pages:
         )
         flash.clear(request, response, self.settings)
         return response
-
-    def render_text(self, name: str, context: dict[str, Any], *, locale: str) -> str:
-        """A plain-text template in ``locale`` (an email in its recipient's language),
-        leaving the page's own locale alone."""
-        with i18n.locale_scope(locale):
-            return self.text_env.get_template(name).render(context)
 
 
 def _current_path(request: Request) -> str:

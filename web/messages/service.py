@@ -27,8 +27,8 @@ How a message travels (:func:`post_message`):
   refuses once the tender ended), and only an accepted update makes the
   message visible, so the insurer never sees a message it was not told about.
 - backoffice ↔ broker: visible at once; the other side gets a System Email
-  through :func:`web.core.notifications.queue_email` with a link to the request's
-  "Nachrichten" section, keyed ``message:{message_id}`` so it goes out once.
+  (:mod:`web.messages.notices`) with a link to the request's "Nachrichten"
+  section, keyed ``message:{message_id}`` so it goes out once.
 
 Every post carries an ``action_id`` (``Message.action_id`` is unique): a double
 click or a retried request returns the first message and sends nothing twice.
@@ -66,10 +66,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from typing import Any, Literal, TypeAlias
+from typing import Literal, TypeAlias
 
-from jinja2 import Environment
 from sqlalchemy import ColumnElement, and_, case, exists, func, or_, update
 from sqlalchemy import insert as sa_insert
 from sqlalchemy import join as sa_join
@@ -82,26 +80,20 @@ from sqlalchemy.sql.selectable import Join
 from sqlmodel import Session, col, select
 from temporalio.client import Client
 
-from activities.email import template_env
 from tenderdesk.config import Settings
 from tenderdesk.contracts import Action
 from tenderdesk.db.engine import session_scope
 from tenderdesk.db.models import (
-    Account,
     AuditEvent,
-    Broker,
     Document,
     DocumentKind,
-    EmailStatus,
     Insurer,
     Message,
     MessageRead,
     Party,
-    Product,
     Request,
     RequestStatus,
     Role,
-    SystemEmail,
     Tender,
     Thread,
     ThreadKind,
@@ -114,8 +106,8 @@ from tenderdesk.states import LABELS_DE, TenderStatus, is_terminal
 from web.core.access import can_see_request, is_staff
 from web.core.downloads import safe_filename
 from web.core.i18n import party_label
-from web.core.notifications import queue_email
 from web.core.templating import fmt_datetime
+from web.messages.notices import BROKER_THREAD_LABEL, notify_backoffice, notify_broker
 from web.tenders import TenderActionError, ask_question, insurer_thread, send_action
 
 log = logging.getLogger(__name__)
@@ -125,10 +117,6 @@ MAX_BODY_CHARS = 5000
 #: Length of the text preview in the "Nachrichten" tab.
 EXCERPT_CHARS = 200
 MAX_PER_PAGE = 200
-#: Thread label of the broker thread (insurer threads are labelled with the insurer's name).
-BROKER_THREAD_LABEL = "Vermittler"
-#: Anchor of the messages section on the request page; notification links point at it.
-MESSAGES_ANCHOR = "#nachrichten"
 
 #: What a broker reads until the backoffice opened the conversation (the guide's rule).
 NOT_OPENED_DE = "Das Backoffice hat die Kommunikation zu dieser Anfrage noch nicht eröffnet."
@@ -813,7 +801,7 @@ async def _post_as_insurer(
     tender = target.tender
     assert tender is not None
     if existing is not None and existing.visible:
-        await _notify_backoffice(engine, client, settings, existing, target)
+        await notify_backoffice(engine=engine, client=client, settings=settings, message=existing, thread=target.thread)
         return PostResult(existing, False, "Ihre Rückfrage wurde bereits übermittelt.")
     if existing is None and is_terminal(tender.status):
         raise MessagingError(_insurer_closed_reason(tender))
@@ -836,7 +824,7 @@ async def _post_as_insurer(
         raise MessagingError(str(err)) from None
     message = await asyncio.to_thread(_message_by_action, engine, action_id)
     assert message is not None
-    await _notify_backoffice(engine, client, settings, message, target)
+    await notify_backoffice(engine=engine, client=client, settings=settings, message=message, thread=target.thread)
     return PostResult(message, existing is None, result.message_de)
 
 
@@ -904,10 +892,10 @@ async def _post_in_broker_thread(
         if not created:
             await asyncio.to_thread(_forget_document, engine, document_id)
     if author == Party.BROKER:
-        await _notify_backoffice(engine, client, settings, message, target)
+        await notify_backoffice(engine=engine, client=client, settings=settings, message=message, thread=target.thread)
         info = "Ihre Nachricht wurde an das Backoffice gesendet."
     else:
-        await _notify_broker(engine, client, settings, message, target)
+        await notify_broker(engine=engine, client=client, settings=settings, message=message)
         info = "Die Nachricht wurde gesendet; der Vermittler wird per E-Mail benachrichtigt."
     if not created:
         info = "Die Nachricht wurde bereits gesendet."
@@ -978,7 +966,7 @@ async def forward_message(
             _create_message, engine, thread=thread, author=Party.BACKOFFICE, user_id=user.id, body=source.body,
             document_id=source.document_id, action_id=action_id, visible=True, forwarded_from_id=source.id,
         )
-        await _notify_broker(engine, client, settings, message, target)
+        await notify_broker(engine=engine, client=client, settings=settings, message=message)
         result = PostResult(
             message, created, "Die Nachricht wurde weitergeleitet; der Vermittler wird per E-Mail benachrichtigt."
         )
@@ -992,113 +980,6 @@ async def forward_message(
             result.message, True, "Die Nachricht wurde weitergeleitet; die Gesellschaft wird per E-Mail benachrichtigt."
         )
     return result
-
-
-# ---------------------------------------------------------------- notifications
-
-
-@cache
-def _templates() -> Environment:
-    return template_env()
-
-
-def _request_link(settings: Settings, request_id: int) -> str:
-    return f"{settings.base_url.rstrip('/')}/requests/{request_id}{MESSAGES_ANCHOR}"
-
-
-@dataclass(frozen=True)
-class _Notice:
-    to_addr: str
-    subject: str
-    body: str
-    kind: str
-
-
-def _sent_already(engine: Engine, key: str) -> bool:
-    with Session(engine) as session:
-        row = session.exec(select(SystemEmail).where(SystemEmail.idempotency_key == key)).first()
-    # Sent, or shown as failed: a retried post must not start it again.
-    return row is not None and row.status in (EmailStatus.SENT, EmailStatus.FAILED)
-
-
-async def _queue_notice(engine: Engine, client: Client, settings: Settings, message: Message, notice: _Notice) -> None:
-    """One System Email per message (``message:{id}``), delivered by NotificationWorkflow."""
-    key = f"message:{message.id}"
-    if await asyncio.to_thread(_sent_already, engine, key):
-        return
-    await queue_email(
-        client=client, engine=engine, task_queue=settings.temporal_task_queue,
-        id_prefix=settings.workflow_id_prefix, mail_from=settings.mail_from, request_id=message.request_id,
-        to_addr=notice.to_addr, subject=notice.subject, body=notice.body, kind=notice.kind, key=key,
-    )
-
-
-def _notice_context(session: Session, target: _Target) -> dict[str, Any]:
-    request = session.get(Request, target.request.id)
-    assert request is not None
-    account = session.get(Account, request.account_id)
-    product = session.get(Product, request.product_id)
-    broker = session.get(Broker, request.broker_id)
-    assert account and product and broker
-    return {"request": request, "account": account, "product": product, "broker": broker}
-
-
-def _backoffice_notice(engine: Engine, settings: Settings, message: Message, target: _Target) -> _Notice:
-    """To the request's assignee or, with nobody assigned, the account's contact address."""
-    with Session(engine) as session:
-        ctx = _notice_context(session, target)
-        request: Request = ctx["request"]
-        assignee = session.get(User, request.assignee_id) if request.assignee_id else None
-        if assignee is not None and not assignee.is_active:
-            assignee = None
-        if target.thread.kind == ThreadKind.INSURER:
-            who = _thread_labels(session, [target.thread])[target.thread.id]  # type: ignore[index]
-            sender = f"der Gesellschaft {who}"
-        else:
-            who = BROKER_THREAD_LABEL
-            sender = f"des Vermittlers {ctx['broker'].name} ({ctx['broker'].company})"
-    body = _templates().get_template("email/notice_backoffice.txt").render(
-        **ctx, assignee=assignee, sender=sender, link=_request_link(settings, request.id),  # type: ignore[arg-type]
-        has_attachment=message.document_id is not None,
-    )
-    return _Notice(
-        to_addr=assignee.email if assignee is not None else ctx["account"].contact_email,
-        subject=f"Neue Nachricht zur Anfrage {request.number} ({who})",
-        body=body,
-        kind="message_backoffice",
-    )
-
-
-def _broker_notice(engine: Engine, settings: Settings, message: Message, target: _Target) -> _Notice:
-    with Session(engine) as session:
-        ctx = _notice_context(session, target)
-    request: Request = ctx["request"]
-    body = _templates().get_template("email/notice_broker.txt").render(
-        **ctx, link=_request_link(settings, request.id),  # type: ignore[arg-type]
-        has_attachment=message.document_id is not None, forwarded=message.forwarded_from_id is not None,
-    )
-    return _Notice(
-        to_addr=ctx["broker"].email,
-        subject=f"Neue Nachricht zu Ihrer Anfrage {request.number}: {ctx['product'].name}",
-        body=body,
-        kind="message_broker",
-    )
-
-
-async def _notify_backoffice(
-    engine: Engine, client: Client, settings: Settings, message: Message, target: _Target,
-) -> None:
-    """Tell the backoffice that an insurer or the broker wrote."""
-    notice = await asyncio.to_thread(_backoffice_notice, engine, settings, message, target)
-    await _queue_notice(engine, client, settings, message, notice)
-
-
-async def _notify_broker(
-    engine: Engine, client: Client, settings: Settings, message: Message, target: _Target,
-) -> None:
-    """Tell the broker that the backoffice wrote (or forwarded) in his thread."""
-    notice = await asyncio.to_thread(_broker_notice, engine, settings, message, target)
-    await _queue_notice(engine, client, settings, message, notice)
 
 
 # ---------------------------------------------------------------- read state

@@ -55,11 +55,12 @@ from tenderdesk.db.models import (
     as_utc,
     utcnow,
 )
+from tenderdesk.ids import binding_workflow_id
 from tenderdesk.states import LABELS_DE, TenderStatus
 from web.core.access import broker_sees_offer
 from web.offers.release import offers_visible_to_broker
 from workflows import REQUEST_ID
-from workflows.binding import BindingInput, binding_workflow_id
+from workflows.binding import BindingInput
 
 log = logging.getLogger(__name__)
 

@@ -47,18 +47,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from temporalio.client import Client
 
-from activities.email import template_env
 from tenderdesk.config import Settings
 from tenderdesk.db.engine import session_scope
 from tenderdesk.db.models import (
     Account,
     AuditEvent,
-    Broker,
     Insurer,
     Offer,
     Party,
-    Policyholder,
-    Product,
     Request,
     RequestStatus,
     SystemEmail,
@@ -68,13 +64,15 @@ from tenderdesk.db.models import (
     utcnow,
 )
 from tenderdesk.documents.cover_note import format_date_de, format_eur
+from tenderdesk.mail.context import request_context
+from tenderdesk.mail.render import MailKind, render_email
 from tenderdesk.states import TenderStatus, is_terminal
 from web.core.access import broker_sees_offer, is_staff
-from web.core.notifications import queue_email
+from web.core.notifications import QueuedEmail, queue_email
 
 log = logging.getLogger(__name__)
 
-RELEASE_EMAIL_KIND = "offers_released"
+RELEASE_EMAIL_KIND = MailKind.OFFERS_RELEASED.value
 AUDIT_KIND = "offers_released"
 
 
@@ -295,33 +293,16 @@ async def _notify(engine: Engine, client: Client, settings: Settings, done: _Rel
     )
     if not done.released:
         return outcome
-    to_addr, subject, body = await asyncio.to_thread(_render_email, engine, settings, done)
-    outcome.email = await queue_email(
-        client=client,
-        engine=engine,
-        task_queue=settings.temporal_task_queue,
-        id_prefix=settings.workflow_id_prefix,
-        mail_from=settings.mail_from,
-        request_id=done.request_id,
-        to_addr=to_addr,
-        subject=subject,
-        body=body,
-        kind=RELEASE_EMAIL_KIND,
-        key=release_email_key(done.request_id, done.released),
-    )
+    email = await asyncio.to_thread(_release_email, engine, settings, done)
+    outcome.email = await queue_email(client=client, engine=engine, settings=settings, email=email)
     log.info("request %s: offers %s released, email %s", done.request_id, done.released, outcome.email.id)
     return outcome
 
 
-def _render_email(engine: Engine, settings: Settings, done: _Released) -> tuple[str, str, str]:
+def _release_email(engine: Engine, settings: Settings, done: _Released) -> QueuedEmail:
     with Session(engine) as session:
-        request = session.get(Request, done.request_id)
-        assert request is not None
-        account = session.get(Account, request.account_id)
-        broker = session.get(Broker, request.broker_id)
-        product = session.get(Product, request.product_id)
-        policyholder = session.get(Policyholder, request.policyholder_id)
-        assert account and broker and product and policyholder
+        parties = request_context(session, done.request_id)
+        request: Request = parties["request"]
         lines = []
         rows = session.exec(
             select(Offer, Insurer)
@@ -337,12 +318,14 @@ def _render_email(engine: Engine, settings: Settings, done: _Released) -> tuple[
                 "sum_insured": format_eur(offer.sum_insured_cents) if offer.sum_insured_cents else "",
                 "valid_until": format_date_de(offer.valid_until),
             })
-        body = template_env().get_template("email/release.txt").render(
-            broker=broker, request=request, product=product, policyholder=policyholder, account=account,
-            offers=lines, link=f"{settings.base_url.rstrip('/')}/requests/{request.id}",
+        rendered = render_email(MailKind.OFFERS_RELEASED, {
+            **parties, "offers": lines, "link": f"{settings.base_url.rstrip('/')}/requests/{request.id}",
+            "subject": {"number": request.number, "product": parties["product"].name, "n": len(lines)},
+        })
+        return QueuedEmail(
+            key=release_email_key(done.request_id, done.released), kind=RELEASE_EMAIL_KIND,
+            to_addr=parties["broker"].email, rendered=rendered, request_id=done.request_id,
         )
-        noun = "Neues Angebot" if len(lines) == 1 else "Neue Angebote"
-        return broker.email, f"{noun} zu Ihrer Anfrage {request.number}: {product.name}", body
 
 
 # ------------------------------------------------------ expiring offers

@@ -33,7 +33,6 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request as HttpRequest
 from starlette.responses import Response
 
-from activities.email import MAX_ATTACHMENT_BYTES, SUBJECTS, EmailActivities, template_env
 from tenderdesk.config import Settings
 from tenderdesk.contracts import EmailKind
 from tenderdesk.db.engine import session_scope
@@ -50,6 +49,8 @@ from tenderdesk.db.models import (
     RequestStatus,
     Tender,
 )
+from tenderdesk.mail.render import render_email
+from tenderdesk.mail.tender import MAX_ATTACHMENT_BYTES, fits_attachments, tender_context
 from tenderdesk.states import TenderStatus, is_terminal
 from web.core import i18n
 from web.core.access import load_request
@@ -337,13 +338,10 @@ class Attachment:
 
 
 def email_previews(
-    db: Session, engine: Engine, settings: Settings, request: Request, choices: Sequence[InsurerChoice],
-    inp: WizardInput,
+    db: Session, request: Request, choices: Sequence[InsurerChoice], inp: WizardInput,
 ) -> list[EmailPreview]:
     """Each insurer's tender email as the email activity will render it: the same
     template and context, with a placeholder instead of the personal link."""
-    activities = EmailActivities(engine, settings)
-    template = template_env().get_template("email/tender.txt")
     previews = []
     for choice in choices:
         assert choice.insurer.id is not None and choice.contact is not None
@@ -355,15 +353,9 @@ def email_previews(
             workflow_id="",
             email_note=note,
         )
-        context = activities._context(db, draft, EmailKind.TENDER)
+        email = render_email(EmailKind.TENDER, {**tender_context(db, draft, EmailKind.TENDER), "link": PREVIEW_LINK})
         previews.append(
-            EmailPreview(
-                choice=choice,
-                to_addr=choice.contact.email,
-                subject=SUBJECTS[EmailKind.TENDER].format_map(context["subject"]),  # type: ignore[arg-type]
-                body=template.render(**context, link=PREVIEW_LINK),
-                note=note,
-            )
+            EmailPreview(choice=choice, to_addr=choice.contact.email, subject=email.subject, body=email.text, note=note)
         )
     return previews
 
@@ -371,14 +363,7 @@ def email_previews(
 def attachments(documents: Sequence[Document]) -> list[Attachment]:
     """The chosen documents in the order the email attaches them, marking those
     that no longer fit under the email's total size."""
-    total = 0
-    result = []
-    for doc in sorted(documents, key=lambda d: d.id or 0):
-        fits = total + doc.size_bytes <= MAX_ATTACHMENT_BYTES
-        if fits:
-            total += doc.size_bytes
-        result.append(Attachment(document=doc, attached=fits))
-    return result
+    return [Attachment(document=doc, attached=fits) for doc, fits in fits_attachments(documents)]
 
 
 def _render_preview(
@@ -396,7 +381,7 @@ def _render_preview(
         {
             "request_row": request,
             "product": db.get(Product, request.product_id),
-            "previews": email_previews(db, engine, settings, request, choices, inp),
+            "previews": email_previews(db, request, choices, inp),
             "attachments": attachments(chosen),
             "max_attachment_mb": size_mb(MAX_ATTACHMENT_BYTES),
             "document_ids": [d.id for d in chosen],

@@ -1,0 +1,100 @@
+"""The one SMTP function: build the MIME message and hand it to the server.
+
+The reply is classified, not raised: 250 is sent; 5xx is permanent (the
+address or content is refused, a retry changes nothing); 4xx and connection
+errors are transient and worth retrying later. The caller (the email
+activity) records the outcome and lets Temporal do the retrying.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from enum import StrEnum
+
+import aiosmtplib
+
+from tenderdesk.config import Settings
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One email as it leaves: ``message_id`` from :mod:`tenderdesk.mail.message_ids`."""
+
+    to_addr: str
+    subject: str
+    text: str
+    message_id: str
+    date: datetime
+    html: str | None = None
+    attachments: Sequence[Attachment] = ()
+
+
+class Delivery(StrEnum):
+    SENT = "sent"
+    TRANSIENT = "transient"
+    PERMANENT = "permanent"
+
+
+@dataclass(frozen=True)
+class SmtpOutcome:
+    delivery: Delivery
+    #: The server's reply (or the connection error), for the System Email row only.
+    reply: str
+    #: For a transient failure: a short text and type without address or reply text,
+    #: safe to show in Temporal as the activity error.
+    error: str = ""
+    error_type: str = ""
+
+
+def mime_message(mail_from: str, email: Outgoing) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = mail_from
+    msg["To"] = email.to_addr
+    msg["Subject"] = email.subject
+    msg["Message-ID"] = email.message_id
+    msg["Date"] = format_datetime(email.date)
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(email.text)
+    if email.html is not None:
+        msg.add_alternative(email.html, subtype="html")
+    for item in email.attachments:
+        maintype, _, subtype = item.content_type.partition("/")
+        msg.add_attachment(item.data, maintype=maintype, subtype=subtype or "octet-stream", filename=item.filename)
+    return msg
+
+
+async def send(settings: Settings, email: Outgoing) -> SmtpOutcome:
+    """Deliver once and say how it went; never raises for an SMTP or network failure."""
+    try:
+        await aiosmtplib.send(
+            mime_message(settings.mail_from, email),
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            start_tls=settings.smtp_starttls,
+            timeout=settings.smtp_timeout_s,
+        )
+    except aiosmtplib.SMTPResponseException as err:
+        reply = f"{err.code} {err.message}"
+        if 500 <= err.code < 600:
+            return SmtpOutcome(Delivery.PERMANENT, reply)
+        return SmtpOutcome(Delivery.TRANSIENT, reply, f"SMTP {err.code}: vorübergehender Fehler", "SmtpTransient")
+    except (aiosmtplib.SMTPException, OSError) as err:
+        reply = f"Verbindungsfehler: {type(err).__name__}"
+        return SmtpOutcome(Delivery.TRANSIENT, reply, reply, "SmtpUnavailable")
+    return SmtpOutcome(Delivery.SENT, "250 OK")
+
+
+__all__ = ["Attachment", "Delivery", "Outgoing", "SmtpOutcome", "mime_message", "send"]

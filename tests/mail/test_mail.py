@@ -1,0 +1,79 @@
+"""The one mail path: templates and subjects per kind, locale, Message-IDs, SMTP outcomes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+from tenderdesk.config import Settings
+from tenderdesk.mail import smtp
+from tenderdesk.mail.message_ids import message_id
+from tenderdesk.mail.render import SUBJECTS, TEMPLATES_DIR, MailKind, render_email, subject_for
+
+from ..conftest import SmtpServer, free_port
+
+
+def test_every_kind_has_a_text_template_and_a_subject() -> None:
+    for kind in MailKind:
+        assert (TEMPLATES_DIR / f"{kind.value}.txt").is_file(), kind
+        assert kind in SUBJECTS, kind
+
+
+def test_html_is_escaped_and_text_is_not() -> None:
+    request = SimpleNamespace(number="MA-1", trade="<b>Dach</b>", answers={})
+    context = {
+        "subject": {"number": "MA-1", "product": "BHV", "trade": "<b>Dach</b>"},
+        "request": request, "account": SimpleNamespace(name="A & B", contact_email="a@b.example"),
+        "product": SimpleNamespace(name="BHV"),
+        "policyholder": SimpleNamespace(name="X", legal_form="", postcode="1", city="Y"),
+        "broker": SimpleNamespace(company="Makler"), "respond_by": "01.01.2027", "note": "", "link": "http://l",
+    }
+    email = render_email(MailKind.TENDER, context)
+    assert email.html is not None and "&lt;b&gt;Dach&lt;/b&gt;" in email.html and "A &amp; B" in email.html
+    assert "<b>Dach</b>" in email.text
+    assert email.subject == "Ausschreibung MA-1: BHV – <b>Dach</b>"
+
+
+def test_locale_follows_the_catalogue_and_falls_back_to_german() -> None:
+    context = {"name": "Anna & Co", "link": "http://l", "minutes": 30, "subject": {}}
+    english = render_email(MailKind.PASSWORD_RESET, context, locale="en")
+    german = render_email(MailKind.PASSWORD_RESET, context, locale="xx")
+    assert english.subject == "Tenderdesk: reset your password"
+    assert "Hello Anna & Co," in english.text  # text is not HTML-escaped
+    assert german.subject == "Tenderdesk: Passwort zurücksetzen" and "Guten Tag Anna & Co," in german.text
+    assert english.html is None
+
+
+def test_plural_subjects() -> None:
+    one = subject_for(MailKind.OFFERS_RELEASED, {"number": "MA-1", "product": "BHV", "n": 1})
+    two = subject_for(MailKind.OFFERS_RELEASED, {"number": "MA-1", "product": "BHV", "n": 2})
+    assert (one, two) == ("Neues Angebot zu Ihrer Anfrage MA-1: BHV", "Neue Angebote zu Ihrer Anfrage MA-1: BHV")
+
+
+def test_message_id_derives_from_the_key() -> None:
+    assert message_id("tender:4:reminder:2", "Backoffice <bo@makler.example>") == "<tender.4.reminder.2@makler.example>"
+    assert message_id("password_reset:7", "Backoffice") == "<password_reset.7@tenderdesk.local>"
+
+
+def _outgoing() -> smtp.Outgoing:
+    return smtp.Outgoing(
+        to_addr="x@makler.example", subject="Betreff", text="Hallo", message_id="<k.1@t.example>",
+        date=datetime(2027, 1, 1, tzinfo=UTC), attachments=[smtp.Attachment("a.txt", "text/plain", b"a")],
+    )
+
+
+async def test_smtp_outcomes_are_classified(settings: Settings, smtp_server: SmtpServer) -> None:
+    smtp_server.capture.script("451 4.7.1 greylisted", "550 5.1.1 unknown")
+    transient = await smtp.send(settings, _outgoing())
+    permanent = await smtp.send(settings, _outgoing())
+    sent = await smtp.send(settings, _outgoing())
+    down = await smtp.send(settings.model_copy(update={"smtp_port": free_port()}), _outgoing())
+    assert (transient.delivery, transient.error_type, transient.reply) == (
+        smtp.Delivery.TRANSIENT, "SmtpTransient", "451 4.7.1 greylisted")
+    assert "x@makler.example" not in transient.error
+    assert (permanent.delivery, permanent.reply) == (smtp.Delivery.PERMANENT, "550 5.1.1 unknown")
+    assert sent.delivery == smtp.Delivery.SENT
+    assert (down.delivery, down.error_type) == (smtp.Delivery.TRANSIENT, "SmtpUnavailable")
+    [message] = smtp_server.capture.messages
+    assert message["Message-ID"] == "<k.1@t.example>" and message["Auto-Submitted"] == "auto-generated"
+    assert [a.get_filename() for a in message.iter_attachments()] == ["a.txt"]
