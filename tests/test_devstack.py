@@ -225,7 +225,6 @@ def test_mails_command_lists_newest_first(
 def test_seed_runs_only_on_an_empty_database(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import types
 
     from sqlalchemy.engine import Engine
 
@@ -241,9 +240,7 @@ def test_seed_runs_only_on_an_empty_database(
             session.add(Account(name="Demo"))
         return [("anna@demo.example", "geheim-1", "backoffice")]
 
-    fake = types.ModuleType("tenderdesk.demo.seed")
-    fake.seed_demo = fake_seed_demo  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "tenderdesk.demo.seed", fake)
+    monkeypatch.setattr(cli, "seed_demo", fake_seed_demo)
     monkeypatch.setattr(cli, "VAR_DIR", tmp_path)
     monkeypatch.setattr(cli, "DEMO_LOGINS_FILE", tmp_path / "demo-logins.txt")
 
