@@ -32,7 +32,7 @@ from temporalio.exceptions import ApplicationError
 from tenderdesk.config import Settings
 from tenderdesk.contracts import EmailInput, EmailKind, EmailResult, NotificationInput
 from tenderdesk.db.engine import session_scope
-from tenderdesk.db.models import EmailStatus, SystemEmail, Tender, TenderLink, as_utc, utcnow
+from tenderdesk.db.models import EmailStatus, SystemEmail, Tender, TenderLink, utcnow
 from tenderdesk.mail import outbox, smtp
 from tenderdesk.mail.password_reset import mint_password_reset
 from tenderdesk.mail.render import MailKind, RenderedEmail, render_email
@@ -58,7 +58,7 @@ class Prepared:
 
 def _outgoing(row: SystemEmail, rendered: RenderedEmail, attachments: list[smtp.Attachment] | None = None,
               ) -> smtp.Outgoing:
-    created = as_utc(row.created_at)
+    created = row.created_at
     assert created is not None
     return smtp.Outgoing(
         to_addr=row.to_addr, subject=rendered.subject, text=rendered.text, html=rendered.html,

@@ -44,7 +44,6 @@ from tenderdesk.db.models import (
     Role,
     Tender,
     User,
-    as_utc,
 )
 from tenderdesk.demo.seed import (
     MAIN_ACCOUNT_NAME,
@@ -163,7 +162,7 @@ def test_counts_and_account_settings(seeded: Seeded) -> None:
             assert r.id is not None
             assert 1 <= reasons[r.id] <= 4
             assert 1 <= docs[r.id] <= 2
-            created = as_utc(r.created_at)
+            created = r.created_at
             assert created is not None and NOW - timedelta(days=30) <= created <= NOW
 
 
@@ -318,7 +317,7 @@ def _snapshot(engine: Engine) -> list[Any]:
     with Session(engine) as session:
         requests = [
             (r.number, r.trade, r.broker_id, r.product_id, r.assignee_id, r.self_handled,
-             r.answers, as_utc(r.created_at))
+             r.answers, r.created_at)
             for r in session.exec(select(Request).order_by(Request.number)).all()
         ]
         reasons = sorted(session.exec(select(ReferralReason.request_id, ReferralReason.insurer_id,

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from tenderdesk.db.types import UTCDateTime
 from tenderdesk.states import TenderStatus
 
 
@@ -87,8 +88,8 @@ class User(SQLModel, table=True):
     password_hash: str
     locale: str = "de"
     is_active: bool = True
-    password_changed_at: datetime = Field(default_factory=utcnow)
-    created_at: datetime = Field(default_factory=utcnow)
+    password_changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class UserSession(SQLModel, table=True):
@@ -98,9 +99,9 @@ class UserSession(SQLModel, table=True):
     token_hash: str = Field(unique=True, index=True)
     user_id: int = Field(foreign_key="user.id", index=True)
     csrf_token: str
-    created_at: datetime = Field(default_factory=utcnow)
-    expires_at: datetime
-    last_seen_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class LoginAttempt(SQLModel, table=True):
@@ -110,7 +111,7 @@ class LoginAttempt(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(index=True)
     address: str = Field(index=True)
-    at: datetime = Field(default_factory=utcnow, index=True)
+    at: datetime = Field(default_factory=utcnow, index=True, sa_type=UTCDateTime)
 
 
 class PasswordReset(SQLModel, table=True):
@@ -120,9 +121,9 @@ class PasswordReset(SQLModel, table=True):
     user_id: int = Field(foreign_key="user.id", index=True)
     #: Set by the email activity when it sends the link; no token, no working link.
     token_hash: str | None = Field(default=None, unique=True, index=True)
-    created_at: datetime = Field(default_factory=utcnow)
-    expires_at: datetime
-    used_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     system_email_id: int | None = Field(default=None, foreign_key="systememail.id", unique=True, index=True)
 
 
@@ -212,9 +213,9 @@ class Request(SQLModel, table=True):
     assignee_id: int | None = Field(default=None, foreign_key="user.id", index=True)
     self_handled: bool = False
     answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    created_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
-    bound_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    bound_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ReferralReason(SQLModel, table=True):
@@ -243,19 +244,19 @@ class Tender(SQLModel, table=True):
     status: TenderStatus = TenderStatus.QUEUED
     projection_version: int = 0
     created_by_id: int | None = Field(default=None, foreign_key="user.id")
-    created_at: datetime = Field(default_factory=utcnow)
-    sent_at: datetime | None = None
-    first_opened_at: datetime | None = None
-    ended_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    first_opened_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     reminders_sent: int = 0
-    deadline_at: datetime | None = None
-    next_reminder_at: datetime | None = None
-    next_timer_at: datetime | None = None
+    deadline_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    next_reminder_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    next_timer_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     next_timer_kind: str | None = None
     delivery_failed: bool = False
     delivery_error: str = ""
     current_offer_id: int | None = None
-    updated_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class TenderLink(SQLModel, table=True):
@@ -265,9 +266,9 @@ class TenderLink(SQLModel, table=True):
     tender_id: int = Field(foreign_key="tender.id", index=True)
     token_hash: str = Field(unique=True, index=True)
     system_email_id: int | None = Field(default=None, foreign_key="systememail.id")
-    created_at: datetime = Field(default_factory=utcnow)
-    expires_at: datetime
-    revoked_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Document(SQLModel, table=True):
@@ -284,7 +285,7 @@ class Document(SQLModel, table=True):
     storage_key: str
     uploaded_by: Party
     uploaded_by_user_id: int | None = Field(default=None, foreign_key="user.id")
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Offer(SQLModel, table=True):
@@ -297,16 +298,16 @@ class Offer(SQLModel, table=True):
     action_id: str = Field(unique=True)
     premium_cents: int
     sum_insured_cents: int | None = None
-    valid_until: datetime
+    valid_until: datetime = Field(sa_type=UTCDateTime)
     conditions_note: str = ""
     document_id: int | None = Field(default=None, foreign_key="document.id")
     submitted_by: Party
     submitted_by_user_id: int | None = Field(default=None, foreign_key="user.id")
     active: bool = False
     superseded_by_id: int | None = None
-    released_at: datetime | None = None
+    released_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     released_by_id: int | None = Field(default=None, foreign_key="user.id")
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Thread(SQLModel, table=True):
@@ -320,7 +321,7 @@ class Thread(SQLModel, table=True):
     kind: ThreadKind
     tender_id: int | None = Field(default=None, foreign_key="tender.id")
     opened_by_id: int | None = Field(default=None, foreign_key="user.id")
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Message(SQLModel, table=True):
@@ -339,7 +340,7 @@ class Message(SQLModel, table=True):
     forwarded_from_id: int | None = None
     visible: bool = False
     unprocessed: bool = True
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class MessageRead(SQLModel, table=True):
@@ -348,7 +349,7 @@ class MessageRead(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     message_id: int = Field(foreign_key="message.id", index=True)
     user_id: int = Field(foreign_key="user.id", index=True)
-    read_at: datetime = Field(default_factory=utcnow)
+    read_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class SystemEmail(SQLModel, table=True):
@@ -370,8 +371,8 @@ class SystemEmail(SQLModel, table=True):
     status: EmailStatus = EmailStatus.PENDING
     attempts: int = 0
     last_reply: str = ""
-    created_at: datetime = Field(default_factory=utcnow)
-    sent_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Binding(SQLModel, table=True):
@@ -383,7 +384,7 @@ class Binding(SQLModel, table=True):
     tender_id: int = Field(foreign_key="tender.id")
     bound_by_id: int = Field(foreign_key="user.id")
     cover_note_document_id: int | None = Field(default=None, foreign_key="document.id")
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class AuditEvent(SQLModel, table=True):
@@ -393,19 +394,12 @@ class AuditEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     request_id: int = Field(foreign_key="request.id", index=True)
     tender_id: int | None = Field(default=None, foreign_key="tender.id")
-    at: datetime = Field(default_factory=utcnow)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     actor: Party
     actor_user_id: int | None = Field(default=None, foreign_key="user.id")
     kind: str
     detail: str = ""
     dedupe_key: str | None = Field(default=None, unique=True)
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """SQLite drops tzinfo; every datetime we store is UTC."""
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 __all__ = [
@@ -414,5 +408,5 @@ __all__ = [
     "PasswordReset", "Policyholder",
     "Product", "Recommendation", "ReferralReason", "Request", "RequestStatus", "Role",
     "SystemEmail", "Tender", "TenderLink", "Thread", "ThreadKind", "User", "UserSession",
-    "as_utc", "utcnow",
+    "utcnow",
 ]

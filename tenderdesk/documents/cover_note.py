@@ -50,7 +50,6 @@ from tenderdesk.db.models import (
     Thread,
     ThreadKind,
     User,
-    as_utc,
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -84,12 +83,12 @@ def format_eur(cents: int | None) -> str:
 
 def format_date_de(at: datetime | None) -> str:
     """A date as Germans read it, in Berlin time (a validity ending 23:59 Berlin stays that day)."""
-    aware = as_utc(at)
+    aware = at
     return aware.astimezone(BERLIN).strftime("%d.%m.%Y") if aware else "—"
 
 
 def format_datetime_de(at: datetime | None) -> str:
-    aware = as_utc(at)
+    aware = at
     return aware.astimezone(BERLIN).strftime("%d.%m.%Y %H:%M") if aware else "—"
 
 
@@ -175,10 +174,10 @@ def load_cover_note(session: Session, binding_id: int) -> CoverNote:
         insurer=insurer.name,
         premium_cents=offer.premium_cents,
         sum_insured_cents=offer.sum_insured_cents,
-        valid_until=as_utc(offer.valid_until),  # type: ignore[arg-type]
+        valid_until=offer.valid_until,
         conditions_note=offer.conditions_note,
         offer_document=document.filename if document else "",
-        bound_at=as_utc(binding.created_at),  # type: ignore[arg-type]
+        bound_at=binding.created_at,
         bound_by=bound_by.name if bound_by else broker.name,
         threads=_chat_threads(session, request.id, binding.tender_id, broker),  # type: ignore[arg-type]
     )
@@ -217,7 +216,7 @@ def _chat_threads(session: Session, request_id: int, winner_tender_id: int, brok
             document = session.get(Document, message.document_id) if message.document_id else None
             entries.append(
                 ChatEntry(
-                    at=as_utc(message.created_at),  # type: ignore[arg-type]
+                    at=message.created_at,
                     author=_author(message.author, user, insurer_name, broker),
                     party=message.author,
                     text=message.body,

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from tenderdesk.config import Settings
 from tenderdesk.contracts import EmailKind
-from tenderdesk.db.models import Account, Document, DocumentKind, Insurer, Offer, Request, Tender, as_utc, utcnow
+from tenderdesk.db.models import Account, Document, DocumentKind, Insurer, Offer, Request, Tender, utcnow
 from tenderdesk.documents.storage import open_path
 from tenderdesk.mail.context import request_context
 from tenderdesk.mail.smtp import Attachment
@@ -36,7 +36,7 @@ def tender_context(session: Session, tender: Tender, kind: EmailKind) -> dict[st
     insurer = session.get(Insurer, tender.insurer_id)
     assert insurer is not None
     offer = session.get(Offer, tender.current_offer_id) if tender.current_offer_id else None
-    respond_by = as_utc(tender.deadline_at) or utcnow() + timedelta(seconds=account.response_deadline_s)
+    respond_by = tender.deadline_at or utcnow() + timedelta(seconds=account.response_deadline_s)
     return {
         **parties,
         "subject": {"number": request.number, "product": parties["product"].name, "trade": request.trade},

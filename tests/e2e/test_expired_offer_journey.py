@@ -21,7 +21,7 @@ from pathlib import Path
 from playwright.async_api import Browser, expect
 from sqlmodel import Session, select
 
-from tenderdesk.db.models import Binding, Message, Party, Request, RequestStatus, as_utc, utcnow
+from tenderdesk.db.models import Binding, Message, Party, Request, RequestStatus, utcnow
 from tenderdesk.states import TenderStatus
 from web.tenders.service import OfferTerms, submit_offer
 
@@ -121,7 +121,7 @@ async def test_expired_offer_extended_and_bound(live_server: Live, browser: Brow
         renewed = active_offer(live, tender.id or 0)
         assert renewed is not None and renewed.id != expired_offer.id
         assert renewed.premium_cents == 315000 and renewed.released_at is None
-        renewed_until = as_utc(renewed.valid_until)
+        renewed_until = renewed.valid_until
         assert renewed_until is not None and renewed_until > utcnow() + timedelta(days=29)
         assert tenders_of(live, request.id)[INSURER].status == TenderStatus.OFFERED
         await release(backoffice, INSURER)

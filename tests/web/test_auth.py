@@ -27,7 +27,6 @@ from tenderdesk.db.models import (
     SystemEmail,
     User,
     UserSession,
-    as_utc,
     utcnow,
 )
 from tenderdesk.security.tokens import hash_token, new_token
@@ -320,7 +319,7 @@ async def test_recent_activity_keeps_session(http: httpx.AsyncClient, web_engine
             s.add(row)
     assert (await http.get("/kontakt")).status_code == 200
     [row] = sessions_of(web_engine, user_by_email(web_engine, MAIN_BACKOFFICE).id)  # type: ignore[arg-type]
-    assert utcnow() - as_utc(row.last_seen_at) < timedelta(minutes=1)  # type: ignore[operator]
+    assert utcnow() - row.last_seen_at < timedelta(minutes=1)  # type: ignore[operator]
 
 
 # ------------------------------------------------------------- password reset
@@ -389,7 +388,7 @@ async def test_reset_flow_end_to_end(
             [row] = s.exec(select(PasswordReset).where(PasswordReset.user_id == user.id)).all()
             assert row.token_hash == hash_token(token) and row.used_at is None
             assert row.system_email_id == email.id
-            assert timedelta(minutes=29) < as_utc(row.expires_at) - utcnow() <= timedelta(minutes=30)  # type: ignore[operator]
+            assert timedelta(minutes=29) < row.expires_at - utcnow() <= timedelta(minutes=30)  # type: ignore[operator]
             assert all(token not in e.body_text for e in s.exec(select(SystemEmail)).all())
 
         form_page = await browser.get(f"/passwort-zuruecksetzen/{token}")

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from tenderdesk.db.engine import session_scope
-from tenderdesk.db.models import AuditEvent, Document, DocumentKind, Offer, Party, Request, Tender, as_utc, utcnow
+from tenderdesk.db.models import AuditEvent, Document, DocumentKind, Offer, Party, Request, Tender, utcnow
 from tenderdesk.demo.seed import seed_demo
 from tenderdesk.states import TenderStatus
 from web.app import create_app
@@ -146,8 +146,8 @@ async def test_schedule_form_validates_and_sends_the_update(dev_http: httpx.Asyn
     assert update.arg["actor_user_id"] == user_id
     assert datetime.fromisoformat(update.arg["deadline_at"]) == new_deadline
     assert datetime.fromisoformat(update.arg["next_reminder_at"]) == new_reminder
-    moved = await eventually(lambda: as_utc(row(engine, tender.id).deadline_at) == new_deadline)
-    assert moved and as_utc(row(engine, tender.id).next_reminder_at) == new_reminder
+    moved = await eventually(lambda: row(engine, tender.id).deadline_at == new_deadline)
+    assert moved and row(engine, tender.id).next_reminder_at == new_reminder
     with Session(engine) as s:
         event = s.exec(select(AuditEvent).where(AuditEvent.tender_id == tender.id)
                        .where(AuditEvent.kind == "rescheduled")).one()

@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from tenderdesk.config import Settings
-from tenderdesk.db.models import PasswordReset, User, as_utc, utcnow
+from tenderdesk.db.models import PasswordReset, User, utcnow
 from tenderdesk.mail.password_reset import RESET_MINUTES, RESET_PATH, queue_password_reset
 from tenderdesk.security.passwords import hash_password, needs_rehash, verify_password
 from tenderdesk.security.tokens import hash_token
@@ -335,7 +335,7 @@ def _load_reset(db: Session, token: str) -> tuple[PasswordReset | None, User | N
         return None, None, "reset.unknown"
     if row.used_at is not None:
         return row, None, "reset.used"
-    expires_at = as_utc(row.expires_at)
+    expires_at = row.expires_at
     if expires_at is None or expires_at <= utcnow():
         return row, None, "reset.expired"
     user = db.get(User, row.user_id)

@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tenderdesk.config import Settings
-from tenderdesk.db.models import User, UserSession, as_utc, utcnow
+from tenderdesk.db.models import User, UserSession, utcnow
 from tenderdesk.security.tokens import hash_token, new_token
 from web.core import i18n
 
@@ -99,8 +99,8 @@ def resolve_session(
     if row is None:
         return None
     now = utcnow()
-    expires_at = as_utc(row.expires_at)
-    last_seen = as_utc(row.last_seen_at)
+    expires_at = row.expires_at
+    last_seen = row.last_seen_at
     if expires_at is None or expires_at <= now or last_seen is None or now - last_seen > idle_timeout:
         db.delete(row)
         db.commit()

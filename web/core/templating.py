@@ -27,7 +27,6 @@ from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from tenderdesk.config import ROOT, Settings
-from tenderdesk.db.models import as_utc
 from web.core import flash, i18n
 from web.core.forms import BERLIN
 from web.core.sessions import Login
@@ -44,14 +43,14 @@ def fmt_datetime(value: datetime | None, locale: str = "de") -> str:
     if value is None:
         return "—"
     return format_datetime(
-        as_utc(value), "dd.MM.yyyy HH:mm", tzinfo=BERLIN, locale=_babel_locale(locale)
+        value, "dd.MM.yyyy HH:mm", tzinfo=BERLIN, locale=_babel_locale(locale)
     )
 
 
 def fmt_date(value: datetime | None, locale: str = "de") -> str:
     if value is None:
         return "—"
-    aware = as_utc(value)
+    aware = value
     assert aware is not None
     return format_date(aware.astimezone(BERLIN).date(), "dd.MM.yyyy", locale=_babel_locale(locale))
 

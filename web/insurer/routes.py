@@ -72,13 +72,13 @@ from tenderdesk.db.models import (
     Tender,
     TenderLink,
     User,
-    as_utc,
     utcnow,
 )
 from tenderdesk.security.tokens import hash_token
 from tenderdesk.states import AWAITING_INSURER, TenderStatus, is_terminal, why_ended_de
 from web.core import csrf, i18n
 from web.core.access import load_request, load_tender
+from web.core.bridge import wait
 from web.core.deps import EngineDep, PagesDep, SessionDep, SettingsDep, StaffLogin, TemporalDep
 from web.core.downloads import document_response
 from web.core.errors import not_found
@@ -175,7 +175,7 @@ def resolve_link(db: Session, token: str) -> LinkContext:
         raise LinkProblem(410, "link.ended", why_ended_de(tender.status), account, contact)
     if link.revoked_at is not None:
         raise LinkProblem(410, "link.revoked", "", account, contact)
-    expires_at = as_utc(link.expires_at)
+    expires_at = link.expires_at
     if expires_at is None or expires_at <= utcnow():
         raise LinkProblem(410, "link.expired", "", account, contact)
     return LinkContext(link=link, tender=tender, request=request, account=account)
@@ -253,7 +253,7 @@ class InsurerView:
     @property
     def offer_valid_until_input(self) -> str:
         """The offer's last valid day (Berlin) as a date field's value, for the correction form."""
-        valid_until = as_utc(self.offer.valid_until) if self.offer is not None else None
+        valid_until = self.offer.valid_until if self.offer is not None else None
         return valid_until.astimezone(BERLIN).date().isoformat() if valid_until is not None else ""
 
     @property
@@ -432,7 +432,7 @@ def _done(settings: Settings, token: str, message: str, anchor: str) -> Response
 
 
 @router.post("/t/{token}/question")
-async def post_question(
+def post_question(
     token: str,
     http: HttpRequest,
     pages: PagesDep,
@@ -446,7 +446,7 @@ async def post_question(
     ctx = resolve_link(db, token)
     state = FormState()
     try:
-        form = await read_message_form(http, settings)
+        form = wait(read_message_form(http, settings))
     except FormProblem as err:
         state.errors["question"] = [str(err)]
         return _rerender(pages, http, db, settings, token, ctx, state, err.status_code)
@@ -461,15 +461,15 @@ async def post_question(
         return _rerender(pages, http, db, settings, token, ctx, state, 422)
     state.action_ids["question"] = form.action_id
     try:
-        client = await temporal.get()
+        client = wait(temporal.get())
     except TemporalUnavailable:
         state.errors["question"] = [i18n.t("error.temporal_unavailable")]
         return _rerender(pages, http, db, settings, token, ctx, state, 503)
     try:
-        result = await post_message(
+        result = wait(post_message(
             engine=engine, client=client, settings=settings, thread_id=None, author=Party.INSURER,
             user=None, tender=ctx.tender, body=form.body, attachment=form.attachment, action_id=form.action_id,
-        )
+        ))
     except MessagingNotFound:
         raise not_found() from None
     except MessagingError as err:
@@ -479,7 +479,7 @@ async def post_question(
 
 
 @router.post("/t/{token}/decline")
-async def post_decline(
+def post_decline(
     token: str,
     http: HttpRequest,
     pages: PagesDep,
@@ -506,8 +506,8 @@ async def post_decline(
         return _rerender(pages, http, db, settings, token, ctx, state, 422)
     state.action_ids["decline"] = action_id
     try:
-        client = await temporal.get()
-        result = await decline(client, engine, ctx.tender, reason=text, action_id=action_id)
+        client = wait(temporal.get())
+        result = wait(decline(client, engine, ctx.tender, reason=text, action_id=action_id))
     except TemporalUnavailable:
         state.errors["decline"] = [i18n.t("error.temporal_unavailable")]
         return _rerender(pages, http, db, settings, token, ctx, state, 503)
@@ -519,7 +519,7 @@ async def post_decline(
 
 
 @router.post("/t/{token}/offer")
-async def post_offer(
+def post_offer(
     token: str,
     http: HttpRequest,
     pages: PagesDep,
@@ -534,10 +534,10 @@ async def post_offer(
     ctx = resolve_link(db, token)
     state = FormState()
     try:
-        form = await read_offer_request(
+        form = wait(read_offer_request(
             http, settings, csrf.link_csrf_token(settings, ctx.link.token_hash),
             refusal=LinkProblem(403, "csrf.failed"),
-        )
+        ))
     except OfferRefused as err:
         state.errors["offer"] = [err.message]
         return _rerender(pages, http, db, settings, token, ctx, state, err.status_code)
@@ -563,32 +563,32 @@ async def post_offer(
         state.action_ids[name] = sent.action_id
         if sent.file is not None:
             try:
-                pdf = await stage_offer_pdf(settings, sent.file)
+                pdf = wait(stage_offer_pdf(settings, sent.file))
             except OfferRefused as err:
                 state.errors[name] = [err.message]
                 return _rerender(pages, http, db, settings, token, ctx, state, err.status_code)
         try:
-            client = await temporal.get()
+            client = wait(temporal.get())
         except TemporalUnavailable:
             state.errors[name] = [i18n.t("error.temporal_unavailable")]
             return _rerender(pages, http, db, settings, token, ctx, state, 503)
         try:
-            result = await submit_uploaded_offer(
-                db=db, engine=engine, settings=settings, client=client, tender=ctx.tender, offer=offer_input,
+            result = wait(submit_uploaded_offer(
+                engine=engine, settings=settings, client=client, tender=ctx.tender, offer=offer_input,
                 pdf=pdf, by=Party.INSURER, action_id=sent.action_id, edit=editing,
                 # A correction without a new PDF keeps the document of the offer it corrects.
                 kept_document_id=current.document_id if current is not None else None,
-            )
+            ))
         except TenderActionError as err:
             state.errors[name] = [str(err)]
             return _rerender(pages, http, db, settings, token, ctx, state, 422)
         assert ctx.tender.id is not None
-        await auto_release_quietly(engine=engine, client=client, settings=settings, tender_id=ctx.tender.id)
+        wait(auto_release_quietly(engine=engine, client=client, settings=settings, tender_id=ctx.tender.id))
         return _done(settings, token, i18n.t("insurer_link.edit.done") if editing else result.message_de, "#angebot")
     finally:
         if pdf is not None:
             pdf.discard()
-        await form.close()
+        wait(form.close())
 
 
 # ------------------------------------------------------------ backoffice preview

@@ -20,7 +20,6 @@ from tenderdesk.db.models import (
     Request,
     User,
     UserSession,
-    as_utc,
     utcnow,
 )
 from web.core.access import can_see_request, load_request
@@ -58,7 +57,7 @@ def _still_allowed(db: Session, viewer: Viewer, request_id: int | None) -> bool:
     if row is None:
         return False
     expires_at, active = row
-    if not active or (as_utc(expires_at) or utcnow()) <= utcnow():
+    if not active or (expires_at or utcnow()) <= utcnow():
         return False
     if request_id is None:
         return True

@@ -58,6 +58,7 @@ from tenderdesk.config import Settings
 from tenderdesk.db.models import Document, Message, Party, Request, Role, Thread, ThreadKind, User
 from web.core import csrf, i18n
 from web.core.access import is_staff, load_request
+from web.core.bridge import wait
 from web.core.deps import CurrentLogin, EngineDep, PagesDep, SessionDep, SettingsDep, StaffCsrfLogin, TemporalDep
 from web.core.downloads import document_response
 from web.core.errors import PageError, not_found
@@ -367,7 +368,7 @@ def _message_of(db: Session, request: Request, message_id: int) -> Message:
 
 
 @router.post("/requests/{request_id}/messages")
-async def write_message(
+def write_message(
     request_id: int,
     http: HttpRequest,
     pages: PagesDep,
@@ -386,7 +387,7 @@ async def write_message(
     if not staff and user.role != Role.BROKER:
         raise not_found()
     try:
-        form = await read_message_form(http, settings)
+        form = wait(read_message_form(http, settings))
     except FormProblem as err:
         return _refuse(http, pages, db, settings, login, request, str(err), err.status_code)
     if not csrf.tokens_match(login.csrf_token, form.csrf_token or None):
@@ -414,15 +415,15 @@ async def write_message(
         compose.action_id = new_action_id()
         return refuse(i18n.t("error.action_id"), 422)
     try:
-        client = await temporal.get()
+        client = wait(temporal.get())
     except TemporalUnavailable:
         return refuse(i18n.t("error.temporal_unavailable"), 503)
     try:
-        result = await post_message(
+        result = wait(post_message(
             engine=engine, client=client, settings=settings, thread_id=thread_id,
             author=_party_of(user), user=user, tender=None, body=form.body, attachment=form.attachment,
             action_id=form.action_id, request_id=request_id if thread_id is None else None,
-        )
+        ))
     except MessagingNotFound:
         raise not_found() from None
     except MessagingError as err:
@@ -449,7 +450,7 @@ def open_conversation(
 
 
 @router.post("/requests/{request_id}/messages/{message_id}/forward")
-async def forward(
+def forward(
     request_id: int,
     message_id: int,
     http: HttpRequest,
@@ -467,14 +468,14 @@ async def forward(
     if parse_id(target_thread_id) is None:
         return _refuse(http, pages, db, settings, login, request, i18n.t("messages.forward.target"), 422)
     try:
-        client = await temporal.get()
+        client = wait(temporal.get())
     except TemporalUnavailable:
         return _refuse(http, pages, db, settings, login, request, i18n.t("error.temporal_unavailable"), 503)
     try:
-        result = await forward_message(
+        result = wait(forward_message(
             engine=engine, client=client, settings=settings, message_id=message.id,  # type: ignore[arg-type]
             target_thread_id=int(target_thread_id), user=login.user,
-        )
+        ))
     except MessagingNotFound:
         raise not_found() from None
     except MessagingError as err:

@@ -98,7 +98,6 @@ from tenderdesk.db.models import (
     Thread,
     ThreadKind,
     User,
-    as_utc,
     utcnow,
 )
 from tenderdesk.documents.storage import store_bytes
@@ -600,7 +599,7 @@ def threads_for(session: Session, request_id: int, viewer: Viewer) -> list[Threa
                 author=m.author,
                 author_name=author_name,
                 body=m.body,
-                created_at=as_utc(m.created_at),  # type: ignore[arg-type]
+                created_at=m.created_at,
                 attachment=AttachmentView(doc.id, doc.filename, doc.content_type, doc.size_bytes)  # type: ignore[arg-type]
                 if doc else None,
                 forwarded_from=sources.get(m.forwarded_from_id or 0),
@@ -612,7 +611,7 @@ def threads_for(session: Session, request_id: int, viewer: Viewer) -> list[Threa
 
     def order(t: Thread) -> tuple[int, datetime, int]:
         tender = tenders.get(t.tender_id) if t.tender_id else None
-        created = as_utc(tender.created_at if tender else t.created_at)
+        created = tender.created_at if tender else t.created_at
         return (0 if t.kind == ThreadKind.BROKER else 1, created, t.tender_id or 0)  # type: ignore[return-value]
 
     views = []
@@ -1199,7 +1198,7 @@ def messages_tab(
                 author_name=insurer_name if message.author == Party.INSURER else author_name,
                 excerpt=_excerpt(message.body),
                 attachment_filename=filename,
-                created_at=as_utc(message.created_at),  # type: ignore[arg-type]
+                created_at=message.created_at,
                 unread=bool(is_unread),
                 unprocessed=message.unprocessed,
                 assignee_id=assignee_of,
@@ -1248,7 +1247,7 @@ def transcript(session: Session, request_id: int) -> list[TranscriptEntry]:
         label = labels.get(m.thread_id, "")
         entries.append(
             TranscriptEntry(
-                at=as_utc(m.created_at),  # type: ignore[arg-type]
+                at=m.created_at,
                 thread_label=label,
                 author=m.author,
                 author_name=label if m.author == Party.INSURER else names.get(m.author_user_id or 0),

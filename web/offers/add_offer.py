@@ -15,6 +15,7 @@ from tenderdesk.db.models import (
     Tender,
 )
 from web.core import i18n
+from web.core.bridge import wait
 from web.core.deps import (
     EngineDep,
     PagesDep,
@@ -88,7 +89,7 @@ def _offer_accepted(db: Session, tender: Tender, action_id: str) -> bool:
 
 
 @router.post("/requests/{request_id}/tenders/{tender_id}/offer")
-async def offer_submit(
+def offer_submit(
     request_id: int,
     tender_id: int,
     http: HttpRequest,
@@ -106,7 +107,7 @@ async def offer_submit(
     page = load_tender_page(db, login, request_id, tender_id)
     page.blocked = blocked_reason(page, can_add_offer(page.tender), "offer.not_possible")
     try:
-        form = await read_offer_request(http, settings, login.csrf_token)
+        form = wait(read_offer_request(http, settings, login.csrf_token))
     except OfferRefused as err:
         page.errors = [err.message]
         return _render_offer(http, pages, login, page, settings, err.status_code)
@@ -128,28 +129,28 @@ async def offer_submit(
         if page.errors or sent.file is None:
             return _render_offer(http, pages, login, page, settings, 422)
         try:
-            pdf = await stage_offer_pdf(settings, sent.file)
+            pdf = wait(stage_offer_pdf(settings, sent.file))
         except OfferRefused as err:
             page.errors = [err.message]
             return _render_offer(http, pages, login, page, settings, err.status_code)
         try:
-            client = await temporal.get()
+            client = wait(temporal.get())
         except TemporalUnavailable:
             page.errors = [i18n.t("error.temporal_unavailable")]
             return _render_offer(http, pages, login, page, settings, 503)
         try:
-            result = await submit_uploaded_offer(
-                db=db, engine=engine, settings=settings, client=client, tender=page.tender, offer=offer_input,
+            result = wait(submit_uploaded_offer(
+                engine=engine, settings=settings, client=client, tender=page.tender, offer=offer_input,
                 pdf=pdf, by=Party.BACKOFFICE, user_id=login.user.id, action_id=sent.action_id,
-            )
+            ))
         except TenderActionError as err:
             page.errors = [str(err)]
             return _render_offer(http, pages, login, page, settings, 409)
-        await auto_release_quietly(engine=engine, client=client, settings=settings, tender_id=tender_id)
+        wait(auto_release_quietly(engine=engine, client=client, settings=settings, tender_id=tender_id))
         response = detail_redirect(request_id, f"#tender-{tender_id}")
         set_flash(response, settings, result_flash(page.insurer_name, result.message_de, result.changed))
         return response
     finally:
         if pdf is not None:
             pdf.discard()
-        await form.close()
+        wait(form.close())

@@ -52,7 +52,6 @@ from tenderdesk.db.models import (
     Role,
     Tender,
     User,
-    as_utc,
     utcnow,
 )
 from tenderdesk.ids import binding_workflow_id
@@ -140,7 +139,7 @@ def broker_owns(user: User, request: Request) -> bool:
 def is_expired(tender: Tender, offer: Offer, now: datetime) -> bool:
     """Expired per the workflow's projection, or past its validity while the
     timer has not been projected yet (e.g. no worker running)."""
-    valid_until = as_utc(offer.valid_until)
+    valid_until = offer.valid_until
     return tender.status == TenderStatus.OFFER_EXPIRED or (valid_until is not None and valid_until <= now)
 
 

@@ -193,11 +193,11 @@ async def stage_offer_pdf(settings: Settings, upload: UploadFile) -> OfferPdf:
     return OfferPdf(staged=staged, filename=offer_filename(upload))
 
 
-async def store_offer_document(
-    db: Session, settings: Settings, pdf: OfferPdf, tender: Tender, *, by: Party, user_id: int | None
+def store_offer_document(
+    engine: Engine, settings: Settings, pdf: OfferPdf, tender: Tender, *, by: Party, user_id: int | None
 ) -> int:
-    """Move the PDF to storage and record it as the tender's offer document."""
-    key = await asyncio.to_thread(store_staged, settings, pdf.staged)
+    """Move the PDF to storage and record it as the tender's offer document (blocking: run it in a thread)."""
+    key = store_staged(settings, pdf.staged)
     pdf.stored = True
     document = Document(
         request_id=tender.request_id,
@@ -211,11 +211,18 @@ async def store_offer_document(
         uploaded_by=by,
         uploaded_by_user_id=user_id,
     )
-    db.add(document)
-    db.commit()
-    db.refresh(document)
+    with Session(engine, expire_on_commit=False) as session:
+        session.add(document)
+        session.commit()
     assert document.id is not None
     return document.id
+
+
+def _offer_document_of_action(engine: Engine, action_id: str) -> tuple[bool, int | None]:
+    """Whether an offer with this ``action_id`` exists, and its document."""
+    with Session(engine) as session:
+        existing = session.exec(select(Offer).where(Offer.action_id == action_id)).first()
+        return (existing is not None, existing.document_id if existing else None)
 
 
 def forget_document(engine: Engine, settings: Settings, document_id: int) -> None:
@@ -240,7 +247,6 @@ def forget_document(engine: Engine, settings: Settings, document_id: int) -> Non
 
 async def submit_uploaded_offer(
     *,
-    db: Session,
     engine: Engine,
     settings: Settings,
     client: Client,
@@ -262,12 +268,14 @@ async def submit_uploaded_offer(
     so nothing changed.
     """
     assert offer.valid_until is not None
-    existing = db.exec(select(Offer).where(Offer.action_id == action_id)).first()
+    exists, existing_document = await asyncio.to_thread(_offer_document_of_action, engine, action_id)
     created: int | None = None
-    if existing is not None:
-        document_id = existing.document_id
+    if exists:
+        document_id = existing_document
     elif pdf is not None:
-        document_id = created = await store_offer_document(db, settings, pdf, tender, by=by, user_id=user_id)
+        document_id = created = await asyncio.to_thread(
+            store_offer_document, engine, settings, pdf, tender, by=by, user_id=user_id
+        )
     else:
         document_id = kept_document_id
     terms = OfferTerms(

@@ -60,7 +60,6 @@ from tenderdesk.db.models import (
     SystemEmail,
     Tender,
     User,
-    as_utc,
     utcnow,
 )
 from tenderdesk.documents.cover_note import format_date_de, format_eur
@@ -359,7 +358,7 @@ def expiring_offers(
     ).all()
     result = []
     for offer, tender, request, insurer in rows:
-        valid_until = as_utc(offer.valid_until)
+        valid_until = offer.valid_until
         assert valid_until is not None
         remaining = (valid_until - now).total_seconds() / 86400
         result.append(ExpiringOffer(offer, tender, request, insurer, days_left=max(0, math.ceil(remaining))))

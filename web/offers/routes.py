@@ -53,12 +53,12 @@ from tenderdesk.db.models import (
     RequestStatus,
     Tender,
     User,
-    as_utc,
     utcnow,
 )
 from tenderdesk.states import TenderStatus, is_terminal
 from web.core import i18n
 from web.core.access import is_staff, load_request
+from web.core.bridge import wait
 from web.core.deps import (
     CsrfLogin,
     CurrentLogin,
@@ -267,7 +267,7 @@ def staff_rows(
 
 
 def _aware(value: datetime) -> datetime:
-    aware = as_utc(value)
+    aware = value
     assert aware is not None
     return aware
 
@@ -343,7 +343,7 @@ def _section_redirect(request_id: int) -> RedirectResponse:
 
 
 @router.post("/requests/{request_id}/offers/release")
-async def release(
+def release(
     request_id: int,
     http: HttpRequest,
     pages: PagesDep,
@@ -374,10 +374,10 @@ async def release(
     if found != set(ids):
         return refuse(text("offer.not_found"), 422)
     try:
-        client = await temporal.get()
-        outcome = await release_offers_service(
+        client = wait(temporal.get())
+        outcome = wait(release_offers_service(
             engine=engine, client=client, settings=settings, offer_ids=ids, user=login.user
-        )
+        ))
     except TemporalUnavailable:
         return refuse(i18n.t("error.temporal_unavailable"), 503)
     except ReleaseNotAllowed:
@@ -474,7 +474,7 @@ def edit_form(
 
 
 @router.post("/requests/{request_id}/offers/{offer_id}/edit")
-async def edit_submit(
+def edit_submit(
     request_id: int,
     offer_id: int,
     http: HttpRequest,
@@ -495,7 +495,7 @@ async def edit_submit(
     offer, tender, insurer = _request_offer(db, request, offer_id)
     page = _edit_page(db, request, offer, tender, insurer)
     try:
-        form = await read_offer_request(http, settings, login.csrf_token)
+        form = wait(read_offer_request(http, settings, login.csrf_token))
     except OfferRefused as err:
         return _render_edit(http, pages, login, page, values=_current_values(offer), action_id=new_action_id(),
                             errors=[err.message], status_code=err.status_code)
@@ -520,7 +520,7 @@ async def edit_submit(
         status_code = 422
         if sent.file is not None:
             try:
-                pdf = await stage_offer_pdf(settings, sent.file)
+                pdf = wait(stage_offer_pdf(settings, sent.file))
             except OfferRefused as err:
                 errors.append(err.message)
                 status_code = err.status_code
@@ -528,21 +528,21 @@ async def edit_submit(
             return _render_edit(http, pages, login, page, values=values, action_id=action_id, errors=errors,
                                 status_code=status_code)
         try:
-            client = await temporal.get()
+            client = wait(temporal.get())
         except TemporalUnavailable:
             return _render_edit(http, pages, login, page, values=values, action_id=action_id,
                                 errors=[i18n.t("error.temporal_unavailable")], status_code=503)
         try:
-            await submit_uploaded_offer(
-                db=db, engine=engine, settings=settings, client=client, tender=tender, offer=offer_input, pdf=pdf,
+            wait(submit_uploaded_offer(
+                engine=engine, settings=settings, client=client, tender=tender, offer=offer_input, pdf=pdf,
                 by=Party.BACKOFFICE, user_id=login.user.id, action_id=action_id, edit=True,
                 kept_document_id=offer.document_id,
-            )
+            ))
         except TenderActionError as err:
             return _render_edit(http, pages, login, page, values=values, action_id=new_action_id(),
                                 errors=[str(err)], status_code=422)
         assert tender.id is not None
-        await auto_release_quietly(engine=engine, client=client, settings=settings, tender_id=tender.id)
+        wait(auto_release_quietly(engine=engine, client=client, settings=settings, tender_id=tender.id))
         response = _section_redirect(request_id)
         key = "offer.edited_release" if page.account.offers_need_release else "offer.edited_visible"
         set_flash(response, settings, Flash("success", text(key)))
@@ -550,14 +550,14 @@ async def edit_submit(
     finally:
         if pdf is not None:
             pdf.discard()
-        await form.close()
+        wait(form.close())
 
 
 # ---------------------------------------------------------------- Verlängerung anfragen
 
 
 @router.post("/requests/{request_id}/offers/{offer_id}/extension")
-async def request_extension(
+def request_extension(
     request_id: int,
     offer_id: int,
     db: SessionDep,
@@ -582,12 +582,12 @@ async def request_extension(
     assert account is not None and product is not None and tender.id is not None and offer.id is not None
     body = extension_text(request, product, account, offer, expired=is_expired(tender, offer, utcnow()))
     try:
-        client = await temporal.get()
-        thread_id = await asyncio.to_thread(insurer_thread_id, engine, tender.id)
-        result = await post_message(
+        client = wait(temporal.get())
+        thread_id = wait(asyncio.to_thread(insurer_thread_id, engine, tender.id))
+        result = wait(post_message(
             engine=engine, client=client, settings=settings, thread_id=thread_id, author=Party.BACKOFFICE,
             user=login.user, tender=None, body=body, action_id=extension_action_id(offer.id),
-        )
+        ))
     except TemporalUnavailable:
         set_flash(response, settings, Flash("error", i18n.t("error.temporal_unavailable")))
         return response
@@ -742,7 +742,7 @@ def bind_confirm(
 
 
 @router.post("/requests/{request_id}/offers/{offer_id}/bind")
-async def bind(
+def bind(
     request_id: int,
     offer_id: int,
     http: HttpRequest,
@@ -760,10 +760,10 @@ async def bind(
     request = load_request(db, login.user, request_id)
     page = _bind_page(db, login.user, request, offer_id)
     try:
-        client = await temporal.get()
-        outcome = await bind_offer(
+        client = wait(temporal.get())
+        outcome = wait(bind_offer(
             engine=engine, client=client, settings=settings, offer_id=offer_id, broker_user=login.user
-        )
+        ))
     except TemporalUnavailable:
         return _render_bind(http, pages, login, page, error=i18n.t("error.temporal_unavailable"), status_code=503)
     except BindingNotAllowed:

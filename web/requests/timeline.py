@@ -39,7 +39,6 @@ from tenderdesk.db.models import (
     Thread,
     ThreadKind,
     User,
-    as_utc,
 )
 from tenderdesk.states import LABELS_DE, TenderStatus
 from web.core.i18n import email_status_label, party_label
@@ -181,7 +180,7 @@ def timeline(session: Session, request_id: int) -> list[TimelineEntry]:
             actor_name = insurer
         entries.append(
             TimelineEntry(
-                at=as_utc(e.at),  # type: ignore[arg-type]
+                at=e.at,
                 source="audit",
                 category="timer" if e.kind in TIMER_KINDS else "action",
                 kind=e.kind,
@@ -201,7 +200,7 @@ def timeline(session: Session, request_id: int) -> list[TimelineEntry]:
             detail += f" ({mail.last_reply})"
         entries.append(
             TimelineEntry(
-                at=as_utc(mail.sent_at or mail.created_at),  # type: ignore[arg-type]
+                at=mail.sent_at or mail.created_at,
                 source="email",
                 category="email",
                 kind=mail.kind,
@@ -223,7 +222,7 @@ def timeline(session: Session, request_id: int) -> list[TimelineEntry]:
         text = _excerpt(message.body) if message.body else "(nur Anhang)"
         entries.append(
             TimelineEntry(
-                at=as_utc(message.created_at),  # type: ignore[arg-type]
+                at=message.created_at,
                 source="message",
                 category="message",
                 kind="message_posted",

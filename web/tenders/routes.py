@@ -28,11 +28,11 @@ from tenderdesk.contracts import Action
 from tenderdesk.db.models import (
     RequestStatus,
     Tender,
-    as_utc,
     utcnow,
 )
 from web.core import i18n
 from web.core.access import load_request, load_tender
+from web.core.bridge import wait
 from web.core.deps import (
     PagesDep,
     SessionDep,
@@ -75,7 +75,7 @@ MAX_AHEAD = timedelta(days=366)
 
 
 @router.post("/requests/{request_id}/tenders/{tender_id}/actions/{action}")
-async def tender_action(
+def tender_action(
     request_id: int,
     tender_id: int,
     action: str,
@@ -102,10 +102,10 @@ async def tender_action(
     response = detail_redirect(request_id, f"#tender-{tender_id}")
     name = insurer_name(db, tender)
     try:
-        client = await temporal.get()
-        result = await send_action(
+        client = wait(temporal.get())
+        result = wait(send_action(
             client, tender, action, Action(action_id=action_id, actor_user_id=login.user.id)
-        )
+        ))
     except TemporalUnavailable:
         set_flash(response, settings, Flash("error", i18n.t("error.temporal_unavailable")))
     except TenderActionError as err:
@@ -122,12 +122,12 @@ async def tender_action(
 
 
 def _iso(value: datetime | None) -> str:
-    aware = as_utc(value)
+    aware = value
     return aware.astimezone(BERLIN).date().isoformat() if aware else ""
 
 
 def _berlin_day(value: datetime | None) -> date | None:
-    aware = as_utc(value)
+    aware = value
     return aware.astimezone(BERLIN).date() if aware else None
 
 
@@ -177,7 +177,7 @@ def parse_schedule(tender: Tender, values: dict[str, str], now: datetime) -> tup
                 change.next_reminder_at = reminder_time_utc(day)
     if errors:
         return change, errors
-    deadline = change.deadline_at or as_utc(tender.deadline_at)
+    deadline = change.deadline_at or tender.deadline_at
     if change.next_reminder_at and deadline and change.next_reminder_at >= deadline:
         errors.append(i18n.t("tender_actions.schedule.reminder_after_deadline", deadline=fmt_date(deadline)))
     if change.deadline_at is None and change.next_reminder_at is None and not errors:
@@ -209,7 +209,7 @@ def schedule_form(
 
 
 @router.post("/requests/{request_id}/tenders/{tender_id}/schedule")
-async def schedule_submit(
+def schedule_submit(
     request_id: int,
     tender_id: int,
     http: HttpRequest,
@@ -235,11 +235,11 @@ async def schedule_submit(
     if page.errors:
         return _render_schedule(http, pages, login, page, 422)
     try:
-        client = await temporal.get()
-        result = await reschedule(
+        client = wait(temporal.get())
+        result = wait(reschedule(
             client, page.tender, deadline_at=change.deadline_at, next_reminder_at=change.next_reminder_at,
             user_id=login.user.id, action_id=action_id,
-        )
+        ))
     except TemporalUnavailable:
         page.errors = [i18n.t("error.temporal_unavailable")]
         return _render_schedule(http, pages, login, page, 503)

@@ -54,6 +54,7 @@ from tenderdesk.mail.tender import MAX_ATTACHMENT_BYTES, fits_attachments, tende
 from tenderdesk.states import TenderStatus, is_terminal
 from web.core import i18n
 from web.core.access import load_request
+from web.core.bridge import wait
 from web.core.deps import (
     EngineDep,
     PagesDep,
@@ -413,13 +414,13 @@ def add_tenders_form(
 
 
 @router.post("/requests/{request_id}/tenders/new")
-async def add_tenders_back(
+def add_tenders_back(
     request_id: int, http: HttpRequest, pages: PagesDep, db: SessionDep, settings: SettingsDep,
     login: StaffCsrfLogin,
 ) -> Response:
     """"Zurück" from the email step: step 1 again with everything chosen so far."""
     request = load_request(db, login.user, request_id)
-    inp = read_wizard(await http.form())
+    inp = read_wizard(wait(http.form()))
     if inp.malformed:
         inp = WizardInput()
     return _render_picker(http, pages, db, settings, login, request, inp=inp)
@@ -488,7 +489,7 @@ def _store_documents(
 
 
 @router.post("/requests/{request_id}/tenders/preview")
-async def add_tenders_preview(
+def add_tenders_preview(
     request_id: int,
     http: HttpRequest,
     pages: PagesDep,
@@ -502,9 +503,9 @@ async def add_tenders_preview(
     CSRF token checked here) instead of by the usual dependency."""
     request = load_request(db, login.user, request_id)
     try:
-        form = await read_upload_form(
+        form = wait(read_upload_form(
             http, settings, login.csrf_token, max_fields=MAX_FIELDS, max_files=MAX_FILES
-        )
+        ))
     except UploadTooLarge:
         errors = [i18n.t("add_tenders.files.too_large", max_mb=size_mb(settings.max_upload_bytes))]
         return _render_picker(http, pages, db, settings, login, request, errors=errors, status_code=413)
@@ -520,7 +521,7 @@ async def add_tenders_preview(
         errors = check_input(db, request, picker, inp, new_documents=len(uploads))
         if not errors and uploads:
             try:
-                staged, errors = await _stage_documents(settings, uploads)
+                staged, errors = wait(_stage_documents(settings, uploads))
             except UploadTooLarge:
                 errors = [i18n.t("add_tenders.files.too_large", max_mb=size_mb(settings.max_upload_bytes)),
                           i18n.t("add_tenders.files.again")]
@@ -535,9 +536,9 @@ async def add_tenders_preview(
             )
         notices = []
         if staged:
-            new_ids = await asyncio.to_thread(
+            new_ids = wait(asyncio.to_thread(
                 _store_documents, settings, engine, request_id, login.user.id, staged
-            )
+            ))
             staged = []
             inp.document_ids.extend(new_ids)
             notices.append(i18n.t("add_tenders.files.stored", count=len(new_ids)))
@@ -545,14 +546,14 @@ async def add_tenders_preview(
     finally:
         for item in staged:
             item.staged.discard()
-        await form.close()
+        wait(form.close())
 
 
 # ------------------------------------------------------------------ send
 
 
 @router.post("/requests/{request_id}/tenders")
-async def add_tenders_submit(
+def add_tenders_submit(
     request_id: int,
     http: HttpRequest,
     pages: PagesDep,
@@ -566,7 +567,7 @@ async def add_tenders_submit(
     the chosen documents. Also takes the plain form (insurers and one
     ``email_note``) without the wizard's steps."""
     request = load_request(db, login.user, request_id)
-    form = await http.form()
+    form = wait(http.form())
     inp = read_wizard(form)
     from_preview = form.get("step") == "preview"
 
@@ -583,8 +584,8 @@ async def add_tenders_submit(
     if errors:
         return again(errors, 422)
     try:
-        client = await temporal.get()
-        outcome = await start_tenders(
+        client = wait(temporal.get())
+        outcome = wait(start_tenders(
             client=client,
             engine=engine,
             task_queue=settings.temporal_task_queue,
@@ -595,7 +596,7 @@ async def add_tenders_submit(
             email_notes=inp.notes or None,
             document_ids=inp.document_ids if inp.documents_chosen else None,
             id_prefix=settings.workflow_id_prefix,
-        )
+        ))
     except TemporalUnavailable:
         return again([i18n.t("error.temporal_unavailable")], 503)
     except TenderActionError as err:
