@@ -34,7 +34,7 @@ from tenderdesk.db.models import (
     User,
 )
 from tenderdesk.states import TenderStatus
-from web.messages.service import insurer_thread_id
+from web.messages.threads import insurer_thread_id
 
 from ..conftest import Running, SmtpServer
 from ..factories import World, make_world

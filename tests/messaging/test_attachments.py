@@ -10,14 +10,8 @@ from tenderdesk.config import Settings
 from tenderdesk.db.models import Document, DocumentKind, Message, Party, SystemEmail
 from tenderdesk.states import TenderStatus
 from web.core.forms import new_action_id
-from web.messages.service import (
-    attachment_visible_to,
-    forward_message,
-    insurer_thread_id,
-    open_broker_thread,
-    post_message,
-    threads_for,
-)
+from web.messages.service import forward_message, post_message
+from web.messages.threads import attachment_visible_to, insurer_thread_id, open_broker_thread, threads_for
 
 from ..conftest import Running, SmtpServer
 from ..workflows.helpers import start, wait_status

@@ -10,15 +10,10 @@ from tenderdesk.config import Settings
 from tenderdesk.db.engine import session_scope
 from tenderdesk.db.models import AuditEvent, MessageRead, Party, Request, RequestStatus
 from web.core.forms import new_action_id
-from web.messages.service import (
-    MessagingError,
-    mark_processed,
-    mark_read,
-    messages_tab,
-    open_broker_thread,
-    post_message,
-    unread_count,
-)
+from web.messages.common import MessagingError
+from web.messages.inbox import mark_processed, mark_read, messages_tab, unread_count
+from web.messages.service import post_message
+from web.messages.threads import open_broker_thread
 
 from ..conftest import Running
 from .conftest import Cast, add_tenders, assign, insurer_says

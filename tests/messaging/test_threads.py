@@ -17,18 +17,10 @@ from tenderdesk.db.models import AuditEvent, Message, Party, SystemEmail, Thread
 from tenderdesk.ids import mail_workflow_id
 from tenderdesk.states import TenderStatus
 from web.core.forms import new_action_id
-from web.messages.service import (
-    NOT_OPENED_DE,
-    MessagingError,
-    MessagingNotFound,
-    forward_message,
-    mark_read,
-    messages_tab,
-    open_broker_thread,
-    post_message,
-    threads_for,
-    unread_count,
-)
+from web.messages.common import NOT_OPENED_DE, MessagingError, MessagingNotFound
+from web.messages.inbox import mark_read, messages_tab, unread_count
+from web.messages.service import forward_message, post_message
+from web.messages.threads import open_broker_thread, threads_for
 
 from ..conftest import Running, SmtpServer
 from ..workflows.helpers import start, wait_status

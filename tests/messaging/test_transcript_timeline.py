@@ -11,7 +11,9 @@ from tenderdesk.config import Settings
 from tenderdesk.db.engine import session_scope
 from tenderdesk.db.models import AuditEvent, Document, DocumentKind, EmailStatus, Party, SystemEmail, Tender, utcnow
 from web.core.forms import new_action_id
-from web.messages.service import forward_message, open_broker_thread, post_message, transcript, transcript_text
+from web.messages.service import forward_message, post_message
+from web.messages.threads import open_broker_thread
+from web.messages.transcript import transcript, transcript_text
 from web.requests.timeline import timeline
 
 from ..conftest import Running

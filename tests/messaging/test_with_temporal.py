@@ -28,14 +28,9 @@ from tenderdesk.security.tokens import hash_token
 from tenderdesk.states import TenderStatus
 from web.core.forms import new_action_id
 from web.insurer.routes import resolve_link
-from web.messages.service import (
-    MessagingError,
-    forward_message,
-    insurer_thread_id,
-    open_broker_thread,
-    post_message,
-    threads_for,
-)
+from web.messages.common import MessagingError
+from web.messages.service import forward_message, post_message
+from web.messages.threads import insurer_thread_id, open_broker_thread, threads_for
 from web.requests.timeline import timeline
 from web.tenders.service import send_action
 

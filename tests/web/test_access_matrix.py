@@ -29,6 +29,7 @@ from tenderdesk.db.models import (
     Party,
     Request,
     Tender,
+    TenderLink,
     Thread,
     ThreadKind,
     User,
@@ -36,8 +37,11 @@ from tenderdesk.db.models import (
 )
 from tenderdesk.demo.seed import seed_demo
 from tenderdesk.documents.storage import store_bytes
+from tenderdesk.security.tokens import hash_token
 from tenderdesk.states import TenderStatus
 from web.app import create_app
+
+from .test_routes import api_routes
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 PASSWORD = {"admin@tenderdesk.example": "admin1234!"}
@@ -70,6 +74,7 @@ class World:
     engine: Engine
     urls: dict[str, str]
     number: str
+    ids: dict[str, object]
 
 
 @pytest.fixture
@@ -109,6 +114,7 @@ def world(tmp_path: Path) -> World:
         tender.current_offer_id = offer.id
         request_doc = s.exec(select(Document).where(Document.request_id == request.id)).first()
         assert request_doc is not None
+        ids: dict[str, object] = {}
         urls = {
             "request": f"/requests/{request.id}",
             "request_document": f"/requests/{request.id}/documents/{request_doc.id}",
@@ -132,8 +138,13 @@ def world(tmp_path: Path) -> World:
             s.add(message)
             s.flush()
             urls[f"{kind.value}_thread_attachment"] = f"/requests/{request.id}/messages/{message.id}/attachment"
+        token = "matrix-link-token"
+        s.add(TenderLink(tender_id=tender.id, token_hash=hash_token(token),  # type: ignore[arg-type]
+                         expires_at=utcnow() + timedelta(days=7)))
+        ids.update(request=request.id, tender=tender.id, offer=offer.id, document=request_doc.id,
+                   message=message.id, token=token)  # type: ignore[dict-item]
         number = request.number
-    return World(settings, engine, urls, number)
+    return World(settings, engine, urls, number, ids)
 
 
 @pytest.fixture
@@ -180,3 +191,136 @@ def test_matrix_covers_every_object(world: World) -> None:
     assert set(world.urls) == set(ALLOWED)
     with Session(world.engine) as s:
         assert s.exec(select(Offer)).one().released_at is None
+
+
+# ---------------------------------------------------------------- every route has a row
+STAFF = frozenset({"backoffice", "admin"})
+OWNER_AND_STAFF = STAFF | {"owner"}
+LOGGED_IN = frozenset(WHO)
+PUBLIC = frozenset({"anonymous", *WHO})
+
+#: (method, path) → who may use it for the request under test. A route missing
+#: here fails :func:`test_every_route_has_a_row`, so a new route gets a row.
+ROUTES: dict[tuple[str, str], frozenset[str]] = {
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/login"): PUBLIC,
+    ("POST", "/logout"): LOGGED_IN,
+    ("GET", "/password"): LOGGED_IN,
+    ("POST", "/password"): LOGGED_IN,
+    ("GET", "/passwort-vergessen"): PUBLIC,
+    ("POST", "/passwort-vergessen"): PUBLIC,
+    ("GET", "/passwort-zuruecksetzen/{token}"): PUBLIC,
+    ("POST", "/passwort-zuruecksetzen/{token}"): PUBLIC,
+    ("POST", "/sprache"): LOGGED_IN,
+    ("GET", "/"): LOGGED_IN,
+    ("GET", "/kontakt"): LOGGED_IN,
+    ("GET", "/live"): LOGGED_IN,
+    ("GET", "/angebote/ablaufend"): STAFF | {"other_account"},
+    ("GET", "/requests/{request_id}"): OWNER_AND_STAFF,
+    ("POST", "/requests/{request_id}/assign"): STAFF,
+    ("POST", "/requests/{request_id}/assignee"): STAFF,
+    ("POST", "/requests/{request_id}/tenders/{tender_id}/actions/{action}"): STAFF,
+    ("GET", "/requests/{request_id}/tenders/{tender_id}/schedule"): STAFF,
+    ("POST", "/requests/{request_id}/tenders/{tender_id}/schedule"): STAFF,
+    ("GET", "/requests/{request_id}/tenders/new"): STAFF,
+    ("POST", "/requests/{request_id}/tenders/new"): STAFF,
+    ("POST", "/requests/{request_id}/tenders/preview"): STAFF,
+    ("POST", "/requests/{request_id}/tenders"): STAFF,
+    ("GET", "/requests/{request_id}/tenders/{tender_id}/offer"): STAFF,
+    ("POST", "/requests/{request_id}/tenders/{tender_id}/offer"): STAFF,
+    ("GET", "/requests/{request_id}/tenders/{tender_id}/insurer-view"): STAFF,
+    ("GET", "/requests/{request_id}/documents/{document_id}"): OWNER_AND_STAFF,
+    ("POST", "/requests/{request_id}/messages"): OWNER_AND_STAFF,
+    ("POST", "/requests/{request_id}/broker-thread"): STAFF,
+    ("POST", "/requests/{request_id}/messages/{message_id}/forward"): STAFF,
+    ("POST", "/requests/{request_id}/messages/{message_id}/processed"): STAFF,
+    ("GET", "/requests/{request_id}/messages/{message_id}/attachment"): OWNER_AND_STAFF,
+    ("POST", "/requests/{request_id}/offers/release"): STAFF,
+    ("GET", "/requests/{request_id}/offers/{offer_id}/edit"): STAFF,
+    ("POST", "/requests/{request_id}/offers/{offer_id}/edit"): STAFF,
+    ("POST", "/requests/{request_id}/offers/{offer_id}/extension"): STAFF,
+    # The offer is not released yet: not even the owner may open its binding page.
+    ("GET", "/requests/{request_id}/offers/{offer_id}/bind"): frozenset(),
+    ("POST", "/requests/{request_id}/offers/{offer_id}/bind"): frozenset(),
+    # The insurer link: the token is the credential, a login neither helps nor hurts.
+    ("GET", "/t/{token}"): PUBLIC,
+    ("GET", "/t/{token}/documents/{document_id}"): PUBLIC,
+    ("GET", "/t/{token}/messages/{message_id}/attachment"): PUBLIC,
+    ("POST", "/t/{token}/question"): PUBLIC,
+    ("POST", "/t/{token}/decline"): PUBLIC,
+    ("POST", "/t/{token}/offer"): PUBLIC,
+}
+#: Request-scoped routes: an allowed role must also not see other accounts' or brokers' requests.
+SCOPED = "/requests/{request_id}"
+
+
+def _url(path: str, ids: dict[str, object]) -> str:
+    return path.format(request_id=ids["request"], tender_id=ids["tender"], offer_id=ids["offer"],
+                       document_id=ids["document"], message_id=ids["message"], token=ids["token"],
+                       action="remind_now")
+
+
+def test_every_route_has_a_row(world: World) -> None:
+    app = create_app(world.app_settings, world.engine)
+    routes = {(method, route.path) for route in api_routes(app.routes) for method in route.methods}
+    assert routes - set(ROUTES) == set(), "add these routes to ROUTES"
+    assert set(ROUTES) - routes == set(), "ROUTES names routes that are gone"
+
+
+def _foreign_numbers(world: World, who: str) -> set[str]:
+    """Request numbers this role must never see."""
+    with Session(world.engine) as s:
+        user = s.exec(select(User).where(User.email == WHO[who])).one()
+        rows = s.exec(select(Request)).all()
+        if user.broker_id is None:
+            return {r.number for r in rows if r.account_id != user.account_id}
+        return {r.number for r in rows if r.broker_id != user.broker_id}
+
+
+async def _csrf(client: httpx.AsyncClient) -> str:
+    page = await client.get("/kontakt")
+    match = CSRF_RE.search(page.text)
+    assert match, page.text[:300]
+    return match.group(1)
+
+
+async def test_every_route_against_every_role(world: World, clients: dict[str, httpx.AsyncClient]) -> None:
+    """GET: allowed roles get the page (never a 401/403/404) showing nothing of other
+    accounts or brokers; everyone else gets 403/404 without the request's data.
+    POST: roles that are not allowed are refused with a valid CSRF token, and
+    the request's data does not leak (allowed POSTs change state; their own tests
+    cover them)."""
+    failures = []
+    tokens = {who: await _csrf(client) for who, client in clients.items()}
+    foreign = {who: _foreign_numbers(world, who) for who in clients}
+    for (method, path), allowed in ROUTES.items():
+        if not path.startswith(SCOPED) and path != "/":
+            continue
+        url = _url(path, world.ids)
+        for who, client in clients.items():
+            if method == "GET":
+                response = await client.get(url)
+                if who in allowed:
+                    if response.status_code in (401, 403, 404):
+                        failures.append(f"{who} GET {path}: {response.status_code}")
+                    leaked = [n for n in foreign[who] if n in response.text]
+                    if leaked:
+                        failures.append(f"{who} GET {path} shows foreign requests {leaked[:3]}")
+                elif response.status_code not in (403, 404) or world.number in response.text:
+                    failures.append(f"{who} GET {path} must be refused: {response.status_code}")
+            elif who not in allowed:
+                response = await client.post(url, data={"csrf_token": tokens[who], "action_id": "a" * 32})
+                if response.status_code not in (403, 404) or world.number in response.text:
+                    failures.append(f"{who} POST {path} must be refused: {response.status_code}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "2147483648", "99999999999999999999", "abc", "1e3"])
+async def test_malformed_ids_are_not_found(world: World, clients: dict[str, httpx.AsyncClient], bad: str) -> None:
+    """Path IDs outside the database's range never reach a query."""
+    client = clients["backoffice"]
+    for path in ("/requests/{bad}", "/requests/{rid}/documents/{bad}", "/requests/{rid}/offers/{bad}/edit",
+                 "/requests/{rid}/tenders/{bad}/schedule"):
+        response = await client.get(path.format(bad=bad, rid=world.ids["request"]))
+        assert response.status_code == 404, (path, bad, response.status_code)
+        assert world.number not in response.text

@@ -31,7 +31,7 @@ from tenderdesk.db.models import (
 from tenderdesk.states import TenderStatus
 from web.app import create_app
 from web.core.sessions import cookie_name, start_session
-from web.messages.service import NOT_OPENED_DE
+from web.messages.common import NOT_OPENED_DE
 
 from ..binding.helpers import finish_leftovers
 from ..conftest import Running, SmtpServer, eventually

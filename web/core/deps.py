@@ -10,16 +10,25 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Path
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.requests import Request
 
 from tenderdesk.config import Settings
-from tenderdesk.db.models import User
+from tenderdesk.db.models import Account, Document, Offer, Tender, User
+from tenderdesk.db.models import Request as Anfrage
 from web.core import csrf
-from web.core.access import require_staff
-from web.core.errors import LoginRequired, PageError
+from web.core.access import (
+    broker_sees_offer,
+    can_see_document,
+    is_staff,
+    load_request,
+    load_tender,
+    require_staff,
+)
+from web.core.errors import LoginRequired, PageError, not_found
+from web.core.ids import MAX_ID
 from web.core.sessions import Login, resolve_session, session_token
 from web.core.templating import Pages
 from web.core.temporal import TemporalConnector
@@ -112,3 +121,64 @@ async def checked_staff_csrf(login: CsrfLogin) -> Login:
 
 
 StaffCsrfLogin = Annotated[Login, Depends(checked_staff_csrf)]
+
+
+# ---------------------------------------------------------------- objects from the path
+#: An object ID in the path: a positive database integer, else the request is
+#: answered before any query runs.
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def visible_request(request_id: PathId, db: SessionDep, login: CurrentLogin) -> Anfrage:
+    """The request, if this user may see it (staff of its account, its broker), else 404."""
+    return load_request(db, login.user, request_id)
+
+
+VisibleRequest = Annotated[Anfrage, Depends(visible_request)]
+
+
+def staff_request(login: StaffLogin, request: VisibleRequest) -> Anfrage:
+    """The request, for the backoffice of its account only (brokers: 403)."""
+    return request
+
+
+StaffRequest = Annotated[Anfrage, Depends(staff_request)]
+
+
+def request_tender(tender_id: PathId, request: VisibleRequest, db: SessionDep) -> Tender:
+    """A tender of the (visible) request, else 404."""
+    return load_tender(db, request, tender_id)
+
+
+RequestTender = Annotated[Tender, Depends(request_tender)]
+
+
+def request_offer(offer_id: PathId, request: VisibleRequest, db: SessionDep, login: CurrentLogin) -> Offer:
+    """An offer of the (visible) request, else 404; a broker sees only released ones."""
+    offer = db.get(Offer, offer_id)
+    account = db.get(Account, request.account_id)
+    if offer is None or account is None or offer.request_id != request.id:
+        raise not_found()
+    if not is_staff(login.user) and not broker_sees_offer(account, offer):
+        raise not_found()
+    return offer
+
+
+RequestOffer = Annotated[Offer, Depends(request_offer)]
+
+
+def request_document(document_id: PathId, request: VisibleRequest, db: SessionDep, login: CurrentLogin) -> Document:
+    """A document of the (visible) request that this user may download, else 404."""
+    document = db.get(Document, document_id)
+    account = db.get(Account, request.account_id)
+    if (
+        document is None
+        or account is None
+        or document.request_id != request.id
+        or not can_see_document(db, login.user, account, document)
+    ):
+        raise not_found("error.document_not_found")
+    return document
+
+
+RequestDocument = Annotated[Document, Depends(request_document)]

@@ -7,31 +7,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from tenderdesk.db.models import Account, Document
-from web.core.access import can_see_document, load_request
-from web.core.deps import CurrentLogin, SessionDep, SettingsDep
+from web.core.deps import RequestDocument, SettingsDep
 from web.core.downloads import document_response
-from web.core.errors import not_found
 
 router = APIRouter(tags=["documents"])
 
 
 @router.get("/requests/{request_id}/documents/{document_id}")
-def download_document(
-    request_id: int,
-    document_id: int,
-    db: SessionDep,
-    settings: SettingsDep,
-    login: CurrentLogin,
-) -> Response:
-    request = load_request(db, login.user, request_id)
-    document = db.get(Document, document_id)
-    account = db.get(Account, request.account_id)
-    if (
-        document is None
-        or account is None
-        or document.request_id != request.id
-        or not can_see_document(db, login.user, account, document)
-    ):
-        raise not_found("error.document_not_found")
+def download_document(document: RequestDocument, settings: SettingsDep) -> Response:
     return document_response(settings, document)

@@ -77,9 +77,18 @@ from tenderdesk.db.models import (
 from tenderdesk.security.tokens import hash_token
 from tenderdesk.states import AWAITING_INSURER, TenderStatus, is_terminal, why_ended_de
 from web.core import csrf, i18n
-from web.core.access import load_request, load_tender
 from web.core.bridge import wait
-from web.core.deps import EngineDep, PagesDep, SessionDep, SettingsDep, StaffLogin, TemporalDep
+from web.core.deps import (
+    EngineDep,
+    PagesDep,
+    PathId,
+    RequestTender,
+    SessionDep,
+    SettingsDep,
+    StaffLogin,
+    StaffRequest,
+    TemporalDep,
+)
 from web.core.downloads import document_response
 from web.core.errors import not_found
 from web.core.flash import Flash, set_flash
@@ -384,7 +393,7 @@ def insurer_may_download(db: Session, tender: Tender, document_id: int) -> Docum
 
 @router.get("/t/{token}/documents/{document_id}")
 def link_document(
-    token: str, document_id: int, db: SessionDep, settings: SettingsDep
+    token: str, document_id: PathId, db: SessionDep, settings: SettingsDep
 ) -> Response:
     ctx = resolve_link(db, token)
     document = insurer_may_download(db, ctx.tender, document_id)
@@ -397,7 +406,7 @@ def link_document(
 
 @router.get("/t/{token}/messages/{message_id}/attachment")
 def link_attachment(
-    token: str, message_id: int, db: SessionDep, settings: SettingsDep
+    token: str, message_id: PathId, db: SessionDep, settings: SettingsDep
 ) -> Response:
     """The file of a message in this tender's own thread (either side's)."""
     ctx = resolve_link(db, token)
@@ -596,16 +605,16 @@ def post_offer(
 
 @router.get("/requests/{request_id}/tenders/{tender_id}/insurer-view")
 def insurer_preview(
-    request_id: int,
-    tender_id: int,
+    request_id: PathId,
+    request: StaffRequest,
+    tender_id: PathId,
+    tender: RequestTender,
     http: HttpRequest,
     pages: PagesDep,
     db: SessionDep,
     login: StaffLogin,
 ) -> Response:
     """The insurer's page as the insurer sees it, read-only and without a token."""
-    request = load_request(db, login.user, request_id)
-    tender = load_tender(db, request, tender_id)
     view = load_insurer_view(db, tender, request, preview=True)
     return _render_page(
         pages, http, view, base_path="", csrf_token="", login=login,

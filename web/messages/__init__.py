@@ -1,19 +1,17 @@
 """Messaging (Nachrichten): one thread per insurer and one with the broker."""
 
-from web.messages.routes import FormProblem, message_attachment, read_message_form
-from web.messages.service import (
+from web.messages.common import (
     MAX_BODY_CHARS,
     AssigneeFilter,
     MessagesTab,
     MessagingError,
     MessagingNotFound,
     ThreadView,
-    insurer_thread_id,
-    messages_tab,
-    post_message,
-    threads_for,
-    unread_count,
 )
+from web.messages.inbox import messages_tab, unread_count
+from web.messages.routes import FormProblem, message_attachment, read_message_form
+from web.messages.service import post_message
+from web.messages.threads import insurer_thread_id, threads_for
 
 __all__ = [
     "AssigneeFilter", "FormProblem", "MAX_BODY_CHARS", "MessagesTab", "MessagingError", "MessagingNotFound",

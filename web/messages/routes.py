@@ -57,9 +57,20 @@ from starlette.responses import RedirectResponse, Response
 from tenderdesk.config import Settings
 from tenderdesk.db.models import Document, Message, Party, Request, Role, Thread, ThreadKind, User
 from web.core import csrf, i18n
-from web.core.access import is_staff, load_request
+from web.core.access import is_staff
 from web.core.bridge import wait
-from web.core.deps import CurrentLogin, EngineDep, PagesDep, SessionDep, SettingsDep, StaffCsrfLogin, TemporalDep
+from web.core.deps import (
+    CurrentLogin,
+    EngineDep,
+    PagesDep,
+    PathId,
+    SessionDep,
+    SettingsDep,
+    StaffCsrfLogin,
+    StaffRequest,
+    TemporalDep,
+    VisibleRequest,
+)
 from web.core.downloads import document_response
 from web.core.errors import PageError, not_found
 from web.core.flash import Flash, set_flash
@@ -68,8 +79,7 @@ from web.core.ids import parse_id
 from web.core.sessions import Login
 from web.core.temporal import TemporalUnavailable
 from web.core.uploads import UploadIncomplete, UploadTooLarge, body_limit, read_limited_form
-from web.messages.service import (
-    BROKER_THREAD_LABEL,
+from web.messages.common import (
     MAX_BODY_CHARS,
     NOT_OPENED_DE,
     OPEN_FIRST_DE,
@@ -79,14 +89,11 @@ from web.messages.service import (
     MessagingNotFound,
     ThreadView,
     Viewer,
-    ensure_insurer_threads,
-    forward_message,
-    mark_processed,
-    mark_read,
-    open_broker_thread,
-    post_message,
-    threads_for,
 )
+from web.messages.inbox import mark_processed, mark_read
+from web.messages.notices import BROKER_THREAD_LABEL
+from web.messages.service import forward_message, post_message
+from web.messages.threads import ensure_insurer_threads, open_broker_thread, threads_for
 from web.requests import render_request_page
 
 log = logging.getLogger(__name__)
@@ -369,7 +376,8 @@ def _message_of(db: Session, request: Request, message_id: int) -> Message:
 
 @router.post("/requests/{request_id}/messages")
 def write_message(
-    request_id: int,
+    request_id: PathId,
+    request: VisibleRequest,
     http: HttpRequest,
     pages: PagesDep,
     db: SessionDep,
@@ -382,7 +390,6 @@ def write_message(
     the form; broker: always the broker thread of his request (refused with the
     guide's reason until the backoffice opened it)."""
     user = login.user
-    request = load_request(db, user, request_id)
     staff = is_staff(user)
     if not staff and user.role != Role.BROKER:
         raise not_found()
@@ -433,14 +440,14 @@ def write_message(
 
 @router.post("/requests/{request_id}/broker-thread")
 def open_conversation(
-    request_id: int,
+    request_id: PathId,
+    request: StaffRequest,
     db: SessionDep,
     engine: EngineDep,
     settings: SettingsDep,
     login: StaffCsrfLogin,
 ) -> Response:
     """"Kommunikation mit Vermittler eröffnen" (idempotent)."""
-    request = load_request(db, login.user, request_id)
     assert request.id is not None
     try:
         open_broker_thread(engine, request.id, login.user)
@@ -451,8 +458,9 @@ def open_conversation(
 
 @router.post("/requests/{request_id}/messages/{message_id}/forward")
 def forward(
-    request_id: int,
-    message_id: int,
+    request_id: PathId,
+    request: StaffRequest,
+    message_id: PathId,
     http: HttpRequest,
     pages: PagesDep,
     db: SessionDep,
@@ -463,7 +471,6 @@ def forward(
     target_thread_id: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     """"Weiterleiten": copy a message (and its file) into another thread of the request."""
-    request = load_request(db, login.user, request_id)
     message = _message_of(db, request, message_id)
     if parse_id(target_thread_id) is None:
         return _refuse(http, pages, db, settings, login, request, i18n.t("messages.forward.target"), 422)
@@ -485,8 +492,9 @@ def forward(
 
 @router.post("/requests/{request_id}/messages/{message_id}/processed")
 def processed(
-    request_id: int,
-    message_id: int,
+    request_id: PathId,
+    request: StaffRequest,
+    message_id: PathId,
     http: HttpRequest,
     pages: PagesDep,
     db: SessionDep,
@@ -495,7 +503,6 @@ def processed(
     login: StaffCsrfLogin,
 ) -> Response:
     """"Als bearbeitet markieren": only the assignee, or anyone while nobody is assigned."""
-    request = load_request(db, login.user, request_id)
     message = _message_of(db, request, message_id)
     try:
         changed = mark_processed(engine, message.id, login.user)  # type: ignore[arg-type]
@@ -509,15 +516,15 @@ def processed(
 
 @router.get("/requests/{request_id}/messages/{message_id}/attachment")
 def attachment(
-    request_id: int,
-    message_id: int,
+    request_id: PathId,
+    request: VisibleRequest,
+    message_id: PathId,
     db: SessionDep,
     settings: SettingsDep,
     login: CurrentLogin,
 ) -> Response:
     """The file of a message the user can see in one of his threads (a broker has
     no other way to chat files: the Dokumente list gives him none)."""
-    request = load_request(db, login.user, request_id)
     return message_attachment(db, settings, request.id, message_id, login.user)  # type: ignore[arg-type]
 
 

@@ -19,9 +19,12 @@ from web.core.bridge import wait
 from web.core.deps import (
     EngineDep,
     PagesDep,
+    PathId,
+    RequestTender,
     SessionDep,
     SettingsDep,
     StaffLogin,
+    StaffRequest,
     TemporalDep,
 )
 from web.core.flash import Flash, set_flash
@@ -70,15 +73,17 @@ def _render_offer(
 
 @router.get("/requests/{request_id}/tenders/{tender_id}/offer")
 def offer_form(
-    request_id: int,
-    tender_id: int,
+    request_id: PathId,
+    request: StaffRequest,
+    tender_id: PathId,
+    tender: RequestTender,
     http: HttpRequest,
     pages: PagesDep,
     db: SessionDep,
     settings: SettingsDep,
     login: StaffLogin,
 ) -> Response:
-    page = load_tender_page(db, login, request_id, tender_id)
+    page = load_tender_page(db, request, tender)
     page.blocked = blocked_reason(page, can_add_offer(page.tender), "offer.not_possible")
     return _render_offer(http, pages, login, page, settings, 409 if page.blocked else 200)
 
@@ -90,8 +95,10 @@ def _offer_accepted(db: Session, tender: Tender, action_id: str) -> bool:
 
 @router.post("/requests/{request_id}/tenders/{tender_id}/offer")
 def offer_submit(
-    request_id: int,
-    tender_id: int,
+    request_id: PathId,
+    request: StaffRequest,
+    tender_id: PathId,
+    tender: RequestTender,
     http: HttpRequest,
     pages: PagesDep,
     db: SessionDep,
@@ -104,7 +111,7 @@ def offer_submit(
     validity, notes) on its behalf. The form is parsed here, not by FastAPI,
     so the size limit holds before anything is spooled to disk; the CSRF token
     is therefore checked here too, right after parsing."""
-    page = load_tender_page(db, login, request_id, tender_id)
+    page = load_tender_page(db, request, tender)
     page.blocked = blocked_reason(page, can_add_offer(page.tender), "offer.not_possible")
     try:
         form = wait(read_offer_request(http, settings, login.csrf_token))

@@ -57,18 +57,22 @@ from tenderdesk.db.models import (
 )
 from tenderdesk.states import TenderStatus, is_terminal
 from web.core import i18n
-from web.core.access import is_staff, load_request
+from web.core.access import is_staff
 from web.core.bridge import wait
 from web.core.deps import (
     CsrfLogin,
     CurrentLogin,
     EngineDep,
     PagesDep,
+    PathId,
+    RequestOffer,
     SessionDep,
     SettingsDep,
     StaffCsrfLogin,
     StaffLogin,
+    StaffRequest,
     TemporalDep,
+    VisibleRequest,
 )
 from web.core.errors import forbidden, not_found
 from web.core.flash import Flash, set_flash
@@ -323,16 +327,13 @@ def offers_extras(db: Session, settings: Settings, login: Login, view: Any) -> d
 # ---------------------------------------------------------------- shared route helpers
 
 
-def _request_offer(db: Session, request: Request, offer_id: int) -> tuple[Offer, Tender, Insurer]:
-    """An offer of this (already authorised) request with its tender and insurer, else 404."""
-    offer = db.get(Offer, offer_id)
-    if offer is None or offer.request_id != request.id:
-        raise not_found()
+def _offer_parts(db: Session, offer: Offer) -> tuple[Tender, Insurer]:
+    """The tender and insurer of an offer that :data:`RequestOffer` checked already."""
     tender = db.get(Tender, offer.tender_id)
     insurer = db.get(Insurer, tender.insurer_id) if tender else None
     if tender is None or insurer is None:
         raise not_found()
-    return offer, tender, insurer
+    return tender, insurer
 
 
 def _section_redirect(request_id: int) -> RedirectResponse:
@@ -344,7 +345,8 @@ def _section_redirect(request_id: int) -> RedirectResponse:
 
 @router.post("/requests/{request_id}/offers/release")
 def release(
-    request_id: int,
+    request_id: PathId,
+    request: StaffRequest,
     http: HttpRequest,
     pages: PagesDep,
     db: SessionDep,
@@ -355,7 +357,6 @@ def release(
     offer_id: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI copies defaults
 ) -> Response:
     """"Freigeben": the ticked offers of this request, at once; the broker gets one email."""
-    request = load_request(db, login.user, request_id)
     account = db.get(Account, request.account_id)
     assert account is not None
 
@@ -461,10 +462,10 @@ def _render_edit(
 
 @router.get("/requests/{request_id}/offers/{offer_id}/edit")
 def edit_form(
-    request_id: int, offer_id: int, http: HttpRequest, pages: PagesDep, db: SessionDep, login: StaffLogin
+    request_id: PathId, request: StaffRequest, offer_id: PathId, offer: RequestOffer,
+    http: HttpRequest, pages: PagesDep, db: SessionDep, login: StaffLogin,
 ) -> Response:
-    request = load_request(db, login.user, request_id)
-    offer, tender, insurer = _request_offer(db, request, offer_id)
+    tender, insurer = _offer_parts(db, offer)
     page = _edit_page(db, request, offer, tender, insurer)
     blocked = _edit_blocker(request, offer, tender)
     return _render_edit(
@@ -475,8 +476,10 @@ def edit_form(
 
 @router.post("/requests/{request_id}/offers/{offer_id}/edit")
 def edit_submit(
-    request_id: int,
-    offer_id: int,
+    request_id: PathId,
+    request: StaffRequest,
+    offer_id: PathId,
+    offer: RequestOffer,
     http: HttpRequest,
     pages: PagesDep,
     db: SessionDep,
@@ -491,8 +494,7 @@ def edit_submit(
     limit (like the insurer's upload) and its CSRF token is checked right after
     parsing, with the same session token :data:`web.core.deps.CsrfLogin` compares.
     """
-    request = load_request(db, login.user, request_id)
-    offer, tender, insurer = _request_offer(db, request, offer_id)
+    tender, insurer = _offer_parts(db, offer)
     page = _edit_page(db, request, offer, tender, insurer)
     try:
         form = wait(read_offer_request(http, settings, login.csrf_token))
@@ -558,8 +560,10 @@ def edit_submit(
 
 @router.post("/requests/{request_id}/offers/{offer_id}/extension")
 def request_extension(
-    request_id: int,
-    offer_id: int,
+    request_id: PathId,
+    request: StaffRequest,
+    offer_id: PathId,
+    offer: RequestOffer,
     db: SessionDep,
     engine: EngineDep,
     settings: SettingsDep,
@@ -569,8 +573,7 @@ def request_extension(
 ) -> Response:
     """One click: the prepared "Könnten Sie die Gültigkeit Ihres Angebots
     verlängern?" goes into the insurer's thread, and the insurer is emailed."""
-    request = load_request(db, login.user, request_id)
-    offer, tender, insurer = _request_offer(db, request, offer_id)
+    tender, insurer = _offer_parts(db, offer)
     response = RedirectResponse(EXPIRING_PATH, status_code=303) if back == "ablaufend" else _section_redirect(
         request_id
     )
@@ -731,20 +734,22 @@ def _render_bind(
 
 @router.get("/requests/{request_id}/offers/{offer_id}/bind")
 def bind_confirm(
-    request_id: int, offer_id: int, http: HttpRequest, pages: PagesDep, db: SessionDep, login: CurrentLogin
+    request_id: PathId, request: VisibleRequest, offer_id: PathId, offer: RequestOffer,
+    http: HttpRequest, pages: PagesDep, db: SessionDep, login: CurrentLogin,
 ) -> Response:
     """The confirmation step: the terms once more, and one button."""
     if is_staff(login.user):
         raise forbidden()
-    request = load_request(db, login.user, request_id)
     page = _bind_page(db, login.user, request, offer_id)
     return _render_bind(http, pages, login, page, status_code=409 if page.refusal else 200)
 
 
 @router.post("/requests/{request_id}/offers/{offer_id}/bind")
 def bind(
-    request_id: int,
-    offer_id: int,
+    request_id: PathId,
+    request: VisibleRequest,
+    offer_id: PathId,
+    offer: RequestOffer,
     http: HttpRequest,
     pages: PagesDep,
     db: SessionDep,
@@ -757,7 +762,6 @@ def bind(
     clicks first); the loser of a race or a double click reads its German refusal."""
     if is_staff(login.user):
         raise forbidden()
-    request = load_request(db, login.user, request_id)
     page = _bind_page(db, login.user, request, offer_id)
     try:
         client = wait(temporal.get())
@@ -770,8 +774,7 @@ def bind(
         raise not_found() from None
     except (AlreadyBound, BindingError) as err:
         db.expire_all()
-        fresh = load_request(db, login.user, request_id)
-        return _render_bind(http, pages, login, _bind_page(db, login.user, fresh, offer_id), error=str(err),
+        return _render_bind(http, pages, login, _bind_page(db, login.user, request, offer_id), error=str(err),
                             status_code=409)
     response = _section_redirect(request_id)
     set_flash(response, settings, Flash("success", f"{text('bind.done')} {outcome.message_de}"))

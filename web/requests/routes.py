@@ -47,8 +47,17 @@ from tenderdesk.db.models import (
 from tenderdesk.states import AWAITING_INSURER, TenderStatus, is_terminal
 from web import live
 from web.core import i18n
-from web.core.access import STAFF_ROLES, broker_sees_offer, can_see_document, is_staff, load_request
-from web.core.deps import CurrentLogin, PagesDep, SessionDep, SettingsDep, StaffCsrfLogin
+from web.core.access import STAFF_ROLES, broker_sees_offer, can_see_document, is_staff
+from web.core.deps import (
+    CurrentLogin,
+    PagesDep,
+    PathId,
+    SessionDep,
+    SettingsDep,
+    StaffCsrfLogin,
+    StaffRequest,
+    VisibleRequest,
+)
 from web.core.flash import Flash, set_flash
 from web.core.forms import new_action_id
 from web.core.ids import parse_id
@@ -333,14 +342,14 @@ def render_request_page(
 
 @router.get("/requests/{request_id}")
 def request_page(
-    request_id: int,
+    request_id: PathId,
+    request: VisibleRequest,
     http: HttpRequest,
     pages: PagesDep,
     settings: SettingsDep,
     db: SessionDep,
     login: CurrentLogin,
 ) -> Response:
-    request = load_request(db, login.user, request_id)
     return render_request_page(http, pages, db, settings, login, request)
 
 
@@ -369,10 +378,10 @@ def _set_assignee(db: Session, request: Request, assignee: User, actor: User) ->
 
 @router.post("/requests/{request_id}/assign")
 def assign_to_me(
-    request_id: int, db: SessionDep, settings: SettingsDep, login: StaffCsrfLogin
+    request_id: PathId,
+    request: StaffRequest, db: SessionDep, settings: SettingsDep, login: StaffCsrfLogin
 ) -> Response:
     """"Zuweisen an mich": the logged-in backoffice user becomes Bearbeiter."""
-    request = load_request(db, login.user, request_id)
     response = detail_redirect(request_id)
     if request.status != RequestStatus.OPEN:
         set_flash(response, settings, Flash("error", i18n.t("request.not_open")))
@@ -387,7 +396,8 @@ def assign_to_me(
 
 @router.post("/requests/{request_id}/assignee")
 def reassign(
-    request_id: int,
+    request_id: PathId,
+    request: StaffRequest,
     http: HttpRequest,
     pages: PagesDep,
     db: SessionDep,
@@ -398,7 +408,6 @@ def reassign(
     """Bearbeiter ändern: any active backoffice user of the account. Anything
     else (another account's user, a broker, a deactivated user, junk) is refused
     with 422 and changes nothing."""
-    request = load_request(db, login.user, request_id)
     if request.status != RequestStatus.OPEN:
         return render_request_page(
             http, pages, db, settings, login, request, errors=[i18n.t("request.not_open")], status_code=409

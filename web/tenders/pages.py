@@ -17,7 +17,6 @@ from tenderdesk.db.models import (
     Tender,
 )
 from web.core import i18n
-from web.core.access import load_request, load_tender
 from web.core.flash import Flash
 from web.core.forms import new_action_id
 from web.core.sessions import Login
@@ -47,9 +46,7 @@ class TenderPage:
     blocked: str = ""
 
 
-def load_tender_page(db: Session, login: Login, request_id: int, tender_id: int) -> TenderPage:
-    request = load_request(db, login.user, request_id)
-    tender = load_tender(db, request, tender_id)
+def load_tender_page(db: Session, request: Request, tender: Tender) -> TenderPage:
     return TenderPage(request=request, tender=tender, insurer_name=insurer_name(db, tender))
 
 

@@ -31,14 +31,16 @@ from tenderdesk.db.models import (
     utcnow,
 )
 from web.core import i18n
-from web.core.access import load_request, load_tender
 from web.core.bridge import wait
 from web.core.deps import (
     PagesDep,
+    PathId,
+    RequestTender,
     SessionDep,
     SettingsDep,
     StaffCsrfLogin,
     StaffLogin,
+    StaffRequest,
     TemporalDep,
 )
 from web.core.errors import not_found
@@ -76,8 +78,10 @@ MAX_AHEAD = timedelta(days=366)
 
 @router.post("/requests/{request_id}/tenders/{tender_id}/actions/{action}")
 def tender_action(
-    request_id: int,
-    tender_id: int,
+    request_id: PathId,
+    request: StaffRequest,
+    tender_id: PathId,
+    tender: RequestTender,
     action: str,
     http: HttpRequest,
     pages: PagesDep,
@@ -89,8 +93,6 @@ def tender_action(
 ) -> Response:
     if action not in TENDER_ACTIONS:
         raise not_found()
-    request = load_request(db, login.user, request_id)
-    tender = load_tender(db, request, tender_id)
     if not ACTION_ID.match(action_id):
         return render_request_page(
             http, pages, db, settings, login, request, errors=[i18n.t("error.action_id")], status_code=422
@@ -201,17 +203,20 @@ def _render_schedule(
 
 @router.get("/requests/{request_id}/tenders/{tender_id}/schedule")
 def schedule_form(
-    request_id: int, tender_id: int, http: HttpRequest, pages: PagesDep, db: SessionDep, login: StaffLogin
+    request_id: PathId, request: StaffRequest, tender_id: PathId, tender: RequestTender,
+    http: HttpRequest, pages: PagesDep, db: SessionDep, login: StaffLogin,
 ) -> Response:
-    page = load_tender_page(db, login, request_id, tender_id)
+    page = load_tender_page(db, request, tender)
     page.blocked = blocked_reason(page, can_reschedule(page.tender), "schedule.not_possible")
     return _render_schedule(http, pages, login, page, 409 if page.blocked else 200)
 
 
 @router.post("/requests/{request_id}/tenders/{tender_id}/schedule")
 def schedule_submit(
-    request_id: int,
-    tender_id: int,
+    request_id: PathId,
+    request: StaffRequest,
+    tender_id: PathId,
+    tender: RequestTender,
     http: HttpRequest,
     pages: PagesDep,
     db: SessionDep,
@@ -222,7 +227,7 @@ def schedule_submit(
     deadline: Annotated[str, Form(max_length=40)] = "",
     next_reminder: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    page = load_tender_page(db, login, request_id, tender_id)
+    page = load_tender_page(db, request, tender)
     page.values = {"deadline": deadline, "next_reminder": next_reminder}
     page.blocked = blocked_reason(page, can_reschedule(page.tender), "schedule.not_possible")
     if page.blocked:

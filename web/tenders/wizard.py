@@ -53,15 +53,16 @@ from tenderdesk.mail.render import render_email
 from tenderdesk.mail.tender import MAX_ATTACHMENT_BYTES, fits_attachments, tender_context
 from tenderdesk.states import TenderStatus, is_terminal
 from web.core import i18n
-from web.core.access import load_request
 from web.core.bridge import wait
 from web.core.deps import (
     EngineDep,
     PagesDep,
+    PathId,
     SessionDep,
     SettingsDep,
     StaffCsrfLogin,
     StaffLogin,
+    StaffRequest,
     TemporalDep,
 )
 from web.core.downloads import safe_filename
@@ -402,10 +403,10 @@ def _render_preview(
 
 @router.get("/requests/{request_id}/tenders/new")
 def add_tenders_form(
-    request_id: int, http: HttpRequest, pages: PagesDep, db: SessionDep, settings: SettingsDep,
+    request_id: PathId,
+    request: StaffRequest, http: HttpRequest, pages: PagesDep, db: SessionDep, settings: SettingsDep,
     login: StaffLogin,
 ) -> Response:
-    request = load_request(db, login.user, request_id)
     if request.status != RequestStatus.OPEN:
         return _render_picker(
             http, pages, db, settings, login, request, errors=[i18n.t("request.not_open")], status_code=409
@@ -415,11 +416,11 @@ def add_tenders_form(
 
 @router.post("/requests/{request_id}/tenders/new")
 def add_tenders_back(
-    request_id: int, http: HttpRequest, pages: PagesDep, db: SessionDep, settings: SettingsDep,
+    request_id: PathId,
+    request: StaffRequest, http: HttpRequest, pages: PagesDep, db: SessionDep, settings: SettingsDep,
     login: StaffCsrfLogin,
 ) -> Response:
     """"Zurück" from the email step: step 1 again with everything chosen so far."""
-    request = load_request(db, login.user, request_id)
     inp = read_wizard(wait(http.form()))
     if inp.malformed:
         inp = WizardInput()
@@ -490,7 +491,8 @@ def _store_documents(
 
 @router.post("/requests/{request_id}/tenders/preview")
 def add_tenders_preview(
-    request_id: int,
+    request_id: PathId,
+    request: StaffRequest,
     http: HttpRequest,
     pages: PagesDep,
     db: SessionDep,
@@ -501,7 +503,6 @@ def add_tenders_preview(
     """Step 1 → step 2: check the choices, store new documents, show the emails.
     The form may carry files, so it is parsed here under a size limit (and its
     CSRF token checked here) instead of by the usual dependency."""
-    request = load_request(db, login.user, request_id)
     try:
         form = wait(read_upload_form(
             http, settings, login.csrf_token, max_fields=MAX_FIELDS, max_files=MAX_FILES
@@ -554,7 +555,8 @@ def add_tenders_preview(
 
 @router.post("/requests/{request_id}/tenders")
 def add_tenders_submit(
-    request_id: int,
+    request_id: PathId,
+    request: StaffRequest,
     http: HttpRequest,
     pages: PagesDep,
     db: SessionDep,
@@ -566,7 +568,6 @@ def add_tenders_submit(
     """Start one tender workflow per chosen insurer, each with its own note and
     the chosen documents. Also takes the plain form (insurers and one
     ``email_note``) without the wizard's steps."""
-    request = load_request(db, login.user, request_id)
     form = wait(http.form())
     inp = read_wizard(form)
     from_preview = form.get("step") == "preview"
