@@ -30,6 +30,15 @@ class PageError(Exception):
         self.key = key
 
 
+class ActionRefused(Exception):
+    """A user's action did not happen: the workflow refused it, or Temporal could
+    not be reached. ``str(err)`` is the reason for the page, ``status_code`` the
+    answer's status. Routes that show the reason at a form catch this one type;
+    anything uncaught becomes an error page with the reason (one handler)."""
+
+    status_code = 409
+
+
 class LoginRequired(Exception):
     """No valid session: send the browser to the login page and back afterwards."""
 
@@ -68,6 +77,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PageError)
     async def _page_error(request: Request, exc: PageError) -> Response:
         return error_page(request, exc.status_code, i18n.t(exc.key))
+
+    @app.exception_handler(ActionRefused)
+    async def _action_refused(request: Request, exc: ActionRefused) -> Response:
+        return error_page(request, exc.status_code, str(exc))
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:

@@ -16,6 +16,8 @@ from typing import Any
 from temporalio.client import Client
 
 from tenderdesk.config import Settings
+from web.core import i18n
+from web.core.errors import ActionRefused
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +25,13 @@ log = logging.getLogger(__name__)
 TemporalClientFactory = Callable[[], Awaitable[Client] | Client]
 
 
-class TemporalUnavailable(Exception):
-    """Temporal could not be reached; the page says so in German."""
+class TemporalUnavailable(ActionRefused):
+    """Temporal could not be reached: nothing was done, try again shortly."""
+
+    status_code = 503
+
+    def __str__(self) -> str:
+        return i18n.t("error.temporal_unavailable")
 
 
 def default_factory(settings: Settings) -> TemporalClientFactory:

@@ -90,7 +90,7 @@ from web.core.deps import (
     TemporalDep,
 )
 from web.core.downloads import document_response
-from web.core.errors import not_found
+from web.core.errors import ActionRefused, not_found
 from web.core.flash import Flash, set_flash
 from web.core.forms import ACTION_ID, BERLIN, new_action_id
 from web.core.sessions import Login
@@ -517,12 +517,9 @@ def post_decline(
     try:
         client = wait(temporal.get())
         result = wait(decline(client, engine, ctx.tender, reason=text, action_id=action_id))
-    except TemporalUnavailable:
-        state.errors["decline"] = [i18n.t("error.temporal_unavailable")]
-        return _rerender(pages, http, db, settings, token, ctx, state, 503)
-    except TenderActionError as err:
+    except ActionRefused as err:
         state.errors["decline"] = [str(err)]
-        return _rerender(pages, http, db, settings, token, ctx, state, 422)
+        return _rerender(pages, http, db, settings, token, ctx, state, err.status_code)
     return _done(settings, token, result.message_de, "")
 
 

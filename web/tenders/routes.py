@@ -43,7 +43,7 @@ from web.core.deps import (
     StaffRequest,
     TemporalDep,
 )
-from web.core.errors import not_found
+from web.core.errors import ActionRefused, not_found
 from web.core.flash import Flash, set_flash
 from web.core.forms import ACTION_ID, BERLIN, FormValueError, date_input_value, end_of_day_utc, parse_date, today_berlin
 from web.core.sessions import Login
@@ -245,12 +245,9 @@ def schedule_submit(
             client, page.tender, deadline_at=change.deadline_at, next_reminder_at=change.next_reminder_at,
             user_id=login.user.id, action_id=action_id,
         ))
-    except TemporalUnavailable:
-        page.errors = [i18n.t("error.temporal_unavailable")]
-        return _render_schedule(http, pages, login, page, 503)
-    except TenderActionError as err:
+    except ActionRefused as err:
         page.errors = [str(err)]
-        return _render_schedule(http, pages, login, page, 409)
+        return _render_schedule(http, pages, login, page, err.status_code)
     parts = []
     if change.deadline_at:
         parts.append(f"Antwortfrist {fmt_date(change.deadline_at)}")

@@ -56,6 +56,7 @@ from tenderdesk.db.models import (
 )
 from tenderdesk.ids import tender_workflow_id
 from tenderdesk.states import TERMINAL, TenderStatus
+from web.core.errors import ActionRefused
 from web.core.forms import new_action_id
 from workflows import INSURER_ID, REQUEST_ID, TENDER_STATUS
 
@@ -65,8 +66,8 @@ log = logging.getLogger(__name__)
 STALE_FORM_DE = "Das Formular ist veraltet. Bitte laden Sie die Seite neu."
 
 
-class TenderActionError(Exception):
-    """An action was refused; ``str(err)`` is a German sentence for the user."""
+class TenderActionError(ActionRefused):
+    """The tender workflow (or a rule in front of it) refused the action."""
 
 
 @dataclass

@@ -66,11 +66,11 @@ from web.core.deps import (
     TemporalDep,
 )
 from web.core.downloads import safe_filename
+from web.core.errors import ActionRefused
 from web.core.flash import Flash, set_flash
 from web.core.ids import parse_id
 from web.core.sessions import Login
 from web.core.templating import Pages
-from web.core.temporal import TemporalUnavailable
 from web.core.uploads import (
     DOCUMENT_TYPES,
     DOCUMENT_TYPES_DE,
@@ -85,7 +85,7 @@ from web.core.uploads import (
     store_staged,
 )
 from web.requests import detail_redirect
-from web.tenders.service import TenderActionError, start_tenders, tender_refusal
+from web.tenders.service import start_tenders, tender_refusal
 
 router = APIRouter(tags=["tenders"])
 
@@ -598,10 +598,8 @@ def add_tenders_submit(
             document_ids=inp.document_ids if inp.documents_chosen else None,
             id_prefix=settings.workflow_id_prefix,
         ))
-    except TemporalUnavailable:
-        return again([i18n.t("error.temporal_unavailable")], 503)
-    except TenderActionError as err:
-        return again([str(err)], 422)
+    except ActionRefused as err:
+        return again([str(err)], err.status_code)
     refusals = list(outcome.refused.values())
     if not outcome.started:
         return again(refusals, 409)
