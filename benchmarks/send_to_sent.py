@@ -34,7 +34,7 @@ from tenderdesk.db.models import Tender
 from tenderdesk.dev.devstack import temporal_dev_command
 from tenderdesk.states import TenderStatus
 from tests.factories import make_world
-from web.tenders.service import start_tenders
+from web.tenders.start import start_tenders
 
 
 def free_port() -> int:

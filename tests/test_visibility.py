@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from temporalio.api.common.v1 import Payload
 
-import web.tenders.service
+import web.tenders.start
 from tenderdesk.contracts import Action, ActionResult, QuestionAction
 from tenderdesk.db.models import AuditEvent, Broker, Message, Offer, Party, Policyholder, Tender
 from tenderdesk.states import TenderStatus
@@ -37,9 +37,9 @@ from web.tenders.service import (
     decline,
     new_action_id,
     send_action,
-    start_tenders,
     submit_offer,
 )
+from web.tenders.start import start_tenders
 
 from .conftest import Running, SmtpServer
 from .factories import World, make_world
@@ -227,7 +227,7 @@ async def test_second_open_tender_for_same_insurer_is_refused(
 ) -> None:
     world, [tender] = await sent_tenders(dev)
 
-    async def start_again() -> web.tenders.service.StartOutcome:
+    async def start_again() -> web.tenders.start.StartOutcome:
         return await start_tenders(
             client=dev.client, engine=dev.engine, task_queue=dev.task_queue,
             request_id=world.request_id, insurer_ids=[tender.insurer_id],
@@ -240,7 +240,7 @@ async def test_second_open_tender_for_same_insurer_is_refused(
 
     # Two web processes may both pass the database check; Temporal's ID conflict
     # policy refuses the second, and its Tender row is removed again.
-    monkeypatch.setattr(web.tenders.service, "open_tender_insurers", lambda session, request_id: set())
+    monkeypatch.setattr(web.tenders.start, "open_tender_insurers", lambda session, request_id: set())
     outcome = await start_again()
     assert outcome.started == []
     assert outcome.refused == {

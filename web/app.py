@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from tenderdesk.config import Settings, get_settings
 from tenderdesk.db.engine import get_engine
+from web.auth import reset
 from web.auth import routes as auth
 from web.auth.throttle import LoginThrottle
 from web.core import i18n
@@ -36,7 +37,7 @@ from web.help import routes as contact
 from web.insurer import routes as insurer_link
 from web.live import routes as live
 from web.messages import routes as messages_ui
-from web.offers import add_offer
+from web.offers import add_offer, bind, expiring, views
 from web.offers import routes as offers_ui
 from web.requests import routes as requests
 from web.tenders import routes as tender_actions
@@ -74,7 +75,7 @@ def create_app(
     app.state.temporal = TemporalConnector(temporal_client_factory or default_factory(settings))
     # The request page's feature sections (Nachrichten, Angebote), wired here so
     # web.requests needs to know neither feature.
-    app.state.request_sections = [messages_ui.messaging_extras, offers_ui.offers_extras]
+    app.state.request_sections = [messages_ui.messaging_extras, views.offers_extras]
 
     app.add_middleware(BodySizeLimitMiddleware, upload_max_bytes=5 * settings.max_upload_bytes + 1024 * 1024)
     app.add_middleware(i18n.LocaleMiddleware)
@@ -84,8 +85,8 @@ def create_app(
     install_error_handlers(app)
     insurer_link.install_link_errors(app)
     for module in (
-        auth, dashboard, requests, tender_actions, add_tenders, documents, insurer_link, contact, live,
-        messages_ui, offers_ui, add_offer,
+        auth, reset, dashboard, requests, tender_actions, add_tenders, documents, insurer_link, contact, live,
+        messages_ui, offers_ui, add_offer, expiring, bind,
     ):
         app.include_router(module.router)
     install_token_redaction()

@@ -48,7 +48,7 @@ from tenderdesk.security.tokens import hash_token, new_token
 from tenderdesk.states import TenderStatus
 from web.app import create_app
 from web.core.temporal import TemporalClientFactory
-from web.tenders.service import start_tenders
+from web.tenders.start import start_tenders
 
 from ..conftest import Running, SmtpServer, _running
 from ..conftest import eventually as eventually  # re-exported for the web tests
@@ -181,7 +181,7 @@ def tender_row(engine: Engine, tender_id: int | None) -> Tender:
 async def started_tender(
     run: Running, request: Request, *, insurer_skip: int = 0, status: TenderStatus = TenderStatus.SENT
 ) -> Tender:
-    """A tender started the way the web starts it (``web.tenders.service.start_tenders``),
+    """A tender started the way the web starts it (``web.tenders.start.start_tenders``),
     once the worker has projected ``status`` (by default: the email went out)."""
     insurer = tenderable_insurer(run.engine, request, skip=insurer_skip)
     outcome = await start_tenders(

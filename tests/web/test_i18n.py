@@ -21,7 +21,7 @@ from markupsafe import Markup
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-import web.offers.routes as offers_ui
+import web.offers.views as offers_ui
 from tenderdesk.db.engine import session_scope
 from tenderdesk.db.models import DocumentKind, EmailStatus, Party, User
 from tenderdesk.states import TenderStatus

@@ -35,7 +35,7 @@ from tenderdesk.states import TenderStatus
 from web.app import create_app
 from web.core.sessions import cookie_name, start_session
 from web.offers.release import RELEASE_EMAIL_KIND
-from web.offers.routes import extension_action_id
+from web.offers.views import extension_action_id
 
 from ..binding.helpers import (
     BROKER_EMAIL,

@@ -245,7 +245,7 @@ def test_every_message_key_used_in_web_exists() -> None:
     assert used, "the scan found nothing"
     assert used <= set(i18n.MESSAGES["de"]), used - set(i18n.MESSAGES["de"])
     from web.dashboard.query import COLUMNS, TABS
-    from web.requests.routes import TENDER_ACTIONS
+    from web.requests.views import TENDER_ACTIONS
 
     keys = {f"column.{c}" for c in COLUMNS} | {f"tab.{t}" for t in TABS}
     keys |= {f"action.{a}" for a in TENDER_ACTIONS}

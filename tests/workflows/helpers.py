@@ -12,7 +12,7 @@ from temporalio.client import WorkflowHandle
 from tenderdesk.contracts import TenderSnapshot
 from tenderdesk.db.models import Tender
 from tenderdesk.states import TenderStatus
-from web.tenders.service import start_tenders
+from web.tenders.start import start_tenders
 
 from ..conftest import Running
 from ..factories import World

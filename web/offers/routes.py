@@ -26,42 +26,31 @@ forms, and turns their German refusals into pages.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Annotated, Any
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
 
 from fastapi import APIRouter, Form
 from sqlmodel import Session, col, select
 from starlette.requests import Request as HttpRequest
 from starlette.responses import RedirectResponse, Response
 
-from tenderdesk.config import Settings
 from tenderdesk.db.models import (
     Account,
-    Binding,
     Document,
-    DocumentKind,
     Insurer,
-    Message,
     Offer,
     Party,
-    Policyholder,
     Product,
     Request,
     RequestStatus,
     Tender,
-    User,
     utcnow,
 )
-from tenderdesk.states import TenderStatus, is_terminal
 from web.core import i18n
-from web.core.access import is_staff
 from web.core.bridge import wait
 from web.core.deps import (
-    CsrfLogin,
-    CurrentLogin,
     EngineDep,
     PagesDep,
     PathId,
@@ -72,26 +61,17 @@ from web.core.deps import (
     StaffLogin,
     StaffRequest,
     TemporalDep,
-    VisibleRequest,
 )
-from web.core.errors import forbidden, not_found
+from web.core.errors import not_found
 from web.core.flash import Flash, set_flash
 from web.core.forms import new_action_id, today_berlin
 from web.core.ids import parse_id
 from web.core.sessions import Login
-from web.core.templating import Pages, fmt_date, fmt_eur, fmt_eur_input
+from web.core.templating import Pages, fmt_eur_input
 from web.core.temporal import TemporalUnavailable
 from web.core.uploads import size_mb
-from web.messages import MessagingError, MessagingNotFound, insurer_thread_id, post_message
 from web.offers.binding import (
-    AlreadyBound,
-    BindingError,
-    BindingNotAllowed,
-    OfferChoice,
-    bind_offer,
-    broker_owns,
     is_expired,
-    offer_choices,
 )
 from web.offers.forms import (
     MAX_NOTES_CHARS,
@@ -103,9 +83,9 @@ from web.offers.forms import (
     stage_offer_pdf,
     submit_uploaded_offer,
 )
-from web.offers.release import ExpiringOffer, ReleaseError, ReleaseNotAllowed, auto_release_quietly
-from web.offers.release import expiring_offers as expiring_offers_of
+from web.offers.release import ReleaseError, ReleaseNotAllowed, auto_release_quietly
 from web.offers.release import release_offers as release_offers_service
+from web.offers.views import EDITABLE, aware, text
 from web.requests import detail_redirect, render_request_page
 from web.tenders import TenderActionError
 
@@ -114,220 +94,12 @@ router = APIRouter(tags=["offers"])
 #: The early-warning list; the dashboard's navigation links here.
 EXPIRING_PATH = "/angebote/ablaufend"
 SECTION_ANCHOR = "#angebote"
-#: Tender states whose offer the pencil may change (the workflow's ``edit_offer`` rule).
-EDITABLE = frozenset({TenderStatus.OFFERED, TenderStatus.OFFER_EXPIRED})
-
-
-def text(key: str, **params: object) -> str:
-    """A sentence of this module in the request's language (``offers.*`` in :mod:`web.core.i18n`)."""
-    value = i18n.t(f"offers.{key}")
-    return value.format(**params) if params else value
-
-
-def extension_action_id(offer_id: int) -> str:
-    """One extension request per offer version: a second click (or a second
-    colleague) gets the first message back and nothing is sent twice. After an
-    edit the new offer row may be asked about again."""
-    return f"verlaengerung-angebot-{offer_id}"
-
-
-def extension_text(request: Request, product: Product, account: Account, offer: Offer, *, expired: bool) -> str:
-    """The prepared message of the guide's procedure for expired offers."""
-    when = (
-        f"ist am {fmt_date(offer.valid_until)} abgelaufen"
-        if expired
-        else f"ist nur noch bis zum {fmt_date(offer.valid_until)} gültig"
-    )
-    return (
-        "Sehr geehrte Damen und Herren,\n\n"
-        f"Ihr Angebot zur Anfrage {request.number} ({product.name}) über eine Jahresprämie von "
-        f"{fmt_eur(offer.premium_cents)} {when}. Könnten Sie die Gültigkeit Ihres Angebots verlängern? "
-        "Bitte nennen Sie uns das neue Gültigkeitsdatum; wir passen das Angebot dann für Sie an.\n\n"
-        f"Vielen Dank und freundliche Grüße\nIhr Backoffice {account.name}"
-    )
-
-
-# ---------------------------------------------------------------- page model
-
-
-@dataclass
-class StaffOfferRow:
-    """One line of the backoffice's "Angebote" table."""
-
-    offer: Offer
-    tender: Tender
-    insurer: Insurer
-    document: Document | None
-    expired: bool
-    #: Ends within the account's warning days (and is not expired yet).
-    expiring: bool
-    can_release: bool
-    can_edit: bool
-    can_request_extension: bool
-    #: When the prepared extension message went to the insurer, if it did.
-    extension_requested_at: datetime | None
-    released_by: str = ""
-    #: The offer the request was bound with.
-    bound: bool = False
-
-    @property
-    def released(self) -> bool:
-        return self.offer.released_at is not None
-
-
-@dataclass
-class BindingView:
-    """The request's Abschluss, as everyone sees it."""
-
-    binding: Binding
-    offer: Offer
-    insurer: Insurer
-    bound_by: str
-    cover_note: Document | None
-
-
-@dataclass
-class OffersSection:
-    staff: bool
-    open: bool
-    need_release: bool
-    warning_days: int
-    rows: list[StaffOfferRow] = field(default_factory=list)
-    choices: list[OfferChoice] = field(default_factory=list)
-    binding: BindingView | None = None
-    #: The broker may bind here (his own request); False for staff and others.
-    broker_may_bind: bool = False
-    cheapest_offer_id: int | None = None
-
-    @property
-    def releasable(self) -> bool:
-        return any(row.can_release for row in self.rows)
-
-
-def _extension_times(db: Session, offer_ids: Sequence[int]) -> dict[int, datetime]:
-    if not offer_ids:
-        return {}
-    wanted = {extension_action_id(i): i for i in offer_ids}
-    rows = db.exec(
-        select(Message.action_id, Message.created_at)
-        .where(col(Message.action_id).in_(list(wanted)))
-        .where(col(Message.visible).is_(True))
-    ).all()
-    return {wanted[action_id]: created_at for action_id, created_at in rows}
-
-
-def _user_names(db: Session, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    return {u.id: u.name for u in db.exec(select(User).where(col(User.id).in_(ids))).all() if u.id is not None}
-
-
-def staff_rows(
-    db: Session, request: Request, account: Account, *, bound_offer_id: int | None = None, now: datetime | None = None
-) -> list[StaffOfferRow]:
-    """Every active offer of the request, cheapest first, with what the backoffice
-    may do with it. Once the request is closed, validity no longer matters and
-    nothing is offered but the record."""
-    now = now or utcnow()
-    horizon = now + timedelta(days=account.expiry_warning_days)
-    is_open = request.status == RequestStatus.OPEN
-    rows = db.exec(
-        select(Offer, Tender, Insurer)
-        .join(Tender, col(Tender.id) == col(Offer.tender_id))
-        .join(Insurer, col(Insurer.id) == col(Tender.insurer_id))
-        .where(Offer.request_id == request.id)
-        .where(col(Offer.active).is_(True))
-        .order_by(col(Offer.premium_cents), col(Offer.id))
-    ).all()
-    offer_ids = [offer.id for offer, _, _ in rows if offer.id is not None]
-    extensions = _extension_times(db, offer_ids)
-    names = _user_names(db, {offer.released_by_id for offer, _, _ in rows if offer.released_by_id is not None})
-    result = []
-    for offer, tender, insurer in rows:
-        assert offer.id is not None
-        expired = is_open and is_expired(tender, offer, now)
-        editable = is_open and tender.status in EDITABLE
-        expiring = is_open and not expired and _aware(offer.valid_until) <= horizon
-        result.append(
-            StaffOfferRow(
-                offer=offer,
-                tender=tender,
-                insurer=insurer,
-                document=db.get(Document, offer.document_id) if offer.document_id else None,
-                expired=expired,
-                expiring=expiring,
-                can_release=(
-                    is_open and account.offers_need_release and offer.released_at is None
-                    and not expired and not is_terminal(tender.status)
-                ),
-                can_edit=editable,
-                can_request_extension=editable and (expired or expiring),
-                extension_requested_at=extensions.get(offer.id),
-                released_by=names.get(offer.released_by_id, "") if offer.released_by_id else "",
-                bound=offer.id == bound_offer_id,
-            )
-        )
-    return result
-
-
-def _aware(value: datetime) -> datetime:
-    aware = value
-    assert aware is not None
-    return aware
-
-
-def binding_view(db: Session, request_id: int) -> BindingView | None:
-    binding = db.exec(select(Binding).where(Binding.request_id == request_id)).first()
-    if binding is None:
-        return None
-    offer = db.get(Offer, binding.offer_id)
-    tender = db.get(Tender, binding.tender_id)
-    insurer = db.get(Insurer, tender.insurer_id) if tender else None
-    bound_by = db.get(User, binding.bound_by_id)
-    assert offer is not None and insurer is not None
-    cover_note = db.get(Document, binding.cover_note_document_id) if binding.cover_note_document_id else None
-    return BindingView(
-        binding=binding, offer=offer, insurer=insurer, bound_by=bound_by.name if bound_by else "",
-        cover_note=cover_note if cover_note is not None and cover_note.kind == DocumentKind.COVER_NOTE else None,
-    )
-
-
-def load_offers_section(db: Session, user: User, request: Request, account: Account) -> OffersSection:
-    """What the section shows: the backoffice gets every active offer with its
-    actions, a broker only what :func:`web.offers.binding.offer_choices` lets him see."""
-    assert request.id is not None
-    staff = is_staff(user)
-    section = OffersSection(
-        staff=staff,
-        open=request.status == RequestStatus.OPEN,
-        need_release=account.offers_need_release,
-        warning_days=account.expiry_warning_days,
-        binding=binding_view(db, request.id),
-    )
-    bound_offer_id = section.binding.offer.id if section.binding else None
-    if staff:
-        section.rows = staff_rows(db, request, account, bound_offer_id=bound_offer_id)
-    else:
-        # The bound offer first, then what can still be compared: valid offers, cheapest first.
-        section.choices = sorted(
-            offer_choices(db, request.id), key=lambda c: (not c.bound, c.expired, c.offer.premium_cents)
-        )
-        section.broker_may_bind = broker_owns(user, request)
-        bindable = [c for c in section.choices if c.can_bind]
-        if len(bindable) > 1:
-            section.cheapest_offer_id = min(bindable, key=lambda c: c.offer.premium_cents).offer.id
-    return section
-
-
-def offers_extras(db: Session, settings: Settings, login: Login, view: Any) -> dict[str, Any]:
-    """The "Angebote" section of the request page (``templates/offers/_offers.html``)."""
-    return {"offers": load_offers_section(db, login.user, view.request, view.account)}
 
 
 # ---------------------------------------------------------------- shared route helpers
 
 
-def _offer_parts(db: Session, offer: Offer) -> tuple[Tender, Insurer]:
+def offer_parts(db: Session, offer: Offer) -> tuple[Tender, Insurer]:
     """The tender and insurer of an offer that :data:`RequestOffer` checked already."""
     tender = db.get(Tender, offer.tender_id)
     insurer = db.get(Insurer, tender.insurer_id) if tender else None
@@ -336,7 +108,7 @@ def _offer_parts(db: Session, offer: Offer) -> tuple[Tender, Insurer]:
     return tender, insurer
 
 
-def _section_redirect(request_id: int) -> RedirectResponse:
+def section_redirect(request_id: int) -> RedirectResponse:
     return detail_redirect(request_id, SECTION_ANCHOR)
 
 
@@ -385,7 +157,7 @@ def release(
         raise not_found() from None
     except ReleaseError as err:
         return refuse(str(err), 409)
-    response = _section_redirect(request_id)
+    response = section_redirect(request_id)
     set_flash(response, settings, Flash("success" if outcome.released_offer_ids else "info", outcome.message_de))
     return response
 
@@ -416,7 +188,7 @@ def _edit_page(db: Session, request: Request, offer: Offer, tender: Tender, insu
     )
 
 
-def _edit_blocker(request: Request, offer: Offer, tender: Tender) -> str | None:
+def edit_blocker(request: Request, offer: Offer, tender: Tender) -> str | None:
     """Why the pencil cannot change this offer now (German), or None."""
     if request.status != RequestStatus.OPEN:
         return i18n.t("request.not_open")
@@ -431,7 +203,7 @@ def _current_values(offer: Offer) -> dict[str, str]:
     return {
         "premium": fmt_eur_input(offer.premium_cents),
         "sum_insured": fmt_eur_input(offer.sum_insured_cents),
-        "valid_until": today_berlin(_aware(offer.valid_until)).isoformat(),
+        "valid_until": today_berlin(aware(offer.valid_until)).isoformat(),
         "notes": offer.conditions_note,
     }
 
@@ -465,9 +237,9 @@ def edit_form(
     request_id: PathId, request: StaffRequest, offer_id: PathId, offer: RequestOffer,
     http: HttpRequest, pages: PagesDep, db: SessionDep, login: StaffLogin,
 ) -> Response:
-    tender, insurer = _offer_parts(db, offer)
+    tender, insurer = offer_parts(db, offer)
     page = _edit_page(db, request, offer, tender, insurer)
-    blocked = _edit_blocker(request, offer, tender)
+    blocked = edit_blocker(request, offer, tender)
     return _render_edit(
         http, pages, login, page, values=_current_values(offer), action_id=new_action_id(),
         blocked=blocked, status_code=409 if blocked else 200,
@@ -494,7 +266,7 @@ def edit_submit(
     limit (like the insurer's upload) and its CSRF token is checked right after
     parsing, with the same session token :data:`web.core.deps.CsrfLogin` compares.
     """
-    tender, insurer = _offer_parts(db, offer)
+    tender, insurer = offer_parts(db, offer)
     page = _edit_page(db, request, offer, tender, insurer)
     try:
         form = wait(read_offer_request(http, settings, login.csrf_token))
@@ -510,10 +282,10 @@ def edit_submit(
                                 errors=[i18n.t("error.action_id")], status_code=422)
         repeat = db.exec(select(Offer).where(Offer.action_id == action_id)).first()
         if repeat is not None and repeat.active:
-            response = _section_redirect(request_id)
+            response = section_redirect(request_id)
             set_flash(response, settings, Flash("info", text("offer.edited_again")))
             return response
-        blocked = _edit_blocker(request, offer, tender)
+        blocked = edit_blocker(request, offer, tender)
         if blocked:
             return _render_edit(http, pages, login, page, values=values, action_id=action_id,
                                 blocked=blocked, status_code=409)
@@ -545,7 +317,7 @@ def edit_submit(
                                 errors=[str(err)], status_code=422)
         assert tender.id is not None
         wait(auto_release_quietly(engine=engine, client=client, settings=settings, tender_id=tender.id))
-        response = _section_redirect(request_id)
+        response = section_redirect(request_id)
         key = "offer.edited_release" if page.account.offers_need_release else "offer.edited_visible"
         set_flash(response, settings, Flash("success", text(key)))
         return response
@@ -554,234 +326,3 @@ def edit_submit(
             pdf.discard()
         wait(form.close())
 
-
-# ---------------------------------------------------------------- Verlängerung anfragen
-
-
-@router.post("/requests/{request_id}/offers/{offer_id}/extension")
-def request_extension(
-    request_id: PathId,
-    request: StaffRequest,
-    offer_id: PathId,
-    offer: RequestOffer,
-    db: SessionDep,
-    engine: EngineDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
-    login: StaffCsrfLogin,
-    back: Annotated[str, Form(max_length=20)] = "",
-) -> Response:
-    """One click: the prepared "Könnten Sie die Gültigkeit Ihres Angebots
-    verlängern?" goes into the insurer's thread, and the insurer is emailed."""
-    tender, insurer = _offer_parts(db, offer)
-    response = RedirectResponse(EXPIRING_PATH, status_code=303) if back == "ablaufend" else _section_redirect(
-        request_id
-    )
-    if _edit_blocker(request, offer, tender) is not None:
-        set_flash(response, settings, Flash("error", text("extension.not_possible")))
-        return response
-    account = db.get(Account, request.account_id)
-    product = db.get(Product, request.product_id)
-    assert account is not None and product is not None and tender.id is not None and offer.id is not None
-    body = extension_text(request, product, account, offer, expired=is_expired(tender, offer, utcnow()))
-    try:
-        client = wait(temporal.get())
-        thread_id = wait(asyncio.to_thread(insurer_thread_id, engine, tender.id))
-        result = wait(post_message(
-            engine=engine, client=client, settings=settings, thread_id=thread_id, author=Party.BACKOFFICE,
-            user=login.user, tender=None, body=body, action_id=extension_action_id(offer.id),
-        ))
-    except TemporalUnavailable:
-        set_flash(response, settings, Flash("error", i18n.t("error.temporal_unavailable")))
-        return response
-    except MessagingNotFound:
-        raise not_found() from None
-    except MessagingError as err:
-        set_flash(response, settings, Flash("error", str(err)))
-        return response
-    key = "extension.sent" if result.created else "extension.again"
-    set_flash(response, settings, Flash("success" if result.created else "info", text(key, insurer=insurer.name)))
-    return response
-
-
-# ---------------------------------------------------------------- Frühwarnung
-
-
-@dataclass
-class ExpiryRow(ExpiringOffer):
-    """One line of ``/angebote/ablaufend``: the release module's early-warning
-    line (also for offers already expired, with ``days_left`` 0) and what the
-    table shows besides."""
-
-    product: str
-    policyholder: str
-    expired: bool
-    extension_requested_at: datetime | None
-
-
-def _already_expired(db: Session, account_id: int) -> list[tuple[Offer, Tender, Request, Insurer]]:
-    """Expired offers of open requests: the ones the guide's procedure is about."""
-    rows = db.exec(
-        select(Offer, Tender, Request, Insurer)
-        .join(Tender, col(Tender.id) == col(Offer.tender_id))
-        .join(Request, col(Request.id) == col(Offer.request_id))
-        .join(Insurer, col(Insurer.id) == col(Tender.insurer_id))
-        .where(Request.account_id == account_id)
-        .where(Request.status == RequestStatus.OPEN)
-        .where(col(Offer.active).is_(True))
-        .where(Tender.status == TenderStatus.OFFER_EXPIRED)
-        .order_by(col(Offer.valid_until), col(Offer.id))
-    ).all()
-    return [(offer, tender, request, insurer) for offer, tender, request, insurer in rows]
-
-
-def expiry_rows(db: Session, account_id: int) -> tuple[list[ExpiryRow], list[ExpiryRow]]:
-    """(expiring soon, already expired) for the early-warning page."""
-    soon: list[ExpiringOffer] = expiring_offers_of(db, account_id)
-    expired = _already_expired(db, account_id)
-    requests = {item.request.id: item.request for item in soon} | {r.id: r for _, _, r, _ in expired}
-    products = {p.id: p.name for p in db.exec(select(Product)).all()}
-    holder_ids = {r.policyholder_id for r in requests.values()}
-    holders = {
-        h.id: h.name for h in db.exec(select(Policyholder).where(col(Policyholder.id).in_(holder_ids))).all()
-    } if holder_ids else {}
-    extensions = _extension_times(
-        db, [item.offer.id for item in soon if item.offer.id] + [o.id for o, _, _, _ in expired if o.id]
-    )
-
-    def row(offer: Offer, tender: Tender, request: Request, insurer: Insurer, days_left: int, gone: bool) -> ExpiryRow:
-        return ExpiryRow(
-            offer=offer, tender=tender, request=request, insurer=insurer,
-            product=products.get(request.product_id, ""), policyholder=holders.get(request.policyholder_id, ""),
-            expired=gone, days_left=days_left,
-            extension_requested_at=extensions.get(offer.id) if offer.id is not None else None,
-        )
-
-    return (
-        [row(i.offer, i.tender, i.request, i.insurer, i.days_left, False) for i in soon],
-        [row(o, t, r, i, 0, True) for o, t, r, i in expired],
-    )
-
-
-@router.get(EXPIRING_PATH)
-def expiring_page(http: HttpRequest, pages: PagesDep, db: SessionDep, login: StaffLogin) -> Response:
-    """Frühwarnung: offers that run out within the account's ``expiry_warning_days``,
-    and the ones that already did, each with the one-click extension request."""
-    account = db.get(Account, login.user.account_id)
-    assert account is not None
-    soon, expired = expiry_rows(db, login.user.account_id)
-    return pages.render(
-        http,
-        "offers/expiring.html",
-        {
-            "soon": soon,
-            "expired": expired,
-            "warning_days": account.expiry_warning_days,
-            "nav": "ablaufend",
-            "page_title": "Ablaufende Angebote",
-        },
-        login=login,
-    )
-
-
-# ---------------------------------------------------------------- Abschluss (broker)
-
-
-@dataclass
-class BindPage:
-    request: Request
-    product: Product
-    policyholder: Policyholder
-    choice: OfferChoice
-    #: Why binding is refused now (German), or None.
-    refusal: str | None
-
-
-def _bind_page(db: Session, user: User, request: Request, offer_id: int) -> BindPage:
-    """The offer as the broker's comparison shows it, or 404 for anything he may not see."""
-    if is_staff(user):
-        raise forbidden()
-    if not broker_owns(user, request):
-        raise not_found()
-    assert request.id is not None
-    choice = next((c for c in offer_choices(db, request.id) if c.offer.id == offer_id), None)
-    if choice is None:
-        raise not_found()
-    product = db.get(Product, request.product_id)
-    policyholder = db.get(Policyholder, request.policyholder_id)
-    assert product is not None and policyholder is not None
-    return BindPage(request=request, product=product, policyholder=policyholder, choice=choice,
-                    refusal=choice.refusal_de)
-
-
-def _render_bind(
-    http: HttpRequest, pages: Pages, login: Login, page: BindPage, *, error: str | None = None,
-    status_code: int = 200,
-) -> Response:
-    return pages.render(
-        http,
-        "offers/bind.html",
-        {
-            "page": page,
-            "error": error or page.refusal,
-            "nav": "requests",
-            "page_title": f"Angebot abschließen – {page.request.number}",
-        },
-        login=login,
-        status_code=status_code,
-    )
-
-
-@router.get("/requests/{request_id}/offers/{offer_id}/bind")
-def bind_confirm(
-    request_id: PathId, request: VisibleRequest, offer_id: PathId, offer: RequestOffer,
-    http: HttpRequest, pages: PagesDep, db: SessionDep, login: CurrentLogin,
-) -> Response:
-    """The confirmation step: the terms once more, and one button."""
-    if is_staff(login.user):
-        raise forbidden()
-    page = _bind_page(db, login.user, request, offer_id)
-    return _render_bind(http, pages, login, page, status_code=409 if page.refusal else 200)
-
-
-@router.post("/requests/{request_id}/offers/{offer_id}/bind")
-def bind(
-    request_id: PathId,
-    request: VisibleRequest,
-    offer_id: PathId,
-    offer: RequestOffer,
-    http: HttpRequest,
-    pages: PagesDep,
-    db: SessionDep,
-    engine: EngineDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
-    login: CsrfLogin,
-) -> Response:
-    """"Abschließen". The service decides (one binding per request, whoever
-    clicks first); the loser of a race or a double click reads its German refusal."""
-    if is_staff(login.user):
-        raise forbidden()
-    page = _bind_page(db, login.user, request, offer_id)
-    try:
-        client = wait(temporal.get())
-        outcome = wait(bind_offer(
-            engine=engine, client=client, settings=settings, offer_id=offer_id, broker_user=login.user
-        ))
-    except TemporalUnavailable:
-        return _render_bind(http, pages, login, page, error=i18n.t("error.temporal_unavailable"), status_code=503)
-    except BindingNotAllowed:
-        raise not_found() from None
-    except (AlreadyBound, BindingError) as err:
-        db.expire_all()
-        return _render_bind(http, pages, login, _bind_page(db, login.user, request, offer_id), error=str(err),
-                            status_code=409)
-    response = _section_redirect(request_id)
-    set_flash(response, settings, Flash("success", f"{text('bind.done')} {outcome.message_de}"))
-    return response
-
-
-__all__ = [
-    "EXPIRING_PATH", "BindingView", "OffersSection", "StaffOfferRow", "expiry_rows", "extension_action_id",
-    "extension_text", "load_offers_section", "offers_extras", "router",
-]

@@ -3,7 +3,8 @@
 Other features show the page through :func:`render_request_page` and come back
 to it with :func:`detail_redirect`; the rest of this package is its own business."""
 
-from web.requests.routes import TENDER_ACTIONS, can_add_offer, can_reschedule, detail_redirect, render_request_page
+from web.requests.routes import detail_redirect, render_request_page
+from web.requests.views import TENDER_ACTIONS, can_add_offer, can_reschedule
 
 __all__ = [
     "TENDER_ACTIONS", "can_add_offer", "can_reschedule", "detail_redirect", "render_request_page",

@@ -13,7 +13,7 @@ Step 2 (``POST …/tenders/preview``) shows each insurer's email as it will be
 sent (the real ``email/tender.txt`` template and context, with a placeholder
 for the personal link) with an editable note per insurer. "Senden"
 (``POST …/tenders``) starts one workflow per insurer through
-:func:`web.tenders.service.start_tenders` and redirects to the request page, where the
+:func:`web.tenders.start.start_tenders` and redirects to the request page, where the
 new tenders go from "Bereit ausgeschrieben zu werden" to "Ausgeschrieben"
 live. Forged choices (an insurer already tendered, another request's
 document) are refused with a German message, 422, and nothing changes.
@@ -22,36 +22,27 @@ document) are refused with a German message, 422, and nothing changes.
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fastapi import APIRouter
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
-from starlette.datastructures import FormData, UploadFile
+from sqlmodel import Session
+from starlette.datastructures import UploadFile
 from starlette.requests import Request as HttpRequest
 from starlette.responses import Response
 
 from tenderdesk.config import Settings
-from tenderdesk.contracts import EmailKind
 from tenderdesk.db.engine import session_scope
 from tenderdesk.db.models import (
     Document,
     DocumentKind,
-    Insurer,
-    InsurerContact,
     Party,
     Product,
-    Recommendation,
-    ReferralReason,
     Request,
     RequestStatus,
-    Tender,
 )
-from tenderdesk.mail.render import render_email
-from tenderdesk.mail.tender import MAX_ATTACHMENT_BYTES, fits_attachments, tender_context
-from tenderdesk.states import TenderStatus, is_terminal
+from tenderdesk.mail.tender import MAX_ATTACHMENT_BYTES
 from web.core import i18n
 from web.core.bridge import wait
 from web.core.deps import (
@@ -68,7 +59,6 @@ from web.core.deps import (
 from web.core.downloads import safe_filename
 from web.core.errors import ActionRefused
 from web.core.flash import Flash, set_flash
-from web.core.ids import parse_id
 from web.core.sessions import Login
 from web.core.templating import Pages
 from web.core.uploads import (
@@ -85,204 +75,17 @@ from web.core.uploads import (
     store_staged,
 )
 from web.requests import detail_redirect
-from web.tenders.service import start_tenders, tender_refusal
+from web.tenders.picker import load_picker, request_documents
+from web.tenders.preview import attachments, email_previews
+from web.tenders.start import start_tenders
+from web.tenders.wizard_input import MAX_NOTE_CHARS, WizardInput, check_input, read_wizard
 
 router = APIRouter(tags=["tenders"])
 
-MAX_NOTE_CHARS = 2000
 #: Files per upload round; together at most ``max_upload_bytes``.
 MAX_FILES = 10
 #: Form fields of the wizard: insurers, documents and one note per insurer, with room.
 MAX_FIELDS = 600
-#: Stands in for the personal link in the preview; the real one is minted per email.
-PREVIEW_LINK = "[persönlicher Link]"
-
-
-# ------------------------------------------------------------------ the picker
-
-
-@dataclass
-class InsurerChoice:
-    insurer: Insurer
-    contact: InsurerContact | None
-    recommended: bool
-    open_status: TenderStatus | None
-    last_status: TenderStatus | None
-    referral_reasons: list[str] = field(default_factory=list)
-
-    @property
-    def relevant(self) -> bool:
-        return self.insurer.reachable and self.contact is not None
-
-    @property
-    def selectable(self) -> bool:
-        return self.relevant and self.open_status is None
-
-
-@dataclass
-class InsurerPicker:
-    recommended: list[InsurerChoice]
-    others: list[InsurerChoice]
-    not_relevant: list[InsurerChoice]
-
-    @property
-    def by_id(self) -> dict[int, InsurerChoice]:
-        return {
-            c.insurer.id: c
-            for c in (*self.recommended, *self.others, *self.not_relevant)
-            if c.insurer.id is not None
-        }
-
-
-def load_picker(db: Session, request: Request) -> InsurerPicker:
-    contacts = {
-        c.insurer_id: c
-        for c in db.exec(
-            select(InsurerContact).where(InsurerContact.product_id == request.product_id)
-        ).all()
-    }
-    starred = set(
-        db.exec(
-            select(Recommendation.insurer_id)
-            .where(Recommendation.account_id == request.account_id)
-            .where(Recommendation.product_id == request.product_id)
-        ).all()
-    )
-    reasons: dict[int, list[str]] = defaultdict(list)
-    for insurer_id, reason in db.exec(
-        select(ReferralReason.insurer_id, ReferralReason.reason)
-        .where(ReferralReason.request_id == request.id)
-        .order_by(col(ReferralReason.id))
-    ).all():
-        reasons[insurer_id].append(reason)
-    open_status: dict[int, TenderStatus] = {}
-    last_status: dict[int, TenderStatus] = {}
-    for tender in db.exec(
-        select(Tender).where(Tender.request_id == request.id).order_by(col(Tender.id))
-    ).all():
-        last_status[tender.insurer_id] = tender.status
-        if not is_terminal(tender.status):
-            open_status[tender.insurer_id] = tender.status
-    picker = InsurerPicker(recommended=[], others=[], not_relevant=[])
-    for insurer in db.exec(select(Insurer).order_by(col(Insurer.name))).all():
-        assert insurer.id is not None
-        choice = InsurerChoice(
-            insurer=insurer,
-            contact=contacts.get(insurer.id),
-            recommended=insurer.id in starred,
-            open_status=open_status.get(insurer.id),
-            last_status=last_status.get(insurer.id),
-            referral_reasons=reasons.get(insurer.id, []),
-        )
-        if not choice.relevant:
-            picker.not_relevant.append(choice)
-        elif choice.recommended:
-            picker.recommended.append(choice)
-        else:
-            picker.others.append(choice)
-    return picker
-
-
-def request_documents(db: Session, request_id: int) -> list[Document]:
-    """The documents a tender email may attach: the request's own papers
-    (never other insurers' offers or chat attachments)."""
-    return list(
-        db.exec(
-            select(Document)
-            .where(Document.request_id == request_id)
-            .where(col(Document.kind) == DocumentKind.REQUEST)
-            .order_by(col(Document.id))
-        ).all()
-    )
-
-
-# ------------------------------------------------------------------ what the forms send
-
-
-@dataclass
-class WizardInput:
-    insurer_ids: list[int] = field(default_factory=list)
-    document_ids: list[int] = field(default_factory=list)
-    #: The documents step was on the form; without it every request document is attached.
-    documents_chosen: bool = False
-    notes: dict[int, str] = field(default_factory=dict)
-    common_note: str = ""
-    malformed: bool = False
-
-
-def _ids(values: Sequence[object], into: list[int]) -> bool:
-    """Append the integer values; ``False`` if one was not an ID (a forged form)."""
-    ok = True
-    for value in values:
-        text = value.strip() if isinstance(value, str) else ""
-        number = parse_id(text)
-        if number is not None:
-            if number not in into:
-                into.append(number)
-        else:
-            ok = False
-    return ok
-
-
-def read_wizard(form: FormData) -> WizardInput:
-    inp = WizardInput()
-    ok = _ids(form.getlist("insurer_id"), inp.insurer_ids)
-    ok = _ids(form.getlist("document_id"), inp.document_ids) and ok
-    inp.documents_chosen = form.get("documents_chosen") == "1"
-    for key, value in form.multi_items():
-        if key.startswith("note_") and isinstance(value, str):
-            suffix = key.removeprefix("note_")
-            insurer_id = parse_id(suffix)
-            if insurer_id is not None:
-                inp.notes[insurer_id] = value.replace("\r\n", "\n").strip()
-            else:
-                ok = False
-    common = form.get("email_note")
-    inp.common_note = common.replace("\r\n", "\n").strip() if isinstance(common, str) else ""
-    inp.malformed = not ok
-    return inp
-
-
-def note_for(inp: WizardInput, insurer_id: int) -> str:
-    return inp.notes.get(insurer_id, inp.common_note)
-
-
-def check_input(
-    db: Session, request: Request, picker: InsurerPicker, inp: WizardInput, *, new_documents: int = 0
-) -> list[str]:
-    """Every German reason the wizard's input cannot be used; empty if it can."""
-    if inp.malformed:
-        return [i18n.t("error.action_id")]
-    errors: list[str] = []
-    if request.status != RequestStatus.OPEN:
-        errors.append(i18n.t("request.not_open"))
-    if not inp.insurer_ids:
-        errors.append(i18n.t("tenders.none_selected"))
-    product = db.get(Product, request.product_id)
-    product_name = product.name if product else ""
-    choices = picker.by_id
-    for insurer_id in inp.insurer_ids:
-        choice = choices.get(insurer_id)
-        refusal = tender_refusal(
-            insurer_id,
-            choice.insurer if choice else None,
-            choice.contact if choice else None,
-            product_name,
-            bool(choice and choice.open_status is not None),
-        )
-        if refusal:
-            errors.append(refusal)
-        elif len(note_for(inp, insurer_id)) > MAX_NOTE_CHARS:
-            name = choice.insurer.name if choice else str(insurer_id)
-            errors.append(i18n.t("add_tenders.note.too_long", insurer=name, max=MAX_NOTE_CHARS))
-    if len(inp.common_note) > MAX_NOTE_CHARS:
-        errors.append(i18n.t("tenders.note_too_long", max=MAX_NOTE_CHARS))
-    available = {d.id for d in request_documents(db, request.id)} if request.id else set()
-    if any(doc_id not in available for doc_id in inp.document_ids):
-        errors.append(i18n.t("add_tenders.documents.foreign"))
-    elif inp.documents_chosen and available and not inp.document_ids and not new_documents:
-        errors.append(i18n.t("add_tenders.documents.none"))
-    return errors
 
 
 # ------------------------------------------------------------------ rendering
@@ -322,50 +125,6 @@ def _render_picker(
         login=login,
         status_code=status_code,
     )
-
-
-@dataclass
-class EmailPreview:
-    choice: InsurerChoice
-    to_addr: str
-    subject: str
-    body: str
-    note: str
-
-
-@dataclass
-class Attachment:
-    document: Document
-    attached: bool  # False: beyond the email's size cap; the insurer finds it via its link
-
-
-def email_previews(
-    db: Session, request: Request, choices: Sequence[InsurerChoice], inp: WizardInput,
-) -> list[EmailPreview]:
-    """Each insurer's tender email as the email activity will render it: the same
-    template and context, with a placeholder instead of the personal link."""
-    previews = []
-    for choice in choices:
-        assert choice.insurer.id is not None and choice.contact is not None
-        note = note_for(inp, choice.insurer.id)
-        draft = Tender(
-            request_id=request.id,  # type: ignore[arg-type]
-            insurer_id=choice.insurer.id,
-            contact_email=choice.contact.email,
-            workflow_id="",
-            email_note=note,
-        )
-        email = render_email(EmailKind.TENDER, {**tender_context(db, draft, EmailKind.TENDER), "link": PREVIEW_LINK})
-        previews.append(
-            EmailPreview(choice=choice, to_addr=choice.contact.email, subject=email.subject, body=email.text, note=note)
-        )
-    return previews
-
-
-def attachments(documents: Sequence[Document]) -> list[Attachment]:
-    """The chosen documents in the order the email attaches them, marking those
-    that no longer fit under the email's total size."""
-    return [Attachment(document=doc, attached=fits) for doc, fits in fits_attachments(documents)]
 
 
 def _render_preview(

@@ -1,0 +1,249 @@
+"""Starting tenders: one TenderWorkflow per chosen insurer, with the rows it
+projects into written first and removed again only when the start surely failed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+from temporalio.client import Client
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from tenderdesk.contracts import (
+    TenderInput,
+    TenderPlan,
+)
+from tenderdesk.db.engine import session_scope
+from tenderdesk.db.models import (
+    Account,
+    Document,
+    Insurer,
+    InsurerContact,
+    Product,
+    Request,
+    RequestStatus,
+    Tender,
+)
+from tenderdesk.ids import tender_workflow_id
+from tenderdesk.states import TERMINAL, TenderStatus
+from web.tenders.service import TenderActionError, log
+from workflows import INSURER_ID, REQUEST_ID, TENDER_STATUS
+
+
+@dataclass
+class StartOutcome:
+    started: list[Tender]
+    refused: dict[int, str]  # insurer_id -> German reason
+
+
+def plan_for(account: Account) -> TenderPlan:
+    return TenderPlan(
+        reminder_offsets_s=list(account.reminder_offsets_s),
+        response_deadline_s=account.response_deadline_s,
+        offer_validity_s=account.offer_validity_s,
+    )
+
+
+def open_tender_insurers(session: Session, request_id: int) -> set[int]:
+    rows = session.exec(
+        select(Tender.insurer_id)
+        .where(Tender.request_id == request_id)
+        .where(col(Tender.status).not_in(list(TERMINAL)))
+    ).all()
+    return set(rows)
+
+
+@dataclass
+class _Planned:
+    """A Tender row written before its workflow starts, and what the start needs."""
+
+    tender: Tender
+    insurer_name: str
+    summary: str
+
+
+async def start_tenders(
+    *,
+    client: Client,
+    engine: Engine,
+    task_queue: str,
+    request_id: int,
+    insurer_ids: Sequence[int],
+    actor_user_id: int | None,
+    email_note: str = "",
+    id_prefix: str = "tender",
+    email_notes: Mapping[int, str] | None = None,
+    document_ids: Sequence[int] | None = None,
+) -> StartOutcome:
+    """Create one Tender row and one TenderWorkflow per insurer.
+
+    Refuses (per insurer, with a reason naming it) what cannot be tendered: an
+    insurer without a contact for the product, one that is not reachable, or
+    one with an open tender for this request. Temporal's ID conflict policy
+    makes the last check hold across every web process.
+
+    ``email_notes`` gives each insurer its own note (the wizard's editable
+    email); insurers missing from it get ``email_note``. ``document_ids`` are
+    the documents the tender email attaches; ``None`` keeps the default (all
+    request documents). The database work runs in a thread, so a slow database
+    does not stall the event loop that serves every other page.
+    """
+    planned, refused, plan = await asyncio.to_thread(
+        _plan_tenders, engine, request_id, insurer_ids, actor_user_id, email_note, id_prefix,
+        email_notes, document_ids,
+    )
+    results = await asyncio.gather(
+        *(_start_one(client, task_queue, p.tender, p.insurer_name, p.summary, plan) for p in planned)
+    )
+    started: list[Tender] = []
+    for p, refusal in zip(planned, results, strict=True):
+        if refusal is None:
+            started.append(p.tender)
+        else:
+            await asyncio.to_thread(_delete, engine, p.tender)
+            refused[p.tender.insurer_id] = refusal
+    return StartOutcome(started=started, refused=refused)
+
+
+def _plan_tenders(
+    engine: Engine,
+    request_id: int,
+    insurer_ids: Sequence[int],
+    actor_user_id: int | None,
+    email_note: str,
+    id_prefix: str,
+    email_notes: Mapping[int, str] | None,
+    document_ids: Sequence[int] | None,
+) -> tuple[list[_Planned], dict[int, str], TenderPlan]:
+    """Check every insurer and write the Tender rows of those that may be tendered."""
+    refused: dict[int, str] = {}
+    planned: list[_Planned] = []
+    with session_scope(engine) as session:
+        request = session.get(Request, request_id)
+        if request is None:
+            raise TenderActionError("Die Anfrage wurde nicht gefunden.")
+        if request.status != RequestStatus.OPEN:
+            raise TenderActionError("Die Anfrage ist bereits abgeschlossen.")
+        account = session.get(Account, request.account_id)
+        product = session.get(Product, request.product_id)
+        assert account is not None and product is not None
+        chosen_documents = _checked_documents(session, request_id, document_ids)
+        already = open_tender_insurers(session, request_id)
+        for insurer_id in dict.fromkeys(insurer_ids):
+            insurer = session.get(Insurer, insurer_id)
+            contact = session.exec(
+                select(InsurerContact)
+                .where(InsurerContact.insurer_id == insurer_id)
+                .where(InsurerContact.product_id == request.product_id)
+            ).first()
+            refusal = tender_refusal(insurer_id, insurer, contact, product.name, insurer_id in already)
+            if refusal is not None:
+                refused[insurer_id] = refusal
+            else:
+                assert insurer is not None and contact is not None
+                note = email_notes.get(insurer_id, email_note) if email_notes is not None else email_note
+                tender = Tender(
+                    request_id=request_id,
+                    insurer_id=insurer_id,
+                    contact_email=contact.email,
+                    workflow_id=tender_workflow_id(request_id, insurer_id, id_prefix),
+                    email_note=note,
+                    document_ids=list(chosen_documents) if chosen_documents is not None else [],
+                    created_by_id=actor_user_id,
+                )
+                session.add(tender)
+                summary = f"Anfrage {request.number} · {insurer.name} · {product.name}"
+                planned.append(_Planned(tender=tender, insurer_name=insurer.name, summary=summary))
+        session.flush()
+        plan = plan_for(account)
+    return planned, refused, plan
+
+
+def tender_refusal(
+    insurer_id: int, insurer: Insurer | None, contact: InsurerContact | None, product_name: str,
+    already_open: bool,
+) -> str | None:
+    """Why this insurer cannot be tendered for the request (a German sentence
+    naming it), or ``None``. The wizard shows the same sentences for forged picks."""
+    if insurer is None:
+        return f"Die Gesellschaft Nr. {insurer_id} ist unbekannt."
+    if already_open:
+        return f"{insurer.name} ist für diese Anfrage bereits ausgeschrieben."
+    if not insurer.reachable:
+        return f"{insurer.name} ist derzeit nicht erreichbar."
+    if contact is None:
+        return f"{insurer.name} hat keinen Ansprechpartner für {product_name}."
+    return None
+
+
+def _checked_documents(
+    session: Session, request_id: int, document_ids: Sequence[int] | None
+) -> list[int] | None:
+    """The chosen documents, refused unless every one belongs to this request."""
+    if document_ids is None:
+        return None
+    wanted = list(dict.fromkeys(document_ids))
+    found = set(
+        session.exec(
+            select(Document.id)
+            .where(Document.request_id == request_id)
+            .where(col(Document.id).in_(wanted))
+        ).all()
+    ) if wanted else set()
+    if len(found) != len(wanted):
+        raise TenderActionError("Mindestens ein gewähltes Dokument gehört nicht zu dieser Anfrage.")
+    return wanted
+
+
+async def _start_one(
+    client: Client, task_queue: str, tender: Tender, insurer_name: str, summary: str, plan: TenderPlan
+) -> str | None:
+    """Start one workflow; return a German refusal naming the insurer, or None."""
+    assert tender.id is not None
+    try:
+        await client.start_workflow(
+            "TenderWorkflow",
+            TenderInput(tender_id=tender.id, request_id=tender.request_id, insurer_id=tender.insurer_id, plan=plan),
+            id=tender.workflow_id,
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(REQUEST_ID, str(tender.request_id)),
+                    SearchAttributePair(INSURER_ID, str(tender.insurer_id)),
+                    SearchAttributePair(TENDER_STATUS, TenderStatus.QUEUED.value),
+                ]
+            ),
+            static_summary=summary,
+            static_details=(
+                f"Ausschreibung #{tender.id} der Anfrage {tender.request_id} an Gesellschaft {tender.insurer_id}"
+            ),
+        )
+    except WorkflowAlreadyStartedError:
+        return f"Für {insurer_name} läuft bereits eine Ausschreibung."
+    except (RPCError, RuntimeError):  # RuntimeError: a lazy client that cannot connect
+        log.exception("could not start tender workflow %s", tender.workflow_id)
+        return (
+            f"Die Ausschreibung an {insurer_name} konnte nicht gestartet werden "
+            "(Temporal nicht erreichbar). Bitte später erneut versuchen."
+        )
+    return None
+
+
+def _delete(engine: Engine, row: Any) -> None:
+    with session_scope(engine) as session:
+        obj = session.get(type(row), row.id)
+        if obj is not None:
+            session.delete(obj)
