@@ -84,8 +84,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
         # Path or form values of the wrong shape: a hand-made URL, not a user mistake.
-        return error_page(request, 404 if request.method == "GET" else 422, i18n.t(
-            "error.not_found" if request.method == "GET" else "error.action_id"
+        return error_page(request, 404 if request.method == "GET" else 422, (
+            i18n.t("error.not_found") if request.method == "GET" else i18n.t("error.action_id")
         ))
 
     @app.exception_handler(OverflowError)
@@ -93,8 +93,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _out_of_range(request: Request, exc: Exception) -> Response:
         # An id larger than the database's integers (SQLite raises OverflowError,
         # PostgreSQL "integer out of range"): no such object, not a server fault.
-        return error_page(request, 404 if request.method == "GET" else 422, i18n.t(
-            "error.not_found" if request.method == "GET" else "error.action_id"
+        return error_page(request, 404 if request.method == "GET" else 422, (
+            i18n.t("error.not_found") if request.method == "GET" else i18n.t("error.action_id")
         ))
 
     @app.exception_handler(Exception)

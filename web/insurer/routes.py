@@ -553,7 +553,7 @@ async def post_offer(
             view = load_insurer_view(db, ctx.tender, ctx.request, preview=False)
             if current is None or not view.offer_correctable:
                 state.errors["edit"] = [
-                    i18n.t("insurer_link.edit.none" if current is None else "insurer_link.edit.released")
+                    i18n.t("insurer_link.edit.none") if current is None else i18n.t("insurer_link.edit.released")
                 ]
                 return _rerender(pages, http, db, settings, token, ctx, state, 409)
         offer_input, errors = check_offer_form(sent, file_required=not editing)

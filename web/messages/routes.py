@@ -502,8 +502,8 @@ def processed(
         raise not_found() from None
     except MessagingError as err:
         return _refuse(http, pages, db, settings, login, request, str(err), 403)
-    return _redirect(request_id, settings, i18n.t("messages.processed" if changed else "messages.processed.already"),
-                     "success" if changed else "info")
+    text = i18n.t("messages.processed") if changed else i18n.t("messages.processed.already")
+    return _redirect(request_id, settings, text, "success" if changed else "info")
 
 
 @router.get("/requests/{request_id}/messages/{message_id}/attachment")

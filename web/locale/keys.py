@@ -1,0 +1,48 @@
+"""Message keys that no ``t("…")`` call spells out, marked for ``pybabel extract``.
+
+The code builds these at run time (``t(f"column.{key}")``, the label
+functions) or hands them around as values (``PageError(403, "csrf.failed")``,
+a workflow's refusal code). Nothing imports this module: it exists so the
+extractor sees every key, and ``pybabel update`` keeps their translations.
+A test fails if a key the code uses is missing from the catalogues.
+"""
+
+from __future__ import annotations
+
+
+def N_(key: str) -> str:  # noqa: N802 - the gettext convention the extractor knows
+    return key
+
+
+LABELS = (
+    N_("status.queued"), N_("status.sent"), N_("status.in_progress"), N_("status.offered"),
+    N_("status.declined"), N_("status.withdrawn"), N_("status.expired"), N_("status.offer_expired"),
+    N_("status.closed"),
+    N_("email_status.pending"), N_("email_status.retrying"), N_("email_status.sent"), N_("email_status.failed"),
+    N_("document_kind.request"), N_("document_kind.offer"), N_("document_kind.attachment"),
+    N_("document_kind.cover_note"),
+    N_("party.backoffice"), N_("party.broker"), N_("party.insurer"), N_("party.system"),
+)
+
+#: Dashboard tabs and columns, tender actions (``t(f"column.{key}")`` and alike).
+BUILT = (
+    N_("tab.alle"), N_("tab.vermittleraktion"),
+    N_("column.id"), N_("column.vermittler"), N_("column.bearbeiter"), N_("column.produkt"),
+    N_("column.gewerbe"), N_("column.status"), N_("column.datum"),
+    N_("action.remind_now"), N_("action.mark_in_progress"), N_("action.withdraw"),
+    N_("tender_actions.offer.not_possible"), N_("tender_actions.schedule.not_possible"),
+    N_("offers.bind.done"), N_("offers.extension.again"), N_("offers.extension.not_possible"),
+    N_("offers.extension.sent"), N_("offers.offer.edited_again"), N_("offers.offer.edited_release"),
+    N_("offers.offer.edited_visible"), N_("offers.offer.not_editable"), N_("offers.offer.not_found"),
+    N_("offers.offer.superseded"), N_("offers.release.none"), N_("offers.release.not_needed"),
+)
+
+#: Error pages and refusals that carry their key (``PageError``, ``LinkProblem``, form checks).
+PASSED = (
+    N_("csrf.failed"), N_("login.required"), N_("language.unknown"),
+    N_("error.forbidden"), N_("error.method"), N_("error.request_not_found"), N_("error.document_not_found"),
+    N_("link.invalid"), N_("link.expired"), N_("link.revoked"), N_("link.ended"),
+    N_("question.empty"), N_("question.too_long"), N_("offer.file_broken"), N_("offer.file_not_pdf"),
+    N_("reset.unknown"), N_("reset.expired"), N_("reset.used"),
+    N_("tender.unknown_action"), N_("tenders.refused"),
+)
