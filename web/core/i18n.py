@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextvars
 import gettext as gettext_module
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from io import BytesIO
@@ -40,7 +40,7 @@ from babel.support import Translations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tenderdesk.db.models import DocumentKind, EmailStatus, Party
-from tenderdesk.states import TenderStatus
+from tenderdesk.states import TenderStatus, is_terminal
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,29 @@ def document_kind_label(kind: DocumentKind, locale: str | None = None) -> str:
 
 def party_label(party: Party, locale: str | None = None) -> str:
     return t(f"party.{party.value}", locale)
+
+
+def why_ended(status: TenderStatus, locale: str | None = None) -> str:
+    """Why a tender in a terminal status is over ("Die Gesellschaft hat abgesagt.")."""
+    return t(f"why_ended.{status.value}", locale) if is_terminal(status) else ""
+
+
+def refusal_text(code: str, params: Mapping[str, str] | None = None, locale: str | None = None) -> str:
+    """A tender workflow's refusal (``TransitionError``: a code with status and
+    action codes as parameters) as a sentence in the reader's language."""
+    values = dict(params or {})
+    if "status" in values:
+        status = TenderStatus(values["status"])
+        values["status"] = tender_status_label(status, locale)
+        values["why"] = why_ended(status, locale)
+    if "action" in values:
+        values["action"] = t(f"workflow.action.{values['action']}", locale)
+    return t(f"workflow.{code}", locale, **values)
+
+
+def outcome_text(code: str, locale: str | None = None) -> str:
+    """What a tender workflow's update did (``ActionResult.code``), as a sentence."""
+    return t(f"workflow.done.{code}", locale)
 
 
 # ---------------------------------------------------------------- template catalogues

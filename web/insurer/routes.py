@@ -76,7 +76,7 @@ from tenderdesk.db.models import (
     utcnow,
 )
 from tenderdesk.security.tokens import hash_token
-from tenderdesk.states import AWAITING_INSURER, TenderStatus, is_terminal, why_ended_de
+from tenderdesk.states import AWAITING_INSURER, TenderStatus, is_terminal
 from web.core import csrf, i18n
 from web.core.access import load_request, load_tender
 from web.core.deps import EngineDep, PagesDep, SessionDep, SettingsDep, StaffLogin, TemporalDep
@@ -172,7 +172,7 @@ def resolve_link(db: Session, token: str) -> LinkContext:
         raise LinkProblem(404, "link.invalid", i18n.t("link.invalid_hint"))
     contact = _assignee_name(db, request)
     if is_terminal(tender.status):
-        raise LinkProblem(410, "link.ended", why_ended_de(tender.status), account, contact)
+        raise LinkProblem(410, "link.ended", i18n.why_ended(tender.status), account, contact)
     if link.revoked_at is not None:
         raise LinkProblem(410, "link.revoked", "", account, contact)
     expires_at = as_utc(link.expires_at)
@@ -514,7 +514,7 @@ async def post_decline(
     except TenderActionError as err:
         state.errors["decline"] = [str(err)]
         return _rerender(pages, http, db, settings, token, ctx, state, 422)
-    return _done(settings, token, result.message_de, "")
+    return _done(settings, token, i18n.outcome_text(result.code), "")
 
 
 
@@ -584,7 +584,8 @@ async def post_offer(
             return _rerender(pages, http, db, settings, token, ctx, state, 422)
         assert ctx.tender.id is not None
         await auto_release_quietly(engine=engine, client=client, settings=settings, tender_id=ctx.tender.id)
-        return _done(settings, token, i18n.t("insurer_link.edit.done") if editing else result.message_de, "#angebot")
+        done = i18n.t("insurer_link.edit.done") if editing else i18n.outcome_text(result.code)
+        return _done(settings, token, done, "#angebot")
     finally:
         if pdf is not None:
             pdf.discard()

@@ -46,3 +46,18 @@ PASSED = (
     N_("reset.unknown"), N_("reset.expired"), N_("reset.used"),
     N_("tender.unknown_action"), N_("tenders.refused"),
 )
+
+#: A tender workflow's answers and refusals (``ActionResult.code``, ``TransitionError``).
+WORKFLOW = (
+    N_("workflow.ended"), N_("workflow.not_allowed"), N_("workflow.offer_exists"), N_("workflow.edit_not_allowed"),
+    N_("workflow.validity_past"), N_("workflow.reschedule_not_allowed"), N_("workflow.date_past"),
+    N_("workflow.reminder_after_deadline"),
+    N_("workflow.action.open_link"), N_("workflow.action.question"), N_("workflow.action.mark_in_progress"),
+    N_("workflow.action.submit_offer"), N_("workflow.action.decline"), N_("workflow.action.withdraw"),
+    N_("workflow.action.close"), N_("workflow.action.notify"), N_("workflow.action.remind"),
+    N_("why_ended.declined"), N_("why_ended.withdrawn"), N_("why_ended.expired"), N_("why_ended.closed"),
+    N_("workflow.done.link_opened"), N_("workflow.done.question_sent"), N_("workflow.done.marked_in_progress"),
+    N_("workflow.done.offer_submitted"), N_("workflow.done.offer_edited"), N_("workflow.done.declined"),
+    N_("workflow.done.withdrawn"), N_("workflow.done.resent"), N_("workflow.done.reminder_sent"),
+    N_("workflow.done.insurer_notified"), N_("workflow.done.rescheduled"), N_("workflow.done.closed"),
+)

@@ -110,7 +110,8 @@ from tenderdesk.db.models import (
     utcnow,
 )
 from tenderdesk.documents.storage import store_bytes
-from tenderdesk.states import LABELS_DE, TenderStatus, is_terminal
+from tenderdesk.states import TenderStatus, is_terminal
+from web.core import i18n
 from web.core.access import can_see_request, is_staff
 from web.core.downloads import safe_filename
 from web.core.i18n import party_label
@@ -471,7 +472,7 @@ def _insurer_closed_reason(tender: Tender | None) -> str:
         return THREAD_NOT_FOUND_DE
     if is_terminal(tender.status):
         return (
-            f"Die Ausschreibung ist beendet ({LABELS_DE[tender.status]}). "
+            f"Die Ausschreibung ist beendet ({i18n.tender_status_label(tender.status)}). "
             "In diesem Verlauf sind keine Nachrichten mehr möglich."
         )
     if tender.status == TenderStatus.QUEUED:
@@ -837,7 +838,7 @@ async def _post_as_insurer(
     message = await asyncio.to_thread(_message_by_action, engine, action_id)
     assert message is not None
     await _notify_backoffice(engine, client, settings, message, target)
-    return PostResult(message, existing is None, result.message_de)
+    return PostResult(message, existing is None, i18n.outcome_text(result.code))
 
 
 async def _post_to_insurer(

@@ -147,7 +147,7 @@ async def offer_submit(
             return _render_offer(http, pages, login, page, settings, 409)
         await auto_release_quietly(engine=engine, client=client, settings=settings, tender_id=tender_id)
         response = detail_redirect(request_id, f"#tender-{tender_id}")
-        set_flash(response, settings, result_flash(page.insurer_name, result.message_de, result.changed))
+        set_flash(response, settings, result_flash(page.insurer_name, i18n.outcome_text(result.code), result.changed))
         return response
     finally:
         if pdf is not None:

@@ -55,7 +55,8 @@ from tenderdesk.db.models import (
     as_utc,
     utcnow,
 )
-from tenderdesk.states import LABELS_DE, TenderStatus
+from tenderdesk.states import TenderStatus
+from web.core import i18n
 from web.core.access import broker_sees_offer
 from web.offers.release import offers_visible_to_broker
 from workflows import REQUEST_ID
@@ -160,7 +161,7 @@ def binding_refusal(
     if is_expired(tender, offer, now):
         return EXPIRED_DE
     if tender.status != TenderStatus.OFFERED:
-        return f"Dieses Angebot kann im Status „{LABELS_DE[tender.status]}“ nicht abgeschlossen werden."
+        return f"Dieses Angebot kann im Status „{i18n.tender_status_label(tender.status)}“ nicht abgeschlossen werden."
     return None
 
 

@@ -41,8 +41,8 @@ from tenderdesk.db.models import (
     User,
     as_utc,
 )
-from tenderdesk.states import LABELS_DE, TenderStatus
-from web.core.i18n import email_status_label, party_label
+from tenderdesk.states import TenderStatus
+from web.core.i18n import email_status_label, party_label, tender_status_label
 
 Source = Literal["audit", "email", "message"]
 #: For icons: ``timer`` = the workflow acted on its own (reminders, deadlines, validity).
@@ -131,7 +131,7 @@ def audit_label(kind: str) -> str:
 def _audit_detail(detail: str) -> str:
     """Projection events carry the tender status they reached."""
     if detail in _STATUS_VALUES:
-        return f"Status: {LABELS_DE[TenderStatus(detail)]}"
+        return f"Status: {tender_status_label(TenderStatus(detail))}"
     return detail
 
 

@@ -56,6 +56,7 @@ from tenderdesk.db.models import (
 )
 from tenderdesk.ids import tender_workflow_id
 from tenderdesk.states import TERMINAL, TenderStatus
+from web.core import i18n
 from web.core.forms import new_action_id
 from workflows import INSURER_ID, REQUEST_ID, TENDER_STATUS
 
@@ -285,7 +286,8 @@ async def send_action(client: Client, tender: Tender, update: str, action: Actio
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         if isinstance(cause, ApplicationError) and cause.type == "TransitionRejected":
-            raise TenderActionError(cause.message) from None
+            details = cause.details[0] if cause.details else {}
+            raise TenderActionError(i18n.refusal_text(cause.message, details)) from None
         log.exception("update %s on %s failed", update, tender.workflow_id)
         raise TenderActionError("Die Aktion ist fehlgeschlagen. Bitte erneut versuchen.") from None
     except RPCError as err:
