@@ -103,6 +103,7 @@ class _InsurerSpec:
     mailbox: str  # local part of the tender address; {code} is the product code
     products: str  # product codes with a tender address; the rest are "not relevant"
     reachable: bool = True
+    locale: str = "de"  # of its contacts: their link pages and emails
 
 
 _INSURERS: tuple[_InsurerSpec, ...] = (
@@ -119,7 +120,7 @@ _INSURERS: tuple[_InsurerSpec, ...] = (
     _InsurerSpec("Weserbogen Versicherung AG", "Weserbogen", "weserbogen.example",
                  "ausschreibung-{code}", "BHV INH CYB VSH"),
     _InsurerSpec("Alpenrand Assekuranz AG", "Alpenrand", "alpenrand-assekuranz.example",
-                 "risk-{code}", "CYB VSH"),
+                 "risk-{code}", "CYB VSH", locale="en"),
     _InsurerSpec("Mittelland Sachversicherung AG", "Mittelland", "mittelland-sach.example",
                  "sach-{code}", "INH ELE"),
     _InsurerSpec("Boddenküste Haftpflicht AG", "Boddenküste", "boddenkueste.example",
@@ -127,7 +128,7 @@ _INSURERS: tuple[_InsurerSpec, ...] = (
     _InsurerSpec("Lindenhof Versicherungen AG", "Lindenhof", "lindenhof-versicherungen.example",
                  "makler.{code}", "BHV INH CYB VSH ELE"),
     _InsurerSpec("Eichenkamp Versicherung AG", "Eichenkamp", "eichenkamp.example",
-                 "gewerbe.{code}", "BHV CYB INH"),
+                 "gewerbe.{code}", "BHV CYB INH", locale="en"),
     _InsurerSpec("Kranichfeld Assekuranz AG", "Kranichfeld", "kranichfeld-assekuranz.example",
                  "technik-{code}", "INH ELE CYB", reachable=False),
 )
@@ -843,7 +844,7 @@ def _seed_catalogue(session: Session, rng: random.Random) -> _Catalogue:
             contacts.append(InsurerContact(
                 insurer_id=insurer.id, product_id=product_id,
                 name=f"{person} (Underwriting {_DEPARTMENT[code]})",
-                email=f"{spec.mailbox.format(code=code.lower())}@{spec.domain}",
+                email=f"{spec.mailbox.format(code=code.lower())}@{spec.domain}", locale=spec.locale,
             ))
             covering[code].append(insurer.id)
     session.add_all(contacts)

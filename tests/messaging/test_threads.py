@@ -15,9 +15,10 @@ from sqlmodel import Session, col, select
 from tenderdesk.config import Settings
 from tenderdesk.db.models import AuditEvent, Message, Party, SystemEmail, Thread, ThreadKind
 from tenderdesk.states import TenderStatus
+from web.core import i18n
 from web.core.forms import new_action_id
 from web.messages.service import (
-    NOT_OPENED_DE,
+    NOT_OPENED,
     MessagingError,
     MessagingNotFound,
     forward_message,
@@ -45,7 +46,7 @@ def _post(engine: Engine, dev: Running, settings: Settings, **kw: Any) -> Any:
 async def test_broker_cannot_initiate_until_backoffice_opens(
     engine: Engine, settings: Settings, dev: Running, cast: Cast, smtp_server: SmtpServer
 ) -> None:
-    with pytest.raises(MessagingError, match=NOT_OPENED_DE):
+    with pytest.raises(MessagingError, match=i18n.t(NOT_OPENED)):
         await _post(engine, dev, settings, request_id=cast.request_id, author=Party.BROKER, user=cast.broker,
                     body="Gibt es schon Angebote?")
     assert count(engine, Message) == 0

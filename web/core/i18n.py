@@ -121,6 +121,25 @@ def t(key: str, locale: str | None = None, **params: object) -> str:
     return text.format(**params) if params else text
 
 
+def N_(key: str) -> str:  # noqa: N802 - the gettext name the extractor knows
+    """Marks a key for ``pybabel extract`` where it is stored, not yet worded."""
+    return key
+
+
+class Refusal(Exception):
+    """A refused action as a message key with parameters, so services need not
+    know the reader's language: ``str(err)`` words it in the current locale.
+    (A finished sentence passed as the key shows unchanged.)"""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+    def __str__(self) -> str:
+        return t(self.key, None, **self.params)
+
+
 def minutes_text(minutes: int, locale: str | None = None) -> str:
     """``1 Minute`` / ``15 Minuten`` (``1 minute`` / ``15 minutes``)."""
     return t("unit.minute", locale) if minutes == 1 else t("unit.minutes", locale, n=minutes)

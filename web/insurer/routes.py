@@ -3,7 +3,7 @@
 The insurer has no login: the 256-bit token in ``/t/<token>`` is the
 credential. It is looked up by its SHA-256 (only the hash is stored) and must
 belong to a link that is neither revoked nor expired, of a tender that has not
-ended. Otherwise the page says in German why (withdrawn, expired, declined,
+ended. Otherwise the page says why (withdrawn, expired, declined,
 closed) and whom to contact (the account's address and phone, and the request's
 assignee by name), with 404 for unknown and 410 for ended links; such a link
 accepts no action at all.
@@ -34,7 +34,9 @@ its current offer's PDF, and files of messages in its own thread
 
 Forms carry a CSRF token derived from the link (:func:`web.core.csrf.link_csrf_token`)
 and an ``action_id`` that makes a resubmitted form harmless. Bad input
-re-renders the page with a German message and a 4xx status and changes nothing.
+re-renders the page with a message and a 4xx status and changes nothing.
+Pages under ``/t/`` speak the language of the insurer's contact
+(``InsurerContact.locale``, German unless set to English).
 Every response under ``/t/`` carries ``Referrer-Policy: no-referrer`` (the token
 is in the URL) and loads nothing from third parties.
 
@@ -64,6 +66,7 @@ from tenderdesk.db.models import (
     Document,
     DocumentKind,
     Insurer,
+    InsurerContact,
     Offer,
     Party,
     Policyholder,
@@ -158,8 +161,20 @@ def _assignee_name(db: Session, request: Request) -> str | None:
     return user.name if user is not None and user.is_active else None
 
 
+def contact_locale(db: Session, tender: Tender, request: Request) -> str:
+    """The language of the insurer's contact for this product (German if unknown)."""
+    locale = db.exec(
+        select(InsurerContact.locale)
+        .where(InsurerContact.insurer_id == tender.insurer_id)
+        .where(InsurerContact.product_id == request.product_id)
+    ).first()
+    return i18n.normalise_locale(locale)
+
+
 def resolve_link(db: Session, token: str) -> LinkContext:
-    """The usable link for ``token``, or :class:`LinkProblem` saying why not."""
+    """The usable link for ``token``, or :class:`LinkProblem` saying why not.
+    From here on the request speaks the contact's language: the insurer has
+    no login whose language could decide."""
     if not TOKEN_SHAPE.match(token):
         raise LinkProblem(404, "link.invalid", i18n.t("link.invalid_hint"))
     link = db.exec(select(TenderLink).where(TenderLink.token_hash == hash_token(token))).first()
@@ -170,6 +185,7 @@ def resolve_link(db: Session, token: str) -> LinkContext:
     account = db.get(Account, request.account_id) if request else None
     if tender is None or request is None or account is None:
         raise LinkProblem(404, "link.invalid", i18n.t("link.invalid_hint"))
+    i18n.use_locale(contact_locale(db, tender, request))
     contact = _assignee_name(db, request)
     if is_terminal(tender.status):
         raise LinkProblem(410, "link.ended", i18n.why_ended(tender.status), account, contact)

@@ -68,10 +68,9 @@ from web.core.sessions import Login
 from web.core.temporal import TemporalUnavailable
 from web.core.uploads import UploadIncomplete, UploadTooLarge, body_limit, read_limited_form
 from web.messages.service import (
-    BROKER_THREAD_LABEL,
     MAX_BODY_CHARS,
-    NOT_OPENED_DE,
-    OPEN_FIRST_DE,
+    NOT_OPENED,
+    OPEN_FIRST,
     Attachment,
     MessageView,
     MessagingError,
@@ -206,7 +205,7 @@ def _panels(views: list[ThreadView], *, staff: bool) -> tuple[list[ThreadPanel],
     broker_open = any(v.kind == ThreadKind.BROKER for v in views)
     panels = [ThreadPanel(key=f"thread-{v.id}", label=v.label, thread=v, action_id=new_action_id()) for v in views]
     if not broker_open:
-        panels.insert(0, ThreadPanel(key="thread-vermittler", label=BROKER_THREAD_LABEL, thread=None,
+        panels.insert(0, ThreadPanel(key="thread-vermittler", label=i18n.party_label(Party.BROKER), thread=None,
                                      action_id=new_action_id()))
     if staff:
         writable = [(v.id, v.label) for v in views if v.can_write]
@@ -257,7 +256,7 @@ def messaging_extras(db: Session, settings: Settings, login: Login, view: Any) -
         assignee_name=view.assignee.name if getattr(view, "assignee", None) is not None else None,
         max_body=MAX_BODY_CHARS,
         max_upload_mb=_mb(settings.max_upload_bytes),
-        not_opened_text=i18n.t("messages.staff.not_opened") if staff else NOT_OPENED_DE,
+        not_opened_text=i18n.t("messages.staff.not_opened") if staff else i18n.t(NOT_OPENED),
     )
     # Read after rendering data was taken: new messages show as "neu" this once.
     for thread in views:
@@ -355,7 +354,7 @@ def _status_for(err: MessagingError) -> int:
     """Not opened yet is a state of the request (409); anything else is the input (422)."""
     if isinstance(err, MessagingNotFound):
         return 404
-    return 409 if str(err) in (NOT_OPENED_DE, OPEN_FIRST_DE) else 422
+    return 409 if err.key in (NOT_OPENED, OPEN_FIRST) else 422
 
 
 def _message_of(db: Session, request: Request, message_id: int) -> Message:

@@ -48,7 +48,7 @@ API for the pages (all German errors via :class:`MessagingError`):
   :func:`post_message` and :func:`forward_message` for the forms (each form
   carries an ``action_id`` from :func:`web.tenders.service.new_action_id`);
   :func:`mark_processed` for "bearbeitet".
-- broker page: :func:`broker_thread` (``None``: show :data:`NOT_OPENED_DE`),
+- broker page: :func:`broker_thread` (``None``: show :data:`NOT_OPENED`),
   :func:`threads_for`, :func:`post_message` with ``request_id``.
 - insurer link page: :func:`threads_for` with the link's tender,
   :func:`post_message` with ``author=Party.INSURER, tender=...``.
@@ -114,7 +114,7 @@ from tenderdesk.states import TenderStatus, is_terminal
 from web.core import i18n
 from web.core.access import can_see_request, is_staff
 from web.core.downloads import safe_filename
-from web.core.i18n import party_label
+from web.core.i18n import N_, party_label
 from web.core.notifications import queue_email
 from web.core.templating import fmt_datetime
 from web.tenders import TenderActionError, ask_question, insurer_thread, send_action
@@ -132,14 +132,14 @@ BROKER_THREAD_LABEL = "Vermittler"
 MESSAGES_ANCHOR = "#nachrichten"
 
 #: What a broker reads until the backoffice opened the conversation (the guide's rule).
-NOT_OPENED_DE = "Das Backoffice hat die Kommunikation zu dieser Anfrage noch nicht eröffnet."
-OPEN_FIRST_DE = "Bitte eröffnen Sie zuerst die Kommunikation mit dem Vermittler."
-THREAD_NOT_FOUND_DE = "Der Nachrichtenverlauf wurde nicht gefunden."
-MESSAGE_NOT_FOUND_DE = "Die Nachricht wurde nicht gefunden."
-REQUEST_NOT_FOUND_DE = "Die Anfrage wurde nicht gefunden."
-EMPTY_DE = "Bitte geben Sie eine Nachricht ein oder hängen Sie eine Datei an."
-STALE_FORM_DE = "Das Formular ist veraltet. Bitte laden Sie die Seite neu."
-STAFF_ONLY_DE = "Diese Aktion ist dem Backoffice vorbehalten."
+NOT_OPENED = N_("messages.error.not_opened")
+OPEN_FIRST = N_("messages.error.open_first")
+THREAD_NOT_FOUND = N_("messages.error.thread_not_found")
+MESSAGE_NOT_FOUND = N_("messages.error.message_not_found")
+REQUEST_NOT_FOUND = N_("error.request_not_found")
+EMPTY = N_("messages.error.empty")
+STALE_FORM = N_("error.action_id")
+STAFF_ONLY = N_("messages.error.staff_only")
 
 #: ``(filename, bytes, content type)`` as the upload form delivers it.
 Attachment: TypeAlias = tuple[str, bytes, str]
@@ -152,7 +152,7 @@ _CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$
 
 
 class MessagingError(TenderActionError):
-    """A refused messaging action; ``str(err)`` is a German sentence for the user.
+    """A refused messaging action; ``str(err)`` is the reason in the reader's language.
 
     A subclass of :class:`web.tenders.service.TenderActionError`, so a route that
     already handles tender refusals handles these too."""
@@ -297,19 +297,19 @@ def _viewer_for(author: Party, user: User | None, tender: Tender | None) -> View
 
 def _require_staff(user: User) -> None:
     if not is_staff(user):
-        raise MessagingError(STAFF_ONLY_DE)
+        raise MessagingError(STAFF_ONLY)
 
 
 def _clean_body(body: str) -> str:
     text = body.replace("\r\n", "\n").replace("\r", "\n").strip()
     if len(text) > MAX_BODY_CHARS:
-        raise MessagingError(f"Die Nachricht ist zu lang (höchstens {MAX_BODY_CHARS} Zeichen).")
+        raise MessagingError("messages.error.too_long", max=MAX_BODY_CHARS)
     return text
 
 
 def _check_action_id(action_id: str) -> None:
     if not action_id or len(action_id) > 100:
-        raise MessagingError(STALE_FORM_DE)
+        raise MessagingError(STALE_FORM)
 
 
 def _mb(size: int) -> str:
@@ -330,9 +330,9 @@ def _check_attachment(settings: Settings, attachment: Attachment | None) -> _Upl
         return None
     filename, data, content_type = attachment
     if not data:
-        raise MessagingError("Die angehängte Datei ist leer.")
+        raise MessagingError("messages.error.file_empty")
     if len(data) > settings.max_upload_bytes:
-        raise MessagingError(f"Die Datei ist zu groß. Erlaubt sind höchstens {_mb(settings.max_upload_bytes)} MB.")
+        raise MessagingError("messages.error.file_too_large", max_mb=_mb(settings.max_upload_bytes))
     ctype = (content_type or "").split(";", 1)[0].strip().lower()
     if not _CONTENT_TYPE.match(ctype):
         ctype = "application/octet-stream"
@@ -384,7 +384,7 @@ def _message_by_action(engine: Engine, action_id: str) -> Message | None:
 
 def _duplicate(existing: Message, thread_id: int) -> Message:
     if existing.thread_id != thread_id:
-        raise MessagingError(STALE_FORM_DE)
+        raise MessagingError(STALE_FORM)
     return existing
 
 
@@ -461,7 +461,8 @@ def _thread_labels(session: Session, threads: Iterable[Thread]) -> dict[int, str
         ).all()
         names = {tender_id: name for tender_id, name in rows if tender_id is not None}
     return {
-        t.id: BROKER_THREAD_LABEL if t.kind == ThreadKind.BROKER else names.get(t.tender_id or 0, "Gesellschaft")  # type: ignore[misc]
+        t.id: party_label(Party.BROKER) if t.kind == ThreadKind.BROKER  # type: ignore[misc]
+        else names.get(t.tender_id or 0, party_label(Party.INSURER))
         for t in threads
     }
 
@@ -469,14 +470,11 @@ def _thread_labels(session: Session, threads: Iterable[Thread]) -> dict[int, str
 def _insurer_closed_reason(tender: Tender | None) -> str:
     """Why nobody can write in an insurer thread now ("" if they can)."""
     if tender is None:
-        return THREAD_NOT_FOUND_DE
+        return i18n.t(THREAD_NOT_FOUND)
     if is_terminal(tender.status):
-        return (
-            f"Die Ausschreibung ist beendet ({i18n.tender_status_label(tender.status)}). "
-            "In diesem Verlauf sind keine Nachrichten mehr möglich."
-        )
+        return i18n.t("messages.error.tender_ended", status=i18n.tender_status_label(tender.status))
     if tender.status == TenderStatus.QUEUED:
-        return "Die Ausschreibung wurde noch nicht versendet. Nachrichten sind erst nach dem Versand möglich."
+        return i18n.t("messages.error.tender_not_sent")
     return ""
 
 
@@ -501,7 +499,7 @@ def open_broker_thread(engine: Engine, request_id: int, user: User) -> Thread:
             .values(updated_at=utcnow())
         )
         if locked.rowcount == 0:  # type: ignore[attr-defined]
-            raise MessagingNotFound(REQUEST_NOT_FOUND_DE)
+            raise MessagingNotFound(REQUEST_NOT_FOUND)
         thread = session.exec(
             select(Thread).where(Thread.request_id == request_id).where(Thread.kind == ThreadKind.BROKER)
         ).first()
@@ -534,7 +532,7 @@ def insurer_thread_id(engine: Engine, tender_id: int) -> int:
             with session_scope(engine) as session:
                 tender = session.get(Tender, tender_id)
                 if tender is None:
-                    raise MessagingNotFound(THREAD_NOT_FOUND_DE)
+                    raise MessagingNotFound(THREAD_NOT_FOUND)
                 thread = insurer_thread(session, tender)
                 assert thread.id is not None
                 return thread.id
@@ -738,17 +736,17 @@ def _resolve_target(
         elif request_id is not None:
             request = session.get(Request, request_id)
             if request is None or not (_staff_of(viewer, request) or can_see_request(viewer, request)):
-                raise MessagingNotFound(REQUEST_NOT_FOUND_DE)
+                raise MessagingNotFound(REQUEST_NOT_FOUND)
             thread = broker_thread(session, request_id)
             if thread is None:
-                raise MessagingError(NOT_OPENED_DE if author == Party.BROKER else OPEN_FIRST_DE)
+                raise MessagingError(NOT_OPENED if author == Party.BROKER else OPEN_FIRST)
         else:
             raise ValueError("thread_id or request_id is required")
         if thread is None:
-            raise MessagingNotFound(THREAD_NOT_FOUND_DE)
+            raise MessagingNotFound(THREAD_NOT_FOUND)
         request = session.get(Request, thread.request_id)
         if request is None or not _viewer_sees(viewer, thread, request):
-            raise MessagingNotFound(THREAD_NOT_FOUND_DE)
+            raise MessagingNotFound(THREAD_NOT_FOUND)
         tender = session.get(Tender, thread.tender_id) if thread.tender_id is not None else None
         return _Target(thread=thread, request=request, tender=tender)
 
@@ -773,7 +771,7 @@ async def post_message(
     no ``user``; ``BACKOFFICE`` with a staff ``user``; ``BROKER`` with a broker
     ``user``. A broker (or the backoffice) may pass ``request_id`` instead of
     ``thread_id`` to mean the request's broker thread; until the backoffice
-    opened it, a broker gets :data:`NOT_OPENED_DE`. An insurer may pass
+    opened it, a broker gets :data:`NOT_OPENED`. An insurer may pass
     ``thread_id=None`` to mean its own thread.
 
     Raises :class:`MessagingNotFound` for threads the caller may not see and
@@ -792,7 +790,7 @@ async def post_message(
     text = _clean_body(body)
     upload = _check_attachment(settings, attachment)
     if existing is None and not text and upload is None:
-        raise MessagingError(EMPTY_DE)
+        raise MessagingError(EMPTY)
     user_id = user.id if user is not None else None
     if author == Party.INSURER:
         return await _post_as_insurer(engine, client, settings, target, existing, text, upload, action_id)
@@ -815,7 +813,7 @@ async def _post_as_insurer(
     assert tender is not None
     if existing is not None and existing.visible:
         await _notify_backoffice(engine, client, settings, existing, target)
-        return PostResult(existing, False, "Ihre Rückfrage wurde bereits übermittelt.")
+        return PostResult(existing, False, i18n.t("messages.done.question_again"))
     if existing is None and is_terminal(tender.status):
         raise MessagingError(_insurer_closed_reason(tender))
     created_document: int | None = None
@@ -850,7 +848,7 @@ async def _post_to_insurer(
     tender = target.tender
     assert tender is not None
     if existing is not None and existing.visible:
-        return PostResult(existing, False, "Die Nachricht wurde bereits gesendet.")
+        return PostResult(existing, False, i18n.t("messages.done.again"))
     if existing is None and is_terminal(tender.status):
         raise MessagingError(_insurer_closed_reason(tender))
     created_document: int | None = None
@@ -867,7 +865,7 @@ async def _post_to_insurer(
         )
         message = pending
         if message.visible:  # a concurrent duplicate already finished
-            return PostResult(message, False, "Die Nachricht wurde bereits gesendet.")
+            return PostResult(message, False, i18n.t("messages.done.again"))
     assert message.id is not None
     try:
         await send_action(
@@ -880,7 +878,7 @@ async def _post_to_insurer(
     await asyncio.to_thread(_set_visible, engine, message.id)
     message.visible = True
     return PostResult(
-        message, existing is None, "Die Nachricht wurde gesendet; die Gesellschaft wird per E-Mail benachrichtigt."
+        message, existing is None, i18n.t("messages.done.insurer_notified")
     )
 
 
@@ -906,12 +904,12 @@ async def _post_in_broker_thread(
             await asyncio.to_thread(_forget_document, engine, document_id)
     if author == Party.BROKER:
         await _notify_backoffice(engine, client, settings, message, target)
-        info = "Ihre Nachricht wurde an das Backoffice gesendet."
+        info = i18n.t("messages.done.to_backoffice")
     else:
         await _notify_broker(engine, client, settings, message, target)
-        info = "Die Nachricht wurde gesendet; der Vermittler wird per E-Mail benachrichtigt."
+        info = i18n.t("messages.done.broker_notified")
     if not created:
-        info = "Die Nachricht wurde bereits gesendet."
+        info = i18n.t("messages.done.again")
     return PostResult(message, created, info)
 
 
@@ -926,12 +924,12 @@ def _load_forward(
         source = session.get(Message, message_id)
         request = session.get(Request, source.request_id) if source is not None else None
         if source is None or request is None or not source.visible or not _staff_of(user, request):
-            raise MessagingNotFound(MESSAGE_NOT_FOUND_DE)
+            raise MessagingNotFound(MESSAGE_NOT_FOUND)
         thread = session.get(Thread, target_thread_id)
         if thread is None or thread.request_id != request.id:
-            raise MessagingNotFound(THREAD_NOT_FOUND_DE)
+            raise MessagingNotFound(THREAD_NOT_FOUND)
         if thread.id == source.thread_id:
-            raise MessagingError("Die Nachricht steht bereits in diesem Verlauf.")
+            raise MessagingError("messages.error.same_thread")
         source_thread = session.get(Thread, source.thread_id)
         assert source_thread is not None
         labels = _thread_labels(session, [source_thread, thread])
@@ -981,7 +979,7 @@ async def forward_message(
         )
         await _notify_broker(engine, client, settings, message, target)
         result = PostResult(
-            message, created, "Die Nachricht wurde weitergeleitet; der Vermittler wird per E-Mail benachrichtigt."
+            message, created, i18n.t("messages.done.forwarded_broker")
         )
     await asyncio.to_thread(
         _audit_once, engine, key=f"message_forwarded:{result.message.id}", request_id=thread.request_id,
@@ -990,7 +988,7 @@ async def forward_message(
     )
     if result.created and thread.kind == ThreadKind.INSURER:
         result = PostResult(
-            result.message, True, "Die Nachricht wurde weitergeleitet; die Gesellschaft wird per E-Mail benachrichtigt."
+            result.message, True, i18n.t("messages.done.forwarded_insurer")
         )
     return result
 
@@ -1135,7 +1133,7 @@ def mark_read(engine: Engine, thread_id: int, user: User) -> int:
         thread = session.get(Thread, thread_id)
         request = session.get(Request, thread.request_id) if thread is not None else None
         if thread is None or request is None or not _viewer_sees(user, thread, request):
-            raise MessagingNotFound(THREAD_NOT_FOUND_DE)
+            raise MessagingNotFound(THREAD_NOT_FOUND)
         unread = list(
             session.exec(
                 select(Message.id)
@@ -1166,13 +1164,10 @@ def mark_processed(engine: Engine, message_id: int, user: User) -> bool:
         message = session.get(Message, message_id)
         request = session.get(Request, message.request_id) if message is not None else None
         if message is None or request is None or not message.visible or not _staff_of(user, request):
-            raise MessagingNotFound(MESSAGE_NOT_FOUND_DE)
+            raise MessagingNotFound(MESSAGE_NOT_FOUND)
         if request.assignee_id is not None and request.assignee_id != user.id:
             assignee = session.get(User, request.assignee_id)
-            name = assignee.name if assignee is not None else "dem Bearbeiter"
-            raise MessagingError(
-                f"Nur der Bearbeiter der Anfrage ({name}) kann Nachrichten als bearbeitet markieren."
-            )
+            raise MessagingError("messages.error.assignee_only", name=assignee.name if assignee is not None else "—")
         changed = session.execute(
             update(Message)
             .where(col(Message.id) == message_id)
@@ -1398,7 +1393,7 @@ def transcript_text(entries: Sequence[TranscriptEntry]) -> str:
 
 
 __all__ = [
-    "BROKER_THREAD_LABEL", "MAX_BODY_CHARS", "NOT_OPENED_DE", "AssigneeFilter", "Attachment", "AttachmentView",
+    "BROKER_THREAD_LABEL", "MAX_BODY_CHARS", "NOT_OPENED", "AssigneeFilter", "Attachment", "AttachmentView",
     "attachment_visible_to",
     "MessageView", "MessagesTab", "MessagingError", "MessagingNotFound", "PostResult", "TabRow", "ThreadView",
     "TranscriptEntry", "Viewer", "broker_thread", "ensure_insurer_threads", "forward_message", "insurer_thread_id",

@@ -62,7 +62,7 @@ def _render_offer(
     if "valid_until" in page.values:
         page.values = {**page.values, "valid_until": date_input_value(page.values["valid_until"])}
     return render_tender_page(
-        http, pages, login, "tender_offer", page, "Angebot hinzufügen", status_code,
+        http, pages, login, "tender_offer", page, i18n.t("title.add_offer"), status_code,
         max_upload_mb=size_mb(settings.max_upload_bytes), max_notes=MAX_NOTES_CHARS,
     )
 

@@ -54,7 +54,7 @@ from web.core.forms import new_action_id
 from web.core.ids import parse_id
 from web.core.sessions import Login
 from web.core.templating import Pages, fmt_days
-from web.requests.timeline import EMAIL_KIND_LABELS_DE, timeline
+from web.requests.timeline import email_kind_label, timeline
 
 router = APIRouter(tags=["requests"])
 
@@ -234,7 +234,7 @@ def load_request_view(
         system_emails = [
             SystemEmailRow(
                 email=e,
-                kind_label=EMAIL_KIND_LABELS_DE.get(e.kind, e.kind),
+                kind_label=email_kind_label(e.kind),
                 insurer_name=insurer_names.get(e.tender_id, "") if e.tender_id else "",
             )
             for e in db.exec(

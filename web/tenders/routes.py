@@ -194,7 +194,7 @@ def _render_schedule(
 ) -> Response:
     page.values = {k: date_input_value(v) for k, v in (page.values or _schedule_defaults(page.tender)).items()}
     return render_tender_page(
-        http, pages, login, "tender_schedule", page, "Termine ändern", status_code,
+        http, pages, login, "tender_schedule", page, i18n.t("title.schedule"), status_code,
         today=today_berlin(utcnow()).isoformat(),
     )
 

@@ -63,17 +63,17 @@ from workflows import INSURER_ID, REQUEST_ID, TENDER_STATUS
 log = logging.getLogger(__name__)
 
 
-STALE_FORM_DE = "Das Formular ist veraltet. Bitte laden Sie die Seite neu."
+STALE_FORM = i18n.N_("error.action_id")
 
 
-class TenderActionError(Exception):
-    """An action was refused; ``str(err)`` is a German sentence for the user."""
+class TenderActionError(i18n.Refusal):
+    """An action was refused; ``str(err)`` is the reason in the reader's language."""
 
 
 @dataclass
 class StartOutcome:
     started: list[Tender]
-    refused: dict[int, str]  # insurer_id -> German reason
+    refused: dict[int, str]  # insurer_id -> reason, worded
 
 
 def plan_for(account: Account) -> TenderPlan:
@@ -161,9 +161,9 @@ def _plan_tenders(
     with session_scope(engine) as session:
         request = session.get(Request, request_id)
         if request is None:
-            raise TenderActionError("Die Anfrage wurde nicht gefunden.")
+            raise TenderActionError("error.request_not_found")
         if request.status != RequestStatus.OPEN:
-            raise TenderActionError("Die Anfrage ist bereits abgeschlossen.")
+            raise TenderActionError("tenders.error.request_closed")
         account = session.get(Account, request.account_id)
         product = session.get(Product, request.product_id)
         assert account is not None and product is not None
@@ -203,16 +203,16 @@ def tender_refusal(
     insurer_id: int, insurer: Insurer | None, contact: InsurerContact | None, product_name: str,
     already_open: bool,
 ) -> str | None:
-    """Why this insurer cannot be tendered for the request (a German sentence
-    naming it), or ``None``. The wizard shows the same sentences for forged picks."""
+    """Why this insurer cannot be tendered for the request (a sentence naming
+    it), or ``None``. The wizard shows the same sentences for forged picks."""
     if insurer is None:
-        return f"Die Gesellschaft Nr. {insurer_id} ist unbekannt."
+        return i18n.t("tenders.refusal.unknown", id=insurer_id)
     if already_open:
-        return f"{insurer.name} ist für diese Anfrage bereits ausgeschrieben."
+        return i18n.t("tenders.refusal.already", insurer=insurer.name)
     if not insurer.reachable:
-        return f"{insurer.name} ist derzeit nicht erreichbar."
+        return i18n.t("tenders.refusal.unreachable", insurer=insurer.name)
     if contact is None:
-        return f"{insurer.name} hat keinen Ansprechpartner für {product_name}."
+        return i18n.t("tenders.refusal.no_contact", insurer=insurer.name, product=product_name)
     return None
 
 
@@ -231,7 +231,7 @@ def _checked_documents(
         ).all()
     ) if wanted else set()
     if len(found) != len(wanted):
-        raise TenderActionError("Mindestens ein gewähltes Dokument gehört nicht zu dieser Anfrage.")
+        raise TenderActionError("add_tenders.documents.foreign")
     return wanted
 
 
@@ -289,14 +289,12 @@ async def send_action(client: Client, tender: Tender, update: str, action: Actio
             details = cause.details[0] if cause.details else {}
             raise TenderActionError(i18n.refusal_text(cause.message, details)) from None
         log.exception("update %s on %s failed", update, tender.workflow_id)
-        raise TenderActionError("Die Aktion ist fehlgeschlagen. Bitte erneut versuchen.") from None
+        raise TenderActionError("tenders.error.failed") from None
     except RPCError as err:
         if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
-            raise TenderActionError("Die Ausschreibung ist bereits beendet.") from None
+            raise TenderActionError("tenders.error.ended") from None
         log.exception("update %s on %s: Temporal unreachable", update, tender.workflow_id)
-        raise TenderActionError(
-            "Der Dienst ist gerade nicht erreichbar. Bitte in einem Moment erneut versuchen."
-        ) from None
+        raise TenderActionError("tenders.error.unavailable") from None
 
 
 async def reschedule(
@@ -307,9 +305,7 @@ async def reschedule(
     The workflow re-arms its timers; it refuses times in the past, a reminder
     not before the deadline, and tenders no longer awaiting the insurer."""
     if deadline_at is None and next_reminder_at is None:
-        raise TenderActionError(
-            "Bitte geben Sie eine neue Antwortfrist oder einen neuen Termin für die nächste Erinnerung an."
-        )
+        raise TenderActionError("tender_actions.schedule.nothing")
     action = RescheduleAction(
         action_id=action_id or new_action_id(), actor_user_id=user_id,
         deadline_at=deadline_at, next_reminder_at=next_reminder_at,
@@ -376,7 +372,7 @@ async def ask_question(
 ) -> ActionResult:
     body = body.strip()
     if not body and document_id is None:
-        raise TenderActionError("Bitte geben Sie Ihre Rückfrage ein.")
+        raise TenderActionError("question.empty")
     action_id = action_id or new_action_id()
     message_id = await asyncio.to_thread(
         _message_for, engine, tender, body, author, user_id, action_id, document_id
@@ -394,7 +390,7 @@ async def decline(
 ) -> ActionResult:
     reason = reason.strip()
     if not reason:
-        raise TenderActionError("Bitte geben Sie einen Grund für die Absage an.")
+        raise TenderActionError("decline.empty")
     action_id = action_id or new_action_id()
     message_id = await asyncio.to_thread(
         _message_for, engine, tender, f"Absage: {reason}", Party.INSURER, user_id, action_id
@@ -421,7 +417,7 @@ async def submit_offer(
 ) -> ActionResult:
     """A new offer (or an edit: a new row that supersedes the active one)."""
     if terms.premium_cents <= 0:
-        raise TenderActionError("Die Prämie muss größer als 0 sein.")
+        raise TenderActionError("offer.premium_positive")
     action_id = action_id or new_action_id()
     offer_id = await asyncio.to_thread(_pending_offer, engine, tender, terms, by, user_id, action_id)
     assert offer_id is not None
@@ -443,7 +439,7 @@ def _pending_offer(
         offer = session.exec(select(Offer).where(Offer.action_id == action_id)).first()
         if offer is not None and offer.tender_id != tender.id:
             # action ids are per form; one from another tender is a forged or stale form
-            raise TenderActionError(STALE_FORM_DE)
+            raise TenderActionError(STALE_FORM)
         if offer is None:
             offer = Offer(
                 tender_id=tender.id,  # type: ignore[arg-type]
@@ -483,5 +479,5 @@ def _existing_message(engine: Engine, tender: Tender, action_id: str) -> int | N
     if row is None:
         return None
     if row[1] != tender.id:
-        raise TenderActionError(STALE_FORM_DE)
+        raise TenderActionError(STALE_FORM)
     return row[0]
