@@ -385,7 +385,7 @@ async def release(
     except ReleaseError as err:
         return refuse(str(err), 409)
     response = _section_redirect(request_id)
-    set_flash(response, settings, Flash("success" if outcome.released_offer_ids else "info", outcome.message_de))
+    set_flash(response, settings, Flash("success" if outcome.released_offer_ids else "info", outcome.message))
     return response
 
 
@@ -708,7 +708,7 @@ def _bind_page(db: Session, user: User, request: Request, offer_id: int) -> Bind
     policyholder = db.get(Policyholder, request.policyholder_id)
     assert product is not None and policyholder is not None
     return BindPage(request=request, product=product, policyholder=policyholder, choice=choice,
-                    refusal=choice.refusal_de)
+                    refusal=str(choice.refusal) if choice.refusal else None)
 
 
 def _render_bind(
@@ -774,7 +774,7 @@ async def bind(
         return _render_bind(http, pages, login, _bind_page(db, login.user, fresh, offer_id), error=str(err),
                             status_code=409)
     response = _section_redirect(request_id)
-    set_flash(response, settings, Flash("success", f"{text('bind.done')} {outcome.message_de}"))
+    set_flash(response, settings, Flash("success", f"{text('bind.done')} {outcome.message}"))
     return response
 
 
