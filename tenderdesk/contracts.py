@@ -92,9 +92,12 @@ class CloseAction(Action):
 
 @dataclass
 class ActionResult:
+    """The answer to an update. ``code`` says what happened (``offer_submitted``);
+    the web words it in the reader's language (``workflow.done.<code>``)."""
+
     status: TenderStatus
     changed: bool
-    message_de: str
+    code: str
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """The tender state machine, in one place.
 
-``TenderWorkflow`` asks :func:`check_transition` before every change, the web
-layer uses the labels, and ``ARCHITECTURE.md`` draws the same table. Pure and
-deterministic, so it is safe inside the workflow sandbox.
+``TenderWorkflow`` asks :func:`check_transition` before every change, and
+``ARCHITECTURE.md`` draws the same table. Status labels live in the web's
+catalogues (``status.<value>``). Pure and deterministic, so it is safe
+inside the workflow sandbox.
 """
 
 from __future__ import annotations
@@ -41,59 +42,25 @@ AWAITING_INSURER: frozenset[TenderStatus] = frozenset({S.SENT, S.IN_PROGRESS})
 #: "Open" for the dashboard rule "no open tenders": the insurer may still answer.
 OPEN: frozenset[TenderStatus] = frozenset({S.QUEUED, S.SENT, S.IN_PROGRESS})
 
-LABELS_DE: dict[TenderStatus, str] = {
-    S.QUEUED: "Bereit ausgeschrieben zu werden",
-    S.SENT: "Ausgeschrieben",
-    S.IN_PROGRESS: "In Bearbeitung",
-    S.OFFERED: "Angebot erhalten",
-    S.DECLINED: "Absage zur Anfrage",
-    S.WITHDRAWN: "Anfrage nicht erfolgreich",
-    S.EXPIRED: "Frist abgelaufen",
-    S.OFFER_EXPIRED: "Angebot abgelaufen",
-    S.CLOSED: "Abgeschlossen",
-}
-
-LABELS_EN: dict[TenderStatus, str] = {
-    S.QUEUED: "Ready to be tendered",
-    S.SENT: "Tendered",
-    S.IN_PROGRESS: "In progress",
-    S.OFFERED: "Offer received",
-    S.DECLINED: "Declined",
-    S.WITHDRAWN: "Unsuccessful (withdrawn)",
-    S.EXPIRED: "Deadline passed",
-    S.OFFER_EXPIRED: "Offer expired",
-    S.CLOSED: "Closed",
-}
-
-_WHY_TERMINAL_DE: dict[TenderStatus, str] = {
-    S.DECLINED: "Die Gesellschaft hat abgesagt.",
-    S.WITHDRAWN: "Die Ausschreibung wurde zurückgezogen.",
-    S.EXPIRED: "Die Antwortfrist ist abgelaufen.",
-    S.CLOSED: "Die Anfrage ist abgeschlossen.",
-}
-
 
 class TransitionError(ValueError):
-    """An illegal move; ``str(err)`` is a German sentence for the caller."""
+    """An illegal move, as a code with parameters (status and action codes,
+    never sentences): the web turns it into a sentence in the reader's language
+    (``workflow.<code>`` in the catalogues)."""
+
+    def __init__(self, code: str, **params: str) -> None:
+        super().__init__(code)
+        self.code = code
+        self.params = params
 
 
 def is_terminal(status: TenderStatus) -> bool:
     return status in TERMINAL
 
 
-def why_ended_de(status: TenderStatus) -> str:
-    return _WHY_TERMINAL_DE.get(status, "")
-
-
-def check_transition(current: TenderStatus, target: TenderStatus, action_de: str) -> None:
-    """Raise :class:`TransitionError` with a reason unless ``current -> target`` is allowed."""
+def check_transition(current: TenderStatus, target: TenderStatus, action: str) -> None:
+    """Raise :class:`TransitionError` unless ``current -> target`` is allowed;
+    ``action`` names the attempted move (``decline``, ``close``, ...)."""
     if target in TRANSITIONS.get(current, frozenset()):
         return
-    if is_terminal(current):
-        raise TransitionError(
-            f"{action_de} ist nicht mehr möglich: {why_ended_de(current)} "
-            f"(Status: {LABELS_DE[current]})"
-        )
-    raise TransitionError(
-        f"{action_de} ist im Status „{LABELS_DE[current]}“ nicht möglich."
-    )
+    raise TransitionError("ended" if is_terminal(current) else "not_allowed", action=action, status=current.value)

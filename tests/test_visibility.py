@@ -213,7 +213,7 @@ async def test_duplicate_action_is_applied_once(dev: Running) -> None:
         "ask_question", QuestionAction(action_id=question_id, message_id=message_id),
         id=new_action_id(), result_type=ActionResult)
     assert replayed == ActionResult(status=TenderStatus.OFFERED, changed=False,
-                                    message_de=first.message_de)
+                                    code=first.code)
 
     with Session(dev.engine) as s:
         assert len(s.exec(select(Message)).all()) == 1

@@ -34,9 +34,11 @@ from web.core.temporal import TemporalClientFactory, TemporalConnector, default_
 from web.dashboard import routes as dashboard
 from web.documents import routes as documents
 from web.help import routes as contact
+from web.insurer import link as insurer_links
 from web.insurer import routes as insurer_link
 from web.live import routes as live
 from web.messages import routes as messages_ui
+from web.messages import section as messages_section
 from web.offers import add_offer, bind, expiring, views
 from web.offers import routes as offers_ui
 from web.requests import routes as requests
@@ -75,7 +77,7 @@ def create_app(
     app.state.temporal = TemporalConnector(temporal_client_factory or default_factory(settings))
     # The request page's feature sections (Nachrichten, Angebote), wired here so
     # web.requests needs to know neither feature.
-    app.state.request_sections = [messages_ui.messaging_extras, views.offers_extras]
+    app.state.request_sections = [messages_section.messaging_extras, views.offers_extras]
 
     app.add_middleware(BodySizeLimitMiddleware, upload_max_bytes=5 * settings.max_upload_bytes + 1024 * 1024)
     app.add_middleware(i18n.LocaleMiddleware)
@@ -83,7 +85,7 @@ def create_app(
     app.add_middleware(SecurityHeadersMiddleware, https=is_https(settings))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app)
-    insurer_link.install_link_errors(app)
+    insurer_links.install_link_errors(app)
     for module in (
         auth, reset, dashboard, requests, tender_actions, add_tenders, documents, insurer_link, contact, live,
         messages_ui, offers_ui, add_offer, expiring, bind,

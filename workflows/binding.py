@@ -30,7 +30,7 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from tenderdesk.contracts import EmailResult, NotificationInput
-    from workflows.tender import DB_RETRY, EMAIL_RETRY
+    from workflows.policies import DB_RETRY, EMAIL_RETRY
 
 
 @dataclass

@@ -17,7 +17,7 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from tenderdesk.contracts import EmailResult, NotificationInput
-    from workflows.tender import EMAIL_RETRY
+    from workflows.policies import EMAIL_RETRY
 
 
 @workflow.defn

@@ -2,8 +2,8 @@
 
 It owns the tender's state and every timer in it: automatic reminders, the
 response deadline and the offer's validity. Callers change it only through
-updates; each has a validator so an illegal move is rejected with a German
-reason before it reaches history, and each carries an ``action_id`` so a
+updates; each has a validator so an illegal move is rejected with a reason
+code (``TransitionRejected``) before it reaches history, and each carries an ``action_id`` so a
 duplicate delivery returns the first answer and changes nothing.
 
 Side effects (email, database) run as activities. Update handlers hold one lock
@@ -17,7 +17,6 @@ import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -39,29 +38,26 @@ with workflow.unsafe.imports_passed_through():
     )
     from tenderdesk.states import (
         AWAITING_INSURER,
-        LABELS_DE,
         TenderStatus,
         TransitionError,
         check_transition,
         is_terminal,
     )
     from workflows import TENDER_STATUS
+    from workflows.policies import DB_RETRY, EMAIL_RETRY
 
 S = TenderStatus
 
-#: 4xx replies and connection errors are retried with backoff for about a day;
-#: after that the email counts as failed and is shown to a person.
-EMAIL_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=30),
-    maximum_attempts=60,
-)
-DB_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=30))
 
 
 def _fmt(at: datetime | None) -> str:
     return at.strftime("%d.%m.%Y %H:%M UTC") if at else "—"
+
+
+def _rejection(err: TransitionError) -> ApplicationError:
+    """A refused update as the caller sees it: the reason code as message and
+    its parameters (status and action codes) as details, worded by the web."""
+    return ApplicationError(err.code, err.params, type="TransitionRejected", non_retryable=True)
 
 
 @workflow.defn
@@ -142,13 +138,13 @@ class TenderWorkflow:
             if self._first_opened_at is None:
                 self._first_opened_at = workflow.now()
                 await self._project("link_opened", action)
-            return "Link geöffnet."
+            return "link_opened"
 
         return await self._handle(action, apply)
 
     @link_opened.validator
     def _v_link_opened(self, action: Action) -> None:
-        self._require_not_ended(action, "Das Öffnen des Links")
+        self._require_not_ended(action, "open_link")
 
     @workflow.update
     async def ask_question(self, action: QuestionAction) -> ActionResult:
@@ -157,7 +153,7 @@ class TenderWorkflow:
             if self._status in AWAITING_INSURER:
                 self._status = S.IN_PROGRESS
             await self._project("question_asked", action, message_id=action.message_id)
-            return "Ihre Rückfrage wurde übermittelt."
+            return "question_sent"
 
         return await self._handle(action, apply)
 
@@ -171,7 +167,7 @@ class TenderWorkflow:
             self._check_mark()
             self._status = S.IN_PROGRESS
             await self._project("marked_in_progress", action)
-            return "Ausschreibung ist in Bearbeitung."
+            return "marked_in_progress"
 
         return await self._handle(action, apply)
 
@@ -182,17 +178,17 @@ class TenderWorkflow:
     @workflow.update
     async def submit_offer(self, action: OfferAction) -> ActionResult:
         async def apply() -> str:
-            self._check_offer(action, S.OFFERED, "Ein Angebot abzugeben")
+            self._check_offer(action)
             self._accept_offer(action)
             event = "offer_added" if action.by_backoffice else "offer_submitted"
             await self._project(event, action, offer_id=action.offer_id)
-            return "Das Angebot wurde übermittelt."
+            return "offer_submitted"
 
         return await self._handle(action, apply)
 
     @submit_offer.validator
     def _v_submit_offer(self, action: OfferAction) -> None:
-        self._validate(action, lambda: self._check_offer(action, S.OFFERED, "Ein Angebot abzugeben"))
+        self._validate(action, lambda: self._check_offer(action))
 
     @workflow.update
     async def edit_offer(self, action: OfferAction) -> ActionResult:
@@ -200,7 +196,7 @@ class TenderWorkflow:
             self._check_edit(action)
             self._accept_offer(action)
             await self._project("offer_edited", action, offer_id=action.offer_id)
-            return "Das Angebot wurde geändert."
+            return "offer_edited"
 
         return await self._handle(action, apply)
 
@@ -211,30 +207,30 @@ class TenderWorkflow:
     @workflow.update
     async def decline(self, action: DeclineAction) -> ActionResult:
         async def apply() -> str:
-            check_transition(self._status, S.DECLINED, "Eine Absage")
+            check_transition(self._status, S.DECLINED, "decline")
             self._end(S.DECLINED)
             await self._project("declined", action, message_id=action.message_id)
-            return "Die Absage wurde übermittelt."
+            return "declined"
 
         return await self._handle(action, apply)
 
     @decline.validator
     def _v_decline(self, action: DeclineAction) -> None:
-        self._validate(action, lambda: check_transition(self._status, S.DECLINED, "Eine Absage"))
+        self._validate(action, lambda: check_transition(self._status, S.DECLINED, "decline"))
 
     @workflow.update
     async def withdraw(self, action: Action) -> ActionResult:
         async def apply() -> str:
-            check_transition(self._status, S.WITHDRAWN, "Das Zurückziehen")
+            check_transition(self._status, S.WITHDRAWN, "withdraw")
             self._end(S.WITHDRAWN)
             await self._project("withdrawn", action)
-            return "Die Ausschreibung wurde zurückgezogen (Anfrage nicht erfolgreich)."
+            return "withdrawn"
 
         return await self._handle(action, apply)
 
     @withdraw.validator
     def _v_withdraw(self, action: Action) -> None:
-        self._validate(action, lambda: check_transition(self._status, S.WITHDRAWN, "Das Zurückziehen"))
+        self._validate(action, lambda: check_transition(self._status, S.WITHDRAWN, "withdraw"))
 
     @workflow.update
     async def remind_now(self, action: Action) -> ActionResult:
@@ -242,9 +238,9 @@ class TenderWorkflow:
             self._check_remind()
             if self._status == S.QUEUED:
                 self._outbox.append(EmailKind.TENDER)
-                return "Die Ausschreibung wird erneut versendet."
+                return "resent"
             self._outbox.append(EmailKind.REMINDER)
-            return "Die Erinnerung wird versendet."
+            return "reminder_sent"
 
         return await self._handle(action, apply)
 
@@ -259,7 +255,7 @@ class TenderWorkflow:
         async def apply() -> str:
             self._require_open()
             self._outbox.append(EmailKind.MESSAGE)
-            return "Die Gesellschaft wird per E-Mail benachrichtigt."
+            return "insurer_notified"
 
         return await self._handle(action, apply)
 
@@ -277,7 +273,7 @@ class TenderWorkflow:
                 self._reminder_override = action.next_reminder_at
             self._timers_changed = True
             await self._project("rescheduled", action)
-            return "Die Termine wurden geändert."
+            return "rescheduled"
 
         return await self._handle(action, apply)
 
@@ -288,7 +284,7 @@ class TenderWorkflow:
     @workflow.update
     async def close(self, action: CloseAction) -> ActionResult:
         async def apply() -> str:
-            check_transition(self._status, S.CLOSED, "Das Abschließen")
+            check_transition(self._status, S.CLOSED, "close")
             was_offering = self._status != S.QUEUED
             self._end(S.CLOSED)
             if action.won:
@@ -296,13 +292,13 @@ class TenderWorkflow:
             elif was_offering:
                 self._outbox.append(EmailKind.NOT_SELECTED)
             await self._project("closed_won" if action.won else "closed", action)
-            return "Die Ausschreibung ist abgeschlossen."
+            return "closed"
 
         return await self._handle(action, apply)
 
     @close.validator
     def _v_close(self, action: CloseAction) -> None:
-        self._validate(action, lambda: check_transition(self._status, S.CLOSED, "Das Abschließen"))
+        self._validate(action, lambda: check_transition(self._status, S.CLOSED, "close"))
 
     # ------------------------------------------------------- rule checks
     def _validate(self, action: Action, check: object) -> None:
@@ -313,7 +309,7 @@ class TenderWorkflow:
         try:
             check()  # type: ignore[operator]
         except TransitionError as err:
-            raise ApplicationError(str(err), type="TransitionRejected", non_retryable=True) from None
+            raise _rejection(err) from None
 
     def _require_not_ended(self, action: Action, what: str) -> None:
         def check() -> None:
@@ -324,57 +320,47 @@ class TenderWorkflow:
 
     def _require_open(self) -> None:
         if self._status == S.QUEUED or is_terminal(self._status):
-            raise TransitionError(
-                f"Eine Benachrichtigung ist im Status „{LABELS_DE[self._status]}“ nicht möglich."
-            )
+            raise TransitionError("not_allowed", action="notify", status=self._status.value)
 
     def _check_question(self) -> None:
         if self._status == S.QUEUED or is_terminal(self._status):
-            check_transition(self._status, S.IN_PROGRESS, "Eine Rückfrage")
+            check_transition(self._status, S.IN_PROGRESS, "question")
 
     def _check_mark(self) -> None:
         if self._status != S.IN_PROGRESS:
-            check_transition(self._status, S.IN_PROGRESS, "„In Bearbeitung“ zu setzen")
+            check_transition(self._status, S.IN_PROGRESS, "mark_in_progress")
 
-    def _check_offer(self, action: OfferAction, target: TenderStatus, what: str) -> None:
+    def _check_offer(self, action: OfferAction) -> None:
         if self._status in (S.OFFERED, S.OFFER_EXPIRED):
-            raise TransitionError(
-                "Es liegt bereits ein Angebot vor. Bitte ändern Sie das bestehende Angebot."
-            )
-        check_transition(self._status, target, what)
+            raise TransitionError("offer_exists")
+        check_transition(self._status, S.OFFERED, "submit_offer")
         self._check_validity(action)
 
     def _check_edit(self, action: OfferAction) -> None:
         if self._status not in (S.OFFERED, S.OFFER_EXPIRED):
-            raise TransitionError(
-                f"Ein Angebot kann im Status „{LABELS_DE[self._status]}“ nicht bearbeitet werden."
-            )
+            raise TransitionError("edit_not_allowed", status=self._status.value)
         self._check_validity(action)
 
     def _check_validity(self, action: OfferAction) -> None:
         if action.valid_until is not None and action.valid_until <= workflow.now():
-            raise TransitionError("Die Gültigkeit des Angebots muss in der Zukunft liegen.")
+            raise TransitionError("validity_past")
 
     def _check_remind(self) -> None:
         if self._status == S.QUEUED and self._delivery_failed:
             return
         if self._status not in AWAITING_INSURER:
-            raise TransitionError(
-                f"Eine Erinnerung ist im Status „{LABELS_DE[self._status]}“ nicht möglich."
-            )
+            raise TransitionError("not_allowed", action="remind", status=self._status.value)
 
     def _check_reschedule(self, action: RescheduleAction) -> None:
         if self._status not in AWAITING_INSURER:
-            raise TransitionError(
-                f"Termine können im Status „{LABELS_DE[self._status]}“ nicht geändert werden."
-            )
+            raise TransitionError("reschedule_not_allowed", status=self._status.value)
         now = workflow.now()
         deadline = action.deadline_at or self._deadline_at
         for at in (action.deadline_at, action.next_reminder_at):
             if at is not None and at <= now:
-                raise TransitionError("Der neue Termin muss in der Zukunft liegen.")
+                raise TransitionError("date_past")
         if action.next_reminder_at and deadline and action.next_reminder_at >= deadline:
-            raise TransitionError("Die Erinnerung muss vor der Antwortfrist liegen.")
+            raise TransitionError("reminder_after_deadline")
 
     # ------------------------------------------------------------ helpers
     async def _handle(self, action: Action, apply: object) -> ActionResult:
@@ -382,12 +368,12 @@ class TenderWorkflow:
         async with self._lock:
             if action.action_id in self._results:
                 first = self._results[action.action_id]
-                return ActionResult(status=self._status, changed=False, message_de=first.message_de)
+                return ActionResult(status=self._status, changed=False, code=first.code)
             try:
-                message = await apply()  # type: ignore[operator]
+                code = await apply()  # type: ignore[operator]
             except TransitionError as err:
-                raise ApplicationError(str(err), type="TransitionRejected", non_retryable=True) from None
-            result = ActionResult(status=self._status, changed=True, message_de=message)
+                raise _rejection(err) from None
+            result = ActionResult(status=self._status, changed=True, code=code)
             self._results[action.action_id] = result
             return result
 
@@ -508,7 +494,7 @@ class TenderWorkflow:
             else "kein Termin offen"
         )
         workflow.set_current_details(
-            f"**Status:** {self._status.value} ({LABELS_DE[self._status]})\n\n"
+            f"**Status:** {self._status.value}\n\n"
             f"**Erinnerungen:** {self._reminders_sent}\n\n"
             f"**Frist:** {_fmt(self._deadline_at)}\n\n**{next_line}**"
         )

@@ -170,7 +170,8 @@ class Insurer(SQLModel, table=True):
 
 
 class InsurerContact(SQLModel, table=True):
-    """The tender address of an insurer for one product."""
+    """The tender address of an insurer for one product. ``locale`` is the
+    language of the link pages (and emails) this contact gets: "de" or "en"."""
 
     __table_args__ = (UniqueConstraint("insurer_id", "product_id"),)
 
@@ -179,6 +180,7 @@ class InsurerContact(SQLModel, table=True):
     product_id: int = Field(foreign_key="product.id")
     name: str = ""
     email: str
+    locale: str = "de"
 
 
 class Recommendation(SQLModel, table=True):

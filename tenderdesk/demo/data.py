@@ -45,6 +45,7 @@ class _InsurerSpec:
     mailbox: str  # local part of the tender address; {code} is the product code
     products: str  # product codes with a tender address; the rest are "not relevant"
     reachable: bool = True
+    locale: str = "de"  # of its contacts: their link pages and emails
 
 
 INSURERS: tuple[_InsurerSpec, ...] = (
@@ -61,7 +62,7 @@ INSURERS: tuple[_InsurerSpec, ...] = (
     _InsurerSpec("Weserbogen Versicherung AG", "Weserbogen", "weserbogen.example",
                  "ausschreibung-{code}", "BHV INH CYB VSH"),
     _InsurerSpec("Alpenrand Assekuranz AG", "Alpenrand", "alpenrand-assekuranz.example",
-                 "risk-{code}", "CYB VSH"),
+                 "risk-{code}", "CYB VSH", locale="en"),
     _InsurerSpec("Mittelland Sachversicherung AG", "Mittelland", "mittelland-sach.example",
                  "sach-{code}", "INH ELE"),
     _InsurerSpec("Boddenküste Haftpflicht AG", "Boddenküste", "boddenkueste.example",
@@ -69,7 +70,7 @@ INSURERS: tuple[_InsurerSpec, ...] = (
     _InsurerSpec("Lindenhof Versicherungen AG", "Lindenhof", "lindenhof-versicherungen.example",
                  "makler.{code}", "BHV INH CYB VSH ELE"),
     _InsurerSpec("Eichenkamp Versicherung AG", "Eichenkamp", "eichenkamp.example",
-                 "gewerbe.{code}", "BHV CYB INH"),
+                 "gewerbe.{code}", "BHV CYB INH", locale="en"),
     _InsurerSpec("Kranichfeld Assekuranz AG", "Kranichfeld", "kranichfeld-assekuranz.example",
                  "technik-{code}", "INH ELE CYB", reachable=False),
 )

@@ -141,7 +141,7 @@ def _seed_catalogue(session: Session, rng: random.Random) -> Catalogue:
             contacts.append(InsurerContact(
                 insurer_id=insurer.id, product_id=product_id,
                 name=f"{person} (Underwriting {DEPARTMENT[code]})",
-                email=f"{spec.mailbox.format(code=code.lower())}@{spec.domain}",
+                email=f"{spec.mailbox.format(code=code.lower())}@{spec.domain}", locale=spec.locale,
             ))
             covering[code].append(insurer.id)
     session.add_all(contacts)

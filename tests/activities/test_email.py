@@ -343,7 +343,7 @@ async def test_550_marks_delivery_failed_and_remind_now_resends(
     result = await send_action(ts.client, tender, "remind_now", Action(action_id=new_action_id(),
                                actor_user_id=world.backoffice_user_id))
 
-    assert result.changed and result.message_de == "Die Ausschreibung wird erneut versendet."
+    assert result.changed and result.code == "resent"
     await wait_status(ts, tender, TenderStatus.SENT)
     await poll(lambda: row(ts, tender).status == TenderStatus.SENT)
     db = row(ts, tender)

@@ -28,11 +28,12 @@ from tenderdesk.db.models import (
     TenderLink,
 )
 from tenderdesk.states import TenderStatus
+from web.core import i18n
 from web.core.forms import new_action_id
 from web.offers.binding import (
-    ALREADY_BOUND_DE,
-    EXPIRED_DE,
-    NOT_ALLOWED_DE,
+    ALREADY_BOUND,
+    EXPIRED,
+    NOT_ALLOWED,
     AlreadyBound,
     BindingError,
     BindingNotAllowed,
@@ -58,6 +59,8 @@ from .helpers import (
     sent_tenders,
     wait_for,
 )
+
+ALREADY_BOUND_DE, EXPIRED_DE, NOT_ALLOWED_DE = (i18n.t(key, "de") for key in (ALREADY_BOUND, EXPIRED, NOT_ALLOWED))
 
 
 async def _release(run: Running, world: World, *offers: Offer) -> None:
@@ -260,7 +263,7 @@ async def test_offer_that_cannot_be_bound(bdev: Running, setup: dict[str, object
         choices = offer_choices(s, world.request_id)
         if setup.get("released", True):
             [choice] = choices
-            assert not choice.can_bind and choice.refusal_de is not None and message in choice.refusal_de
+            assert not choice.can_bind and choice.refusal is not None and message in str(choice.refusal)
             assert choice.expired == (message == EXPIRED_DE)
         else:
             assert choices == []
@@ -292,7 +295,7 @@ async def test_superseded_offer_and_bound_request(bdev: Running) -> None:
                          broker_user=erika)
     with Session(engine) as s:
         [choice] = offer_choices(s, world.request_id)
-        assert choice.refusal_de == ALREADY_BOUND_DE and choice.bound
+        assert str(choice.refusal) == ALREADY_BOUND_DE and choice.bound
     # The one binding's follow-up ran once: the broker heard of it.
     assert (await binding_result(bdev, world.request_id)).broker_notified
 
@@ -314,7 +317,7 @@ async def test_expired_offer_extended_released_again_and_bound(bts: Running, smt
         assert s.get(Tender, tender.id).status == TenderStatus.OFFER_EXPIRED  # type: ignore[union-attr]
         [choice] = offer_choices(s, world.request_id)
         assert choice.offer.id == offer.id and choice.expired and not choice.can_bind
-        assert choice.refusal_de == EXPIRED_DE
+        assert str(choice.refusal) == EXPIRED_DE
     with pytest.raises(BindingError) as refused:
         await bind_offer(engine=bts.engine, client=bts.client, settings=bts.settings,
                          offer_id=offer.id, broker_user=erika)  # type: ignore[arg-type]

@@ -16,8 +16,9 @@ from tenderdesk.config import Settings
 from tenderdesk.db.models import AuditEvent, Message, Party, SystemEmail, Thread, ThreadKind
 from tenderdesk.ids import mail_workflow_id
 from tenderdesk.states import TenderStatus
+from web.core import i18n
 from web.core.forms import new_action_id
-from web.messages.common import NOT_OPENED_DE, MessagingError, MessagingNotFound
+from web.messages.common import NOT_OPENED, MessagingError, MessagingNotFound
 from web.messages.inbox import mark_read, messages_tab, unread_count
 from web.messages.service import forward_message, post_message
 from web.messages.threads import open_broker_thread, threads_for
@@ -38,7 +39,7 @@ def _post(engine: Engine, dev: Running, settings: Settings, **kw: Any) -> Any:
 async def test_broker_cannot_initiate_until_backoffice_opens(
     engine: Engine, settings: Settings, dev: Running, cast: Cast, smtp_server: SmtpServer
 ) -> None:
-    with pytest.raises(MessagingError, match=NOT_OPENED_DE):
+    with pytest.raises(MessagingError, match=i18n.t(NOT_OPENED)):
         await _post(engine, dev, settings, request_id=cast.request_id, author=Party.BROKER, user=cast.broker,
                     body="Gibt es schon Angebote?")
     assert count(engine, Message) == 0

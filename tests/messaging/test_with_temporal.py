@@ -27,7 +27,7 @@ from tenderdesk.db.models import (
 from tenderdesk.security.tokens import hash_token
 from tenderdesk.states import TenderStatus
 from web.core.forms import new_action_id
-from web.insurer.routes import resolve_link
+from web.insurer.link import resolve_link
 from web.messages.common import MessagingError
 from web.messages.service import forward_message, post_message
 from web.messages.threads import insurer_thread_id, open_broker_thread, threads_for

@@ -30,9 +30,10 @@ from tenderdesk.db.models import (
     utcnow,
 )
 from tenderdesk.security.tokens import hash_token, new_token
-from tenderdesk.states import LABELS_DE, LABELS_EN, TenderStatus
+from tenderdesk.states import TenderStatus
 from tests.conftest import SmtpServer, eventually
 from web.app import create_app
+from web.core import i18n
 from web.core.sessions import IDLE_TIMEOUT
 from web.core.temporal import TemporalClientFactory
 
@@ -626,8 +627,8 @@ async def test_language_switch_renders_english(http: httpx.AsyncClient, web_engi
 
     dashboard = await http.get("/")
     assert dashboard.status_code == 200
-    assert LABELS_EN[TenderStatus.SENT] in dashboard.text
-    assert LABELS_DE[TenderStatus.SENT] not in dashboard.text
+    assert i18n.tender_status_label(TenderStatus.SENT, "en") in dashboard.text
+    assert i18n.tender_status_label(TenderStatus.SENT, "de") not in dashboard.text
     assert "Assignee" in dashboard.text  # a Python-side label (i18n.t) follows the user too
 
     error = await http.get("/requests/999999")

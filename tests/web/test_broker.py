@@ -14,13 +14,16 @@ from sqlmodel import Session, select
 
 from tenderdesk.db.models import Binding, Offer, Request, RequestStatus, Tender
 from tenderdesk.states import TenderStatus
-from web.offers.binding import ALREADY_BOUND_DE, EXPIRED_DE
+from web.core import i18n
+from web.offers.binding import ALREADY_BOUND, EXPIRED
 
 from ..binding.helpers import binding_result, broker_user, give_offer, sent_tenders, wait_for
 from ..conftest import Running, SmtpServer
 from .test_end_to_end import token_for
 from .test_insurer_link import forms, sample_pdf
 from .test_offers_ui import Site, follow, future, messages, open_site, release_via_page, section, tender_row
+
+ALREADY_BOUND_DE, EXPIRED_DE = i18n.t(ALREADY_BOUND, "de"), i18n.t(EXPIRED, "de")
 
 
 @pytest.fixture

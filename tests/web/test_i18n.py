@@ -1,13 +1,14 @@
-"""German first, English second: the template catalogue, the Python-side texts,
-the request locale and the catalogue upkeep script.
+"""German first, English second: the catalogues, the message keys, the request locale.
 
-The catalogue test covers every template that uses ``_(``: any msgid without
-an English translation fails it. Run ``python -m web.locale.update_catalog``
-to add the missing msgids to the ``.po`` file, then fill in their msgstr.
+The catalogue tests run the documented ``pybabel extract``/``update`` commands
+(README, "Texts and languages") in check mode: a msgid the code or a template
+uses but a catalogue lacks fails them, and so does a key without a German
+text or any msgid without an English one.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import string
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from babel.messages.catalog import Catalog
+from babel.messages.frontend import BaseError, CommandLineInterface
 from babel.messages.pofile import read_po
 from jinja2 import Environment
 from markupsafe import Markup
@@ -22,66 +24,126 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 import web.offers.views as offers_ui
+from tenderdesk.config import ROOT
 from tenderdesk.db.engine import session_scope
 from tenderdesk.db.models import DocumentKind, EmailStatus, Party, User
 from tenderdesk.states import TenderStatus
 from web.core import i18n
 from web.core.templating import make_environment
-from web.locale.update_catalog import TEMPLATES_DIR, extract_messages, template_files, update
 
 from .conftest import MAIN_BACKOFFICE, logged_in
 
 #: A literal ``_("...")`` or ``_('...')`` call: a second, independent way to find msgids.
 LITERAL_CALL = re.compile(r"""\b_\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')""")
+#: A message key (``login.failed``) as opposed to a German source text.
+KEY = re.compile(r"[a-z_]+(\.[a-z_]+)+")
+TEMPLATES_DIR = ROOT / "templates"
+UPDATE_HINT = "run the pybabel commands of README, \"Texts and languages\", and fill in the empty msgstr"
 
 
-def english_catalogue() -> Catalog:
-    with i18n.catalogue_path("en").open("rb") as po:
-        return read_po(po, locale="en", domain=i18n.DOMAIN)
+def catalogue(locale: str) -> Catalog:
+    with i18n.catalogue_path(locale).open("rb") as po:
+        return read_po(po, locale=locale, domain=i18n.DOMAIN)
 
 
-# ------------------------------------------------------------------ templates
-def test_every_template_msgid_has_an_english_translation() -> None:
-    found = extract_messages()
-    assert found, "no _() in any template"
-    catalog = english_catalogue()
-    missing = []
-    for entry in found.values():
-        message = catalog.get(entry.message, entry.context)
-        strings = () if message is None else (
-            message.string if isinstance(message.string, tuple) else (message.string,)
-        )
-        if message is None or message.fuzzy or not strings or not all(strings):
-            missing.append(f"{entry.locations[0][0]}: {entry.msgid!r}")
-    assert not missing, (
-        "untranslated template strings; run `python -m web.locale.update_catalog` and fill in "
-        "web/locale/en/LC_MESSAGES/messages.po:\n" + "\n".join(missing)
+def pybabel(*args: str) -> None:
+    """``pybabel`` as the README runs it: from the repository root, paths relative to it."""
+    before = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        CommandLineInterface().run(["pybabel", "-q", *args])
+    finally:
+        os.chdir(before)
+
+
+def extract_to(pot: Path) -> None:
+    pybabel("extract", "-F", "babel.cfg", "--add-location=file", "--no-wrap", "--sort-by-file",
+            "--project=Tenderdesk", "-o", str(pot), ".")
+
+
+@pytest.fixture(scope="module")
+def extracted(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
+    """What ``pybabel extract`` finds today."""
+    pot = tmp_path_factory.mktemp("pot") / "messages.pot"
+    extract_to(pot)
+    with pot.open("rb") as fileobj:
+        return read_po(fileobj)
+
+
+def _strings(message: object) -> tuple[str, ...]:
+    value = getattr(message, "string", "")
+    return value if isinstance(value, tuple) else (value,)
+
+
+# ------------------------------------------------------------------ catalogues
+@pytest.mark.parametrize("locale", list(i18n.LOCALES))
+def test_catalogue_holds_every_extracted_msgid_and_nothing_else(locale: str, extracted: Catalog) -> None:
+    wanted = {(m.id, m.context) for m in extracted if m.id}
+    assert len(wanted) > 400, "the extractor found too little"
+    held = {(m.id, m.context) for m in catalogue(locale) if m.id}
+    assert not wanted - held, f"{locale}: missing msgids, {UPDATE_HINT}: {sorted(map(str, wanted - held))}"
+    unused = sorted(map(str, held - wanted))
+    assert not unused, f"{locale}: msgids nothing uses any more, {UPDATE_HINT}: {unused}"
+
+
+def test_update_in_check_mode_changes_nothing(tmp_path: Path) -> None:
+    """The committed files are exactly what ``pybabel update`` writes (no hand formatting drifts)."""
+    pot = tmp_path / "messages.pot"
+    extract_to(pot)
+    try:
+        pybabel("update", "-i", str(pot), "-d", "web/locale", "-N", "--ignore-obsolete", "--no-wrap",
+                "--check", "--ignore-pot-creation-date")
+    except BaseError as err:
+        pytest.fail(f"{err}: {UPDATE_HINT}")
+
+
+def test_every_msgid_has_an_english_text_and_every_key_a_german_one() -> None:
+    missing = [str(m.id) for m in catalogue("en") if m.id and (m.fuzzy or not all(_strings(m)))]
+    assert not missing, f"untranslated in en, {UPDATE_HINT}:\n" + "\n".join(missing)
+    german = catalogue("de")
+    keys = [m for m in german if isinstance(m.id, str) and KEY.fullmatch(m.id)]
+    assert len(keys) > 100
+    assert not [m.id for m in keys if m.fuzzy or not m.string], "keys without German text"
+    assert not [m.id for m in german if m.id and not KEY.fullmatch(str(m.id)) and any(_strings(m))], (
+        "German template msgids are their own text; their msgstr stays empty"
     )
 
 
-def test_extractor_sees_every_literal_call() -> None:
+def test_extractor_sees_every_literal_call(extracted: Catalog) -> None:
     """Guards the extractor: every ``_("…")`` a plain regex finds in a template
     is among the extracted msgids (a template it could not parse would fail here)."""
-    extracted = {entry.msgid for entry in extract_messages().values()}
-    for path in template_files():
-        text = path.read_text("utf-8")
-        if "_(" not in text:
+    ids = {m.id if isinstance(m.id, str) else m.id[0] for m in extracted if m.id}
+    for path in sorted(TEMPLATES_DIR.rglob("*")):
+        if path.suffix not in (".html", ".txt"):
             continue
+        text = path.read_text("utf-8")
         for match in LITERAL_CALL.finditer(text):
             literal = match.group(1) if match.group(1) is not None else match.group(2)
-            assert literal in extracted, f"{path.relative_to(TEMPLATES_DIR)}: {literal!r}"
+            assert literal in ids, f"{path.relative_to(TEMPLATES_DIR)}: {literal!r}"
 
 
-def test_catalogue_is_consistent() -> None:
-    """Placeholders match (``%(n)s`` in both), nothing fuzzy, no compiled file committed."""
-    catalog = english_catalogue()
+@pytest.mark.parametrize("locale", list(i18n.LOCALES))
+def test_catalogue_is_consistent(locale: str) -> None:
+    """Placeholders match (``%(n)s`` in templates, ``{n}`` in keys), nothing fuzzy, no compiled file committed."""
+    catalog = catalogue(locale)
     problems = [(message.id, [str(e) for e in errors]) for message, errors in catalog.check()]
     assert problems == []
     assert not any(m.fuzzy for m in catalog if m.id)
     for message in catalog:
-        if message.id and isinstance(message.id, str):
+        if message.id and isinstance(message.id, str) and message.string:
             assert set(re.findall(r"%\(\w+\)s", message.id)) == set(re.findall(r"%\(\w+\)s", str(message.string)))
     assert not list(i18n.LOCALE_DIR.rglob("*.mo"))
+
+
+def _fields(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def test_every_key_has_the_same_fields_in_both_languages() -> None:
+    english = {m.id: str(m.string) for m in catalogue("en") if isinstance(m.id, str) and KEY.fullmatch(m.id)}
+    for message in catalogue("de"):
+        if isinstance(message.id, str) and KEY.fullmatch(message.id):
+            assert _fields(english[message.id]) == _fields(str(message.string)), message.id
 
 
 def test_catalogue_is_compiled_in_memory() -> None:
@@ -122,20 +184,8 @@ def test_translations_are_trusted_markup_and_values_are_escaped() -> None:
 
 
 # ------------------------------------------------------------------ Python-side texts
-def _fields(text: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
-
-
-def test_every_message_key_has_english_with_the_same_placeholders() -> None:
-    german, english = i18n.MESSAGES["de"], i18n.MESSAGES["en"]
-    assert set(english) == set(german), set(english) ^ set(german)
-    for key, text in german.items():
-        assert english[key].strip(), key
-        assert _fields(english[key]) == _fields(text), key
-
-
 #: Feature modules whose flashes and errors used to be German-only dicts; their
-#: texts now live in :data:`web.core.i18n.MESSAGES` under these key prefixes.
+#: texts are catalogue keys under these prefixes.
 FEATURE_NAMESPACES = {
     "tenders/wizard": "add_tenders.",
     "dashboard/routes": "dashboard.",
@@ -153,12 +203,10 @@ def test_feature_module_texts_are_translated(module: str) -> None:
     """Every German key of a feature module has a real English text (not a copy
     of the German), and the module keeps no German-only message table of its own."""
     prefix = FEATURE_NAMESPACES[module]
-    german, english = i18n.MESSAGES["de"], i18n.MESSAGES["en"]
-    keys = [key for key in german if key.startswith(prefix)]
+    keys = [m.id for m in catalogue("de") if isinstance(m.id, str) and m.id.startswith(prefix)]
     assert keys, prefix
     for key in keys:
-        assert english.get(key, "").strip(), key
-        assert english[key] != german[key], f"{key} is not translated"
+        assert i18n.t(key, "en") != i18n.t(key, "de"), f"{key} is not translated"
     source = (WEB_DIR / f"{module}.py").read_text("utf-8")
     assert not re.search(r"^(TEXTS|TEXT_DE|[A-Z_]+_DE)\s*=", source, re.M), f"{module}.py defines German-only texts"
     assert "TEXTS[" not in source
@@ -191,15 +239,20 @@ async def test_english_users_get_english_feature_errors(http: httpx.AsyncClient,
     assert i18n.t("dashboard.bad_tab", "de") not in response.text
 
 
-def test_label_tables_cover_every_value_in_both_languages() -> None:
-    for tables, values in (
-        (i18n.EMAIL_STATUS_LABELS, list(EmailStatus)),
-        (i18n.DOCUMENT_KIND_LABELS, list(DocumentKind)),
-        (i18n.PARTY_LABELS, list(Party)),
-        (i18n.TENDER_STATUS_LABELS, list(TenderStatus)),
+def test_labels_cover_every_value_in_both_languages() -> None:
+    """A label that falls through to its key (``status.sent``) would show the key."""
+    for label, values in (
+        (i18n.email_status_label, list(EmailStatus)),
+        (i18n.document_kind_label, list(DocumentKind)),
+        (i18n.party_label, list(Party)),
+        (i18n.tender_status_label, list(TenderStatus)),
     ):
-        for locale in i18n.LOCALES:
-            assert set(tables[locale]) == set(values), (locale, values)  # type: ignore[index]
+        for value in values:
+            for locale in i18n.LOCALES:
+                text = label(value, locale)  # type: ignore[operator, arg-type]
+                assert not KEY.fullmatch(text), (label, value, locale)
+    assert i18n.tender_status_label(TenderStatus.QUEUED) == "Bereit ausgeschrieben zu werden"
+    assert i18n.party_label(Party.BROKER, "en") == "Broker"
 
 
 def test_t_follows_the_current_locale_and_falls_back() -> None:
@@ -214,40 +267,3 @@ def test_t_follows_the_current_locale_and_falls_back() -> None:
     assert i18n.t("logout.done", "fr") == "Sie wurden abgemeldet."
     assert i18n.normalise_locale("EN") == "en" and i18n.normalise_locale("xx") == "de"
     assert i18n.normalise_locale(None) == "de"
-
-
-# ------------------------------------------------------------------ update script
-def test_update_adds_missing_msgids_with_empty_msgstr(tmp_path: Path) -> None:
-    templates = tmp_path / "templates"
-    (templates / "x").mkdir(parents=True)
-    (templates / "x" / "page.html").write_text(
-        '<p>{{ _("Alt") }}</p>\n<p>{{ _("Neu %(n)s", n=1) }}</p>\n'
-        '<p>{{ ngettext("ein Tag", "%(num)s Tage", d) }}</p>\n',
-        "utf-8",
-    )
-    catalog = Catalog(locale="en", domain="messages", fuzzy=False)
-    catalog.add("Alt", "Old")
-    catalog.add("Weg", "Gone")
-    found = extract_messages(templates)
-    assert {entry.msgid for entry in found.values()} == {"Alt", "Neu %(n)s", "ein Tag"}
-
-    report = update(catalog, found)
-
-    assert sorted(report.added) == ["Neu %(n)s", "ein Tag"]
-    assert sorted(report.untranslated) == ["Neu %(n)s", "ein Tag"]
-    assert report.unused == ["Weg"]
-    assert catalog.get("Alt").string == "Old"  # type: ignore[union-attr]
-    assert catalog.get("Neu %(n)s").string == ""  # type: ignore[union-attr]
-    assert catalog.get(("ein Tag", "%(num)s Tage")).string == ("", "")  # type: ignore[union-attr]
-    assert catalog.get("Weg") is not None  # kept unless --prune
-    assert update(catalog, found, prune=True).unused == ["Weg"] and catalog.get("Weg") is None
-
-
-@pytest.mark.parametrize("locale", [code for code in i18n.LOCALES if code != i18n.DEFAULT_LOCALE])
-def test_update_script_check_mode_passes(locale: str, capsys: pytest.CaptureFixture[str]) -> None:
-    from web.locale.update_catalog import main
-
-    before = i18n.catalogue_path(locale).read_bytes()
-    assert main(["--check", "--locale", locale]) == 0
-    assert "0 untranslated" in capsys.readouterr().out
-    assert i18n.catalogue_path(locale).read_bytes() == before  # --check writes nothing

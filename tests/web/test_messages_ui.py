@@ -30,8 +30,9 @@ from tenderdesk.db.models import (
 )
 from tenderdesk.states import TenderStatus
 from web.app import create_app
+from web.core import i18n
 from web.core.sessions import cookie_name, start_session
-from web.messages.common import NOT_OPENED_DE
+from web.messages.common import NOT_OPENED
 
 from ..binding.helpers import finish_leftovers
 from ..conftest import Running, SmtpServer, eventually
@@ -381,7 +382,7 @@ async def test_broker_writes_only_after_the_backoffice_opened_the_conversation(
         backoffice, csrf = await portal.as_user(portal.cast.colleague)
 
         mine = await broker.get(f"/requests/{portal.request_id}")
-        assert NOT_OPENED_DE in section(mine.text, "nachrichten")
+        assert i18n.t(NOT_OPENED) in section(mine.text, "nachrichten")
         assert page_forms(mine.text, "/messages") == []
         staff_page = await backoffice.get(f"/requests/{portal.request_id}")
         assert STAFF_NOT_OPENED in staff_page.text and "Kommunikation mit Vermittler eröffnen" in staff_page.text
@@ -389,7 +390,7 @@ async def test_broker_writes_only_after_the_backoffice_opened_the_conversation(
         refused = await broker.post(f"/requests/{portal.request_id}/messages",
                                     data={"csrf_token": broker_csrf, "action_id": "a" * 32, "body": "Hallo?"})
         assert refused.status_code == 409
-        assert NOT_OPENED_DE in refused.text and 'Hallo?</textarea>' not in refused.text
+        assert i18n.t(NOT_OPENED) in refused.text and 'Hallo?</textarea>' not in refused.text
         assert rows(portal.engine, Message) == [] and rows(portal.engine, Thread) == []
         # the broker cannot open it himself
         assert (await broker.post(f"/requests/{portal.request_id}/broker-thread",

@@ -1,25 +1,8 @@
-"""Login, logout, "Passwort ändern", "Passwort vergessen" and the language switch.
+"""Login, logout and "Passwort ändern".
 
-Passwords are checked with Argon2id (:mod:`tenderdesk.security.passwords`). A failed
-login says the same for an unknown address and a wrong password, and an
-unknown address still costs one Argon2 verification, so neither the text nor
-the timing reveals which addresses exist. Failures are counted per account
-and per client address in the database (:mod:`web.auth.throttle`), so the limit
-holds across all web processes.
-
-"Passwort vergessen" answers the same whether or not the address has an
-account. For an active account it queues a ``PasswordReset`` and its System
-Email (:mod:`tenderdesk.mail.password_reset`); ``NotificationWorkflow``
-delivers it like every other email, started after the answer has been sent,
-so neither the answer's text nor its timing tells whether an email went out.
-The email activity mints the token when it sends (only its SHA-256 is
-stored; valid 30 minutes, single use). Limits per address and per account
-come from :mod:`web.auth.throttle`. Setting the new password uses the token
-up, ends every session of the user and clears the account's login failures.
-
-Routes are plain ``def``: FastAPI runs them in its thread pool, so the slow
-hash never blocks the event loop.
-"""
+A failed login reads and costs the same for unknown addresses and wrong
+passwords (one Argon2 check either way); routes are plain ``def``, so the slow
+hash never blocks the event loop."""
 
 from __future__ import annotations
 

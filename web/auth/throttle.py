@@ -1,37 +1,8 @@
 """Throttling of login and "Passwort vergessen" attempts, shared by every web process.
 
-The rule, in one place:
-
-- Login (and the current-password check of "Passwort ändern"): at most
-  ``account_limit`` failures per account (email address) and ``address_limit``
-  failures per client address in a sliding window (default 5 and 20 per
-  15 minutes). A successful login clears the account's failures; so does a
-  completed password reset, which is how a locked-out person gets back in.
-- "Passwort vergessen": at most ``reset_address_limit`` requests per client
-  address (refused with a message) and ``reset_account_limit`` emails per
-  account (further requests get the same answer but no email, so the answer
-  never differs and nobody can flood a mailbox).
-
-Every attempt is a ``LoginAttempt`` row, so the count holds across any number
-of web processes and survives restarts. An attempt is written *before* the
-password is checked and counted including itself: under a burst of parallel
-requests the n-th committed row sees at least n rows, so no more than the
-limit get through to the password check. The row stays as the failure unless
-the login succeeds; a refused attempt removes its row again, so hammering a
-locked account does not push the lockout further out. Reset requests are
-stored with the ``reset:`` prefix on the email column, which keeps them out of
-the login counts without a second table.
-
-The same lockout applies to known and unknown addresses, so it tells an
-attacker nothing about which accounts exist. Argon2id keeps each try slow on
-top of this.
-
-Client address: ``request.client.host``. Behind a reverse proxy that is the
-proxy's address, and every user would share one per-address budget. Run
-uvicorn with ``--proxy-headers --forwarded-allow-ips=<proxy address>`` so it
-takes the client from ``X-Forwarded-For``, and only from that trusted proxy
-(a header from anyone else must not be believed).
-"""
+Every attempt is a ``LoginAttempt`` row, written before the password is
+checked and counted including itself, so the limits hold across processes and
+under bursts; the rule and proxy setup are in ARCHITECTURE.md, "Login and throttling"."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ class PageError(Exception):
         self.key = key
 
 
-class ActionRefused(Exception):
+class ActionRefused(i18n.Refusal):
     """A user's action did not happen: the workflow refused it, or Temporal could
     not be reached. ``str(err)`` is the reason for the page, ``status_code`` the
     answer's status. Routes that show the reason at a form catch this one type;
@@ -96,8 +96,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
         # Path or form values of the wrong shape: a hand-made URL, not a user mistake.
-        return error_page(request, 404 if request.method == "GET" else 422, i18n.t(
-            "error.not_found" if request.method == "GET" else "error.action_id"
+        return error_page(request, 404 if request.method == "GET" else 422, (
+            i18n.t("error.not_found") if request.method == "GET" else i18n.t("error.action_id")
         ))
 
     @app.exception_handler(Exception)

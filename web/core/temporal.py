@@ -16,7 +16,6 @@ from typing import Any
 from temporalio.client import Client
 
 from tenderdesk.config import Settings
-from web.core import i18n
 from web.core.errors import ActionRefused
 
 log = logging.getLogger(__name__)
@@ -30,8 +29,8 @@ class TemporalUnavailable(ActionRefused):
 
     status_code = 503
 
-    def __str__(self) -> str:
-        return i18n.t("error.temporal_unavailable")
+    def __init__(self, key: str = "error.temporal_unavailable", **params: object) -> None:
+        super().__init__(key, **params)
 
 
 def default_factory(settings: Settings) -> TemporalClientFactory:

@@ -22,6 +22,7 @@ from tenderdesk.db.models import (
     UserSession,
     utcnow,
 )
+from web.core import i18n
 from web.core.access import can_see_request, load_request
 from web.core.deps import CurrentLogin, EngineDep, SessionDep
 from web.core.headers import CSP
@@ -36,7 +37,7 @@ SCOPES = ("dashboard", "request")
 LIVE_CSP = f"{CSP}; script-src 'self'; connect-src 'self'"
 _MARKER_RE = re.compile(r"^[0-9a-f]{1,64}$")
 
-BAD_SCOPE_DE = "Unbekannter Bereich für die Live-Aktualisierung."
+BAD_SCOPE = i18n.N_("live.bad_scope")
 
 
 def page_headers() -> dict[str, str]:
@@ -133,11 +134,11 @@ def live(
     since: str = "",
 ) -> Response:
     if scope not in SCOPES:
-        return PlainTextResponse(BAD_SCOPE_DE, status_code=400)
+        return PlainTextResponse(i18n.t(BAD_SCOPE), status_code=400)
     request_id: int | None = None
     if scope == "request":
         if not (id.isascii() and id.isdigit()) or len(id) > 12:
-            return PlainTextResponse(BAD_SCOPE_DE, status_code=400)
+            return PlainTextResponse(i18n.t(BAD_SCOPE), status_code=400)
         request_id = load_request(db, login.user, int(id)).id  # 404 unless visible
     viewer = Viewer.of(login.user, login.session)
     # Hand the connection back now: the stream polls in short sessions of its

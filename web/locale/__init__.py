@@ -1,1 +1,2 @@
-"""Gettext catalogues for the page templates (``<locale>/LC_MESSAGES/messages.po``) and their upkeep."""
+"""Gettext catalogues (``<locale>/LC_MESSAGES/messages.po``) and ``keys.py``,
+the message keys the extractor cannot see in a call."""

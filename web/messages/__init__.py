@@ -8,8 +8,9 @@ from web.messages.common import (
     MessagingNotFound,
     ThreadView,
 )
+from web.messages.forms import FormProblem, read_message_form
 from web.messages.inbox import messages_tab, unread_count
-from web.messages.routes import FormProblem, message_attachment, read_message_form
+from web.messages.routes import message_attachment
 from web.messages.service import post_message
 from web.messages.threads import insurer_thread_id, threads_for
 

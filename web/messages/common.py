@@ -34,10 +34,11 @@ from tenderdesk.db.models import (
     User,
 )
 from tenderdesk.documents.storage import store_bytes
-from tenderdesk.states import LABELS_DE, TenderStatus, is_terminal
+from tenderdesk.states import TenderStatus, is_terminal
+from web.core import i18n
 from web.core.access import can_see_request, is_staff
 from web.core.downloads import safe_filename
-from web.messages.notices import BROKER_THREAD_LABEL
+from web.core.i18n import N_, party_label
 from web.tenders import TenderActionError
 
 log = logging.getLogger(__name__)
@@ -50,14 +51,14 @@ EXCERPT_CHARS = 200
 MAX_PER_PAGE = 200
 
 #: What a broker reads until the backoffice opened the conversation (the guide's rule).
-NOT_OPENED_DE = "Das Backoffice hat die Kommunikation zu dieser Anfrage noch nicht eröffnet."
-OPEN_FIRST_DE = "Bitte eröffnen Sie zuerst die Kommunikation mit dem Vermittler."
-THREAD_NOT_FOUND_DE = "Der Nachrichtenverlauf wurde nicht gefunden."
-MESSAGE_NOT_FOUND_DE = "Die Nachricht wurde nicht gefunden."
-REQUEST_NOT_FOUND_DE = "Die Anfrage wurde nicht gefunden."
-EMPTY_DE = "Bitte geben Sie eine Nachricht ein oder hängen Sie eine Datei an."
-STALE_FORM_DE = "Das Formular ist veraltet. Bitte laden Sie die Seite neu."
-STAFF_ONLY_DE = "Diese Aktion ist dem Backoffice vorbehalten."
+NOT_OPENED = N_("messages.error.not_opened")
+OPEN_FIRST = N_("messages.error.open_first")
+THREAD_NOT_FOUND = N_("messages.error.thread_not_found")
+MESSAGE_NOT_FOUND = N_("messages.error.message_not_found")
+REQUEST_NOT_FOUND = N_("error.request_not_found")
+EMPTY = N_("messages.error.empty")
+STALE_FORM = N_("error.action_id")
+STAFF_ONLY = N_("messages.error.staff_only")
 
 #: ``(filename, bytes, content type)`` as the upload form delivers it.
 Attachment: TypeAlias = tuple[str, bytes, str]
@@ -70,7 +71,7 @@ _CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$
 
 
 class MessagingError(TenderActionError):
-    """A refused messaging action; ``str(err)`` is a German sentence for the user.
+    """A refused messaging action; ``str(err)`` is the reason in the reader's language.
 
     A subclass of :class:`web.tenders.service.TenderActionError`, so a route that
     already handles tender refusals handles these too."""
@@ -215,19 +216,19 @@ def _viewer_for(author: Party, user: User | None, tender: Tender | None) -> View
 
 def _require_staff(user: User) -> None:
     if not is_staff(user):
-        raise MessagingError(STAFF_ONLY_DE)
+        raise MessagingError(STAFF_ONLY)
 
 
 def _clean_body(body: str) -> str:
     text = body.replace("\r\n", "\n").replace("\r", "\n").strip()
     if len(text) > MAX_BODY_CHARS:
-        raise MessagingError(f"Die Nachricht ist zu lang (höchstens {MAX_BODY_CHARS} Zeichen).")
+        raise MessagingError("messages.error.too_long", max=MAX_BODY_CHARS)
     return text
 
 
 def _check_action_id(action_id: str) -> None:
     if not action_id or len(action_id) > 100:
-        raise MessagingError(STALE_FORM_DE)
+        raise MessagingError(STALE_FORM)
 
 
 def _mb(size: int) -> str:
@@ -248,9 +249,9 @@ def _check_attachment(settings: Settings, attachment: Attachment | None) -> _Upl
         return None
     filename, data, content_type = attachment
     if not data:
-        raise MessagingError("Die angehängte Datei ist leer.")
+        raise MessagingError("messages.error.file_empty")
     if len(data) > settings.max_upload_bytes:
-        raise MessagingError(f"Die Datei ist zu groß. Erlaubt sind höchstens {_mb(settings.max_upload_bytes)} MB.")
+        raise MessagingError("messages.error.file_too_large", max_mb=_mb(settings.max_upload_bytes))
     ctype = (content_type or "").split(";", 1)[0].strip().lower()
     if not _CONTENT_TYPE.match(ctype):
         ctype = "application/octet-stream"
@@ -302,7 +303,7 @@ def _message_by_action(engine: Engine, action_id: str) -> Message | None:
 
 def _duplicate(existing: Message, thread_id: int) -> Message:
     if existing.thread_id != thread_id:
-        raise MessagingError(STALE_FORM_DE)
+        raise MessagingError(STALE_FORM)
     return existing
 
 
@@ -379,7 +380,8 @@ def thread_labels(session: Session, threads: Iterable[Thread]) -> dict[int, str]
         ).all()
         names = {tender_id: name for tender_id, name in rows if tender_id is not None}
     return {
-        t.id: BROKER_THREAD_LABEL if t.kind == ThreadKind.BROKER else names.get(t.tender_id or 0, "Gesellschaft")  # type: ignore[misc]
+        t.id: party_label(Party.BROKER) if t.kind == ThreadKind.BROKER  # type: ignore[misc]
+        else names.get(t.tender_id or 0, party_label(Party.INSURER))
         for t in threads
     }
 
@@ -387,12 +389,9 @@ def thread_labels(session: Session, threads: Iterable[Thread]) -> dict[int, str]
 def _insurer_closed_reason(tender: Tender | None) -> str:
     """Why nobody can write in an insurer thread now ("" if they can)."""
     if tender is None:
-        return THREAD_NOT_FOUND_DE
+        return i18n.t(THREAD_NOT_FOUND)
     if is_terminal(tender.status):
-        return (
-            f"Die Ausschreibung ist beendet ({LABELS_DE[tender.status]}). "
-            "In diesem Verlauf sind keine Nachrichten mehr möglich."
-        )
+        return i18n.t("messages.error.tender_ended", status=i18n.tender_status_label(tender.status))
     if tender.status == TenderStatus.QUEUED:
-        return "Die Ausschreibung wurde noch nicht versendet. Nachrichten sind erst nach dem Versand möglich."
+        return i18n.t("messages.error.tender_not_sent")
     return ""

@@ -38,8 +38,8 @@ from web.core.access import is_staff
 from web.messages.common import (
     EXCERPT_CHARS,
     MAX_PER_PAGE,
-    MESSAGE_NOT_FOUND_DE,
-    THREAD_NOT_FOUND_DE,
+    MESSAGE_NOT_FOUND,
+    THREAD_NOT_FOUND,
     AssigneeFilter,
     MessagesTab,
     MessagingError,
@@ -90,7 +90,7 @@ def mark_read(engine: Engine, thread_id: int, user: User) -> int:
         thread = session.get(Thread, thread_id)
         request = session.get(Request, thread.request_id) if thread is not None else None
         if thread is None or request is None or not _viewer_sees(user, thread, request):
-            raise MessagingNotFound(THREAD_NOT_FOUND_DE)
+            raise MessagingNotFound(THREAD_NOT_FOUND)
         unread = list(
             session.exec(
                 select(Message.id)
@@ -121,13 +121,10 @@ def mark_processed(engine: Engine, message_id: int, user: User) -> bool:
         message = session.get(Message, message_id)
         request = session.get(Request, message.request_id) if message is not None else None
         if message is None or request is None or not message.visible or not _staff_of(user, request):
-            raise MessagingNotFound(MESSAGE_NOT_FOUND_DE)
+            raise MessagingNotFound(MESSAGE_NOT_FOUND)
         if request.assignee_id is not None and request.assignee_id != user.id:
             assignee = session.get(User, request.assignee_id)
-            name = assignee.name if assignee is not None else "dem Bearbeiter"
-            raise MessagingError(
-                f"Nur der Bearbeiter der Anfrage ({name}) kann Nachrichten als bearbeitet markieren."
-            )
+            raise MessagingError("messages.error.assignee_only", name=assignee.name if assignee is not None else "—")
         changed = session.execute(
             update(Message)
             .where(col(Message.id) == message_id)

@@ -23,14 +23,15 @@ from tenderdesk.db.models import (
     User,
 )
 from tenderdesk.states import is_terminal
+from web.core import i18n
 from web.core.access import can_see_request
 from web.messages.common import (
-    EMPTY_DE,
-    MESSAGE_NOT_FOUND_DE,
-    NOT_OPENED_DE,
-    OPEN_FIRST_DE,
-    REQUEST_NOT_FOUND_DE,
-    THREAD_NOT_FOUND_DE,
+    EMPTY,
+    MESSAGE_NOT_FOUND,
+    NOT_OPENED,
+    OPEN_FIRST,
+    REQUEST_NOT_FOUND,
+    THREAD_NOT_FOUND,
     Attachment,
     MessagingError,
     MessagingNotFound,
@@ -84,17 +85,17 @@ def _resolve_target(
         elif request_id is not None:
             request = session.get(Request, request_id)
             if request is None or not (_staff_of(viewer, request) or can_see_request(viewer, request)):
-                raise MessagingNotFound(REQUEST_NOT_FOUND_DE)
+                raise MessagingNotFound(REQUEST_NOT_FOUND)
             thread = broker_thread(session, request_id)
             if thread is None:
-                raise MessagingError(NOT_OPENED_DE if author == Party.BROKER else OPEN_FIRST_DE)
+                raise MessagingError(NOT_OPENED if author == Party.BROKER else OPEN_FIRST)
         else:
             raise ValueError("thread_id or request_id is required")
         if thread is None:
-            raise MessagingNotFound(THREAD_NOT_FOUND_DE)
+            raise MessagingNotFound(THREAD_NOT_FOUND)
         request = session.get(Request, thread.request_id)
         if request is None or not _viewer_sees(viewer, thread, request):
-            raise MessagingNotFound(THREAD_NOT_FOUND_DE)
+            raise MessagingNotFound(THREAD_NOT_FOUND)
         tender = session.get(Tender, thread.tender_id) if thread.tender_id is not None else None
         return _Target(thread=thread, request=request, tender=tender)
 
@@ -119,7 +120,7 @@ async def post_message(
     no ``user``; ``BACKOFFICE`` with a staff ``user``; ``BROKER`` with a broker
     ``user``. A broker (or the backoffice) may pass ``request_id`` instead of
     ``thread_id`` to mean the request's broker thread; until the backoffice
-    opened it, a broker gets :data:`NOT_OPENED_DE`. An insurer may pass
+    opened it, a broker gets :data:`NOT_OPENED`. An insurer may pass
     ``thread_id=None`` to mean its own thread.
 
     Raises :class:`MessagingNotFound` for threads the caller may not see and
@@ -138,7 +139,7 @@ async def post_message(
     text = _clean_body(body)
     upload = _check_attachment(settings, attachment)
     if existing is None and not text and upload is None:
-        raise MessagingError(EMPTY_DE)
+        raise MessagingError(EMPTY)
     user_id = user.id if user is not None else None
     if author == Party.INSURER:
         return await _post_as_insurer(engine, client, settings, target, existing, text, upload, action_id)
@@ -161,7 +162,7 @@ async def _post_as_insurer(
     assert tender is not None
     if existing is not None and existing.visible:
         await notify_backoffice(engine=engine, client=client, settings=settings, message=existing, thread=target.thread)
-        return PostResult(existing, False, "Ihre Rückfrage wurde bereits übermittelt.")
+        return PostResult(existing, False, i18n.t("messages.done.question_again"))
     if existing is None and is_terminal(tender.status):
         raise MessagingError(_insurer_closed_reason(tender))
     created_document: int | None = None
@@ -184,7 +185,7 @@ async def _post_as_insurer(
     message = await asyncio.to_thread(_message_by_action, engine, action_id)
     assert message is not None
     await notify_backoffice(engine=engine, client=client, settings=settings, message=message, thread=target.thread)
-    return PostResult(message, existing is None, result.message_de)
+    return PostResult(message, existing is None, i18n.outcome_text(result.code))
 
 
 async def _post_to_insurer(
@@ -196,7 +197,7 @@ async def _post_to_insurer(
     tender = target.tender
     assert tender is not None
     if existing is not None and existing.visible:
-        return PostResult(existing, False, "Die Nachricht wurde bereits gesendet.")
+        return PostResult(existing, False, i18n.t("messages.done.again"))
     if existing is None and is_terminal(tender.status):
         raise MessagingError(_insurer_closed_reason(tender))
     created_document: int | None = None
@@ -213,7 +214,7 @@ async def _post_to_insurer(
         )
         message = pending
         if message.visible:  # a concurrent duplicate already finished
-            return PostResult(message, False, "Die Nachricht wurde bereits gesendet.")
+            return PostResult(message, False, i18n.t("messages.done.again"))
     assert message.id is not None
     try:
         await send_action(
@@ -226,7 +227,7 @@ async def _post_to_insurer(
     await asyncio.to_thread(_set_visible, engine, message.id)
     message.visible = True
     return PostResult(
-        message, existing is None, "Die Nachricht wurde gesendet; die Gesellschaft wird per E-Mail benachrichtigt."
+        message, existing is None, i18n.t("messages.done.insurer_notified")
     )
 
 
@@ -252,12 +253,12 @@ async def _post_in_broker_thread(
             await asyncio.to_thread(_forget_document, engine, document_id)
     if author == Party.BROKER:
         await notify_backoffice(engine=engine, client=client, settings=settings, message=message, thread=target.thread)
-        info = "Ihre Nachricht wurde an das Backoffice gesendet."
+        info = i18n.t("messages.done.to_backoffice")
     else:
         await notify_broker(engine=engine, client=client, settings=settings, message=message)
-        info = "Die Nachricht wurde gesendet; der Vermittler wird per E-Mail benachrichtigt."
+        info = i18n.t("messages.done.broker_notified")
     if not created:
-        info = "Die Nachricht wurde bereits gesendet."
+        info = i18n.t("messages.done.again")
     return PostResult(message, created, info)
 
 
@@ -272,12 +273,12 @@ def _load_forward(
         source = session.get(Message, message_id)
         request = session.get(Request, source.request_id) if source is not None else None
         if source is None or request is None or not source.visible or not _staff_of(user, request):
-            raise MessagingNotFound(MESSAGE_NOT_FOUND_DE)
+            raise MessagingNotFound(MESSAGE_NOT_FOUND)
         thread = session.get(Thread, target_thread_id)
         if thread is None or thread.request_id != request.id:
-            raise MessagingNotFound(THREAD_NOT_FOUND_DE)
+            raise MessagingNotFound(THREAD_NOT_FOUND)
         if thread.id == source.thread_id:
-            raise MessagingError("Die Nachricht steht bereits in diesem Verlauf.")
+            raise MessagingError("messages.error.same_thread")
         source_thread = session.get(Thread, source.thread_id)
         assert source_thread is not None
         labels = thread_labels(session, [source_thread, thread])
@@ -327,7 +328,7 @@ async def forward_message(
         )
         await notify_broker(engine=engine, client=client, settings=settings, message=message)
         result = PostResult(
-            message, created, "Die Nachricht wurde weitergeleitet; der Vermittler wird per E-Mail benachrichtigt."
+            message, created, i18n.t("messages.done.forwarded_broker")
         )
     await asyncio.to_thread(
         _audit_once, engine, key=f"message_forwarded:{result.message.id}", request_id=thread.request_id,
@@ -336,6 +337,6 @@ async def forward_message(
     )
     if result.created and thread.kind == ThreadKind.INSURER:
         result = PostResult(
-            result.message, True, "Die Nachricht wurde weitergeleitet; die Gesellschaft wird per E-Mail benachrichtigt."
+            result.message, True, i18n.t("messages.done.forwarded_insurer")
         )
     return result

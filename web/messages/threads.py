@@ -28,8 +28,8 @@ from tenderdesk.db.models import (
 )
 from web.core.access import is_staff
 from web.messages.common import (
-    REQUEST_NOT_FOUND_DE,
-    THREAD_NOT_FOUND_DE,
+    REQUEST_NOT_FOUND,
+    THREAD_NOT_FOUND,
     AttachmentView,
     MessageView,
     MessagingNotFound,
@@ -68,7 +68,7 @@ def open_broker_thread(engine: Engine, request_id: int, user: User) -> Thread:
             .values(updated_at=utcnow())
         )
         if locked.rowcount == 0:  # type: ignore[attr-defined]
-            raise MessagingNotFound(REQUEST_NOT_FOUND_DE)
+            raise MessagingNotFound(REQUEST_NOT_FOUND)
         thread = session.exec(
             select(Thread).where(Thread.request_id == request_id).where(Thread.kind == ThreadKind.BROKER)
         ).first()
@@ -101,7 +101,7 @@ def insurer_thread_id(engine: Engine, tender_id: int) -> int:
             with session_scope(engine) as session:
                 tender = session.get(Tender, tender_id)
                 if tender is None:
-                    raise MessagingNotFound(THREAD_NOT_FOUND_DE)
+                    raise MessagingNotFound(THREAD_NOT_FOUND)
                 thread = insurer_thread(session, tender)
                 assert thread.id is not None
                 return thread.id

@@ -66,7 +66,7 @@ def _render_offer(
     if "valid_until" in page.values:
         page.values = {**page.values, "valid_until": date_input_value(page.values["valid_until"])}
     return render_tender_page(
-        http, pages, login, "tender_offer", page, "Angebot hinzufügen", status_code,
+        http, pages, login, "tender_offer", page, i18n.t("title.add_offer"), status_code,
         max_upload_mb=size_mb(settings.max_upload_bytes), max_notes=MAX_NOTES_CHARS,
     )
 
@@ -155,7 +155,7 @@ def offer_submit(
             return _render_offer(http, pages, login, page, settings, 409)
         wait(auto_release_quietly(engine=engine, client=client, settings=settings, tender_id=tender_id))
         response = detail_redirect(request_id, f"#tender-{tender_id}")
-        set_flash(response, settings, result_flash(page.insurer_name, result.message_de, result.changed))
+        set_flash(response, settings, result_flash(page.insurer_name, i18n.outcome_text(result.code), result.changed))
         return response
     finally:
         if pdf is not None:

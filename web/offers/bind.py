@@ -77,7 +77,7 @@ def _bind_page(db: Session, user: User, request: Request, offer_id: int) -> Bind
     policyholder = db.get(Policyholder, request.policyholder_id)
     assert product is not None and policyholder is not None
     return BindPage(request=request, product=product, policyholder=policyholder, choice=choice,
-                    refusal=choice.refusal_de)
+                    refusal=str(choice.refusal) if choice.refusal else None)
 
 
 def _render_bind(
@@ -91,7 +91,7 @@ def _render_bind(
             "page": page,
             "error": error or page.refusal,
             "nav": "requests",
-            "page_title": f"Angebot abschließen – {page.request.number}",
+            "page_title": i18n.t("title.bind", number=page.request.number),
         },
         login=login,
         status_code=status_code,
@@ -143,7 +143,7 @@ def bind(
         return _render_bind(http, pages, login, _bind_page(db, login.user, request, offer_id), error=str(err),
                             status_code=409)
     response = section_redirect(request_id)
-    set_flash(response, settings, Flash("success", f"{text('bind.done')} {outcome.message_de}"))
+    set_flash(response, settings, Flash("success", f"{text('bind.done')} {outcome.message}"))
     return response
 
 

@@ -55,7 +55,8 @@ from tenderdesk.db.models import (
     utcnow,
 )
 from tenderdesk.ids import binding_workflow_id
-from tenderdesk.states import LABELS_DE, TenderStatus
+from tenderdesk.states import TenderStatus
+from web.core import i18n
 from web.core.access import broker_sees_offer
 from web.offers.release import offers_visible_to_broker
 from workflows import REQUEST_ID
@@ -63,14 +64,14 @@ from workflows.binding import BindingInput
 
 log = logging.getLogger(__name__)
 
-ALREADY_BOUND_DE = "Für diese Anfrage wurde bereits ein Angebot abgeschlossen."
-EXPIRED_DE = "Das Angebot ist abgelaufen und kann nicht abgeschlossen werden."
-NOT_ALLOWED_DE = "Sie sind nicht berechtigt, für diese Anfrage ein Angebot abzuschließen."
-NOT_FOUND_DE = "Das Angebot wurde nicht gefunden."
+ALREADY_BOUND = i18n.N_("binding.error.already_bound")
+EXPIRED = i18n.N_("binding.error.expired")
+NOT_ALLOWED = i18n.N_("binding.error.not_allowed")
+NOT_FOUND = i18n.N_("offers.offer.not_found")
 
 
-class BindingError(Exception):
-    """A binding was refused; ``str(err)`` is a German sentence for the broker."""
+class BindingError(i18n.Refusal):
+    """A binding was refused; ``str(err)`` is the reason in the broker's language."""
 
 
 class BindingNotAllowed(BindingError):
@@ -93,16 +94,8 @@ class BindOutcome:
     workflow_started: bool
 
     @property
-    def message_de(self) -> str:
-        if self.workflow_started:
-            return (
-                "Das Angebot wurde abgeschlossen. Die Gesellschaft wird mit der Deckung beauftragt; "
-                "die Deckungsnote folgt in Kürze unter „Dokumente“."
-            )
-        return (
-            "Das Angebot wurde abgeschlossen. Die Benachrichtigungen werden nachgeholt, "
-            "sobald der Dienst wieder erreichbar ist."
-        )
+    def message(self) -> str:
+        return i18n.t("binding.done.started") if self.workflow_started else i18n.t("binding.done.later")
 
 
 @dataclass
@@ -114,14 +107,14 @@ class OfferChoice:
     insurer: Insurer
     document: Document | None
     expired: bool
-    #: Why "Abschließen" is not possible (German), or None if it is.
-    refusal_de: str | None
+    #: Why "Abschließen" is not possible (``str()`` words it), or None if it is.
+    refusal: BindingError | None
     #: This is the offer the request was bound with.
     bound: bool = False
 
     @property
     def can_bind(self) -> bool:
-        return self.refusal_de is None
+        return self.refusal is None
 
 
 # ------------------------------------------------------------------ checks
@@ -145,22 +138,22 @@ def is_expired(tender: Tender, offer: Offer, now: datetime) -> bool:
 
 def binding_refusal(
     account: Account, request: Request, tender: Tender, offer: Offer, now: datetime
-) -> str | None:
-    """Why this offer cannot be bound now (German), or None. Ownership is checked separately."""
+) -> BindingError | None:
+    """Why this offer cannot be bound now, or None. Ownership is checked separately."""
     if request.status == RequestStatus.BOUND:
-        return ALREADY_BOUND_DE
+        return AlreadyBound(ALREADY_BOUND)
     if request.status != RequestStatus.OPEN:
-        return "Die Anfrage ist bereits geschlossen."
+        return BindingError("binding.error.closed")
     if offer.request_id != request.id or offer.tender_id != tender.id:
-        return NOT_FOUND_DE
+        return BindingError(NOT_FOUND)
     if not offer.active:
-        return "Dieses Angebot ist nicht mehr aktuell. Bitte wählen Sie das aktuelle Angebot."
+        return BindingError("binding.error.superseded")
     if not broker_sees_offer(account, offer):
-        return "Dieses Angebot ist noch nicht freigegeben."
+        return BindingError("binding.error.not_released")
     if is_expired(tender, offer, now):
-        return EXPIRED_DE
+        return BindingError(EXPIRED)
     if tender.status != TenderStatus.OFFERED:
-        return f"Dieses Angebot kann im Status „{LABELS_DE[tender.status]}“ nicht abgeschlossen werden."
+        return BindingError("binding.error.status", status=i18n.tender_status_label(tender.status))
     return None
 
 
@@ -185,7 +178,7 @@ def offer_choices(session: Session, request_id: int, *, now: datetime | None = N
             OfferChoice(
                 offer=offer, tender=tender, insurer=insurer, document=document,
                 expired=is_expired(tender, offer, now),
-                refusal_de=binding_refusal(account, request, tender, offer, now),
+                refusal=binding_refusal(account, request, tender, offer, now),
                 bound=offer.id == bound_offer_id,
             )
         )
@@ -223,19 +216,17 @@ def _decide(engine: Engine, offer_id: int, user: User) -> Binding:
     with Session(engine) as session:
         offer = session.get(Offer, offer_id)
         if offer is None:
-            raise BindingNotAllowed(NOT_FOUND_DE)
+            raise BindingNotAllowed(NOT_FOUND)
         request = session.get(Request, offer.request_id)
         tender = session.get(Tender, offer.tender_id)
         assert request is not None and tender is not None
         if not broker_owns(user, request):
-            raise BindingNotAllowed(NOT_ALLOWED_DE)
+            raise BindingNotAllowed(NOT_ALLOWED)
         account = session.get(Account, request.account_id)
         assert account is not None
         refusal = binding_refusal(account, request, tender, offer, now)
-        if refusal == ALREADY_BOUND_DE:
-            raise AlreadyBound(refusal)
         if refusal is not None:
-            raise BindingError(refusal)
+            raise refusal
     try:
         with session_scope(engine) as session:
             # The insert comes first: the unique request_id decides every race.
@@ -255,7 +246,7 @@ def _decide(engine: Engine, offer_id: int, user: User) -> Binding:
                 .values(status=RequestStatus.BOUND, bound_at=now, updated_at=now)
             )
             if moved.rowcount != 1:  # type: ignore[attr-defined]
-                raise BindingError("Die Anfrage ist bereits geschlossen.")
+                raise BindingError("binding.error.closed")
             session.add(
                 AuditEvent(
                     request_id=request.id,  # type: ignore[arg-type]
@@ -273,7 +264,7 @@ def _decide(engine: Engine, offer_id: int, user: User) -> Binding:
             exists = session.exec(select(Binding.id).where(Binding.request_id == request.id)).first()
         if exists is None:
             raise
-        raise AlreadyBound(ALREADY_BOUND_DE) from None
+        raise AlreadyBound(ALREADY_BOUND) from None
     log.info("request %s bound: offer %s by user %s (binding %s)", request.id, offer_id, user.id, binding.id)
     return binding
 
@@ -315,7 +306,7 @@ async def resume_binding(*, engine: Engine, client: Client, settings: Settings, 
 
 
 __all__ = [
-    "ALREADY_BOUND_DE", "EXPIRED_DE", "NOT_ALLOWED_DE", "AlreadyBound", "BindOutcome", "BindingError",
+    "ALREADY_BOUND", "EXPIRED", "NOT_ALLOWED", "AlreadyBound", "BindOutcome", "BindingError",
     "BindingNotAllowed", "OfferChoice", "bind_offer", "binding_refusal", "broker_owns", "is_expired",
     "offer_choices", "resume_binding", "start_binding_workflow",
 ]

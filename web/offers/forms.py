@@ -117,7 +117,7 @@ def validate_offer_fields(values: dict[str, str]) -> tuple[OfferInput, list[str]
         if offer.premium_cents <= 0:
             errors.append(i18n.t("offer.premium_positive"))
     except FormValueError as err:
-        errors.append(i18n.t("offer.premium_missing" if err.key == "empty" else "offer.premium_invalid"))
+        errors.append(i18n.t("offer.premium_missing") if err.key == "empty" else i18n.t("offer.premium_invalid"))
     raw_sum = values.get("sum_insured", "").strip()
     if raw_sum:
         try:

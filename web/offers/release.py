@@ -1,37 +1,8 @@
 """Freigabe (release) of offers to the broker, and the expiring-offers warning list.
 
-The guide: "Je nach Accountvorgaben sind Ausschreibungsangebote für die
-Vermittler entweder direkt verfügbar oder müssen von Ihnen noch für diese
-freigegeben werden." So each account decides (``Account.offers_need_release``):
-
-- **needs release** (default): the broker sees an offer only once the
-  backoffice released it with :func:`release_offers`;
-- **no release**: every active offer is visible at once. The broker still
-  gets an email per new offer: call :func:`auto_release_if_configured` right
-  after :func:`web.tenders.service.submit_offer` returned (insurer upload on the link
-  page, backoffice "Angebot hinzufügen" and the pencil edit). It does nothing
-  for accounts that need release, so routes may call it unconditionally.
-
-Who sees what is one rule, :func:`offers_visible_to_broker` (the same as
-:func:`web.core.access.broker_sees_offer`, applied to the request's active offers).
-
-Releasing stamps ``Offer.released_at``/``released_by_id``. An edit (pencil,
-e.g. a longer validity for an expired offer) creates a *new* offer row with
-``released_at`` unset, so the broker sees the corrected offer only after the
-next release; the guide's procedure for expired offers is exactly that:
-edit with ``submit_offer(..., edit=True)``, then :func:`release_offers` again.
-Until its offer is released the insurer may still correct it
-(:func:`insurer_may_edit`).
-
-Each release sends the broker ONE email listing the offers it released, queued
-with :func:`web.core.notifications.queue_email` under a key made of the request and
-the offer ids (:func:`release_email_key`). An offer row is released at most
-once (the update is conditional on ``released_at IS NULL``), so a double click
-or two backoffice users releasing together email once.
-
-All functions that write are keyword-only and raise :class:`ReleaseError` (a
-German sentence for the page) when the action is refused.
-"""
+One rule decides what a broker sees (:func:`offers_visible_to_broker`); a
+release stamps each offer once and emails the broker once (ARCHITECTURE.md,
+"Release")."""
 
 from __future__ import annotations
 
@@ -66,7 +37,9 @@ from tenderdesk.documents.cover_note import format_date_de, format_eur
 from tenderdesk.mail.context import request_context
 from tenderdesk.mail.render import MailKind, render_email
 from tenderdesk.states import TenderStatus, is_terminal
+from web.core import i18n
 from web.core.access import broker_sees_offer, is_staff
+from web.core.i18n import party_label
 from web.core.notifications import QueuedEmail, queue_email
 
 log = logging.getLogger(__name__)
@@ -75,8 +48,8 @@ RELEASE_EMAIL_KIND = MailKind.OFFERS_RELEASED.value
 AUDIT_KIND = "offers_released"
 
 
-class ReleaseError(Exception):
-    """A release was refused; ``str(err)`` is a German sentence for the user."""
+class ReleaseError(i18n.Refusal):
+    """A release was refused; ``str(err)`` is the reason in the reader's language."""
 
 
 class ReleaseNotAllowed(ReleaseError):
@@ -95,12 +68,11 @@ class ReleaseOutcome:
     email: SystemEmail | None = None
 
     @property
-    def message_de(self) -> str:
+    def message(self) -> str:
         n = len(self.released_offer_ids)
         if n == 0:
-            return "Die Angebote waren bereits freigegeben."
-        what = "Das Angebot wurde" if n == 1 else f"{n} Angebote wurden"
-        return f"{what} freigegeben; der Vermittler wird per E-Mail informiert."
+            return i18n.t("release.done.already")
+        return i18n.t("release.done.one") if n == 1 else i18n.t("release.done.many", n=n)
 
 
 @dataclass
@@ -174,10 +146,10 @@ async def release_offers(
     reported in ``already_released_offer_ids`` and not mailed again.
     """
     if not is_staff(user):
-        raise ReleaseNotAllowed("Nur das Backoffice kann Angebote freigeben.")
+        raise ReleaseNotAllowed("release.error.staff_only")
     ids = sorted(set(offer_ids))
     if not ids:
-        raise ReleaseError("Bitte wählen Sie mindestens ein Angebot zur Freigabe aus.")
+        raise ReleaseError("release.error.none")
     done = await asyncio.to_thread(_release_checked, engine, ids, user)
     return await _notify(engine, client, settings, done)
 
@@ -201,30 +173,25 @@ def _release_checked(engine: Engine, ids: list[int], user: User) -> _Released:
     with session_scope(engine) as session:
         offers = session.exec(select(Offer).where(col(Offer.id).in_(ids))).all()
         if len(offers) != len(ids):
-            raise ReleaseError("Das Angebot wurde nicht gefunden.")
+            raise ReleaseError("offers.offer.not_found")
         request_ids = {offer.request_id for offer in offers}
         if len(request_ids) != 1:
-            raise ReleaseError("Es können nur Angebote derselben Anfrage gemeinsam freigegeben werden.")
+            raise ReleaseError("release.error.mixed")
         request = session.get(Request, request_ids.pop())
         assert request is not None and request.id is not None
         if request.account_id != user.account_id:
-            raise ReleaseNotAllowed("Sie dürfen Angebote dieser Anfrage nicht freigeben.")
+            raise ReleaseNotAllowed("release.error.not_allowed")
         if request.status != RequestStatus.OPEN:
-            raise ReleaseError("Die Anfrage ist bereits abgeschlossen; Angebote können nicht mehr freigegeben werden.")
+            raise ReleaseError("release.error.closed")
         for offer in offers:
             tender = session.get(Tender, offer.tender_id)
             assert tender is not None
             insurer = session.get(Insurer, tender.insurer_id)
-            name = insurer.name if insurer else "der Gesellschaft"
+            name = insurer.name if insurer else party_label(Party.INSURER)
             if not offer.active:
-                raise ReleaseError(
-                    f"Das Angebot von {name} wurde inzwischen geändert oder ersetzt. "
-                    "Bitte geben Sie das aktuelle Angebot frei."
-                )
+                raise ReleaseError("release.error.superseded", insurer=name)
             if is_terminal(tender.status):
-                raise ReleaseError(
-                    f"Die Ausschreibung an {name} ist beendet; ihr Angebot kann nicht freigegeben werden."
-                )
+                raise ReleaseError("release.error.ended", insurer=name)
         return _stamp(session, request.id, ids, user.id, Party.BACKOFFICE)
 
 

@@ -1,28 +1,7 @@
-"""Angebote on the request page: Freigabe, Stiftsymbol, Verlängerung, Vergleich and Abschluss.
+"""Angebote on the request page: Freigabe and the pencil edit (Stiftsymbol).
 
-The guide's procedures, as pages:
-
-- **Freigabe** (backoffice): the "Angebote" section lists every active offer of
-  the request; ticked offers are released together with
-  :func:`web.offers.release.release_offers`, which emails the broker once. Accounts
-  without release see "Angebote sind für den Vermittler sofort sichtbar".
-- **Stiftsymbol** (backoffice): ``/requests/{id}/offers/{offer}/edit`` changes
-  validity, premium, sum insured, notes and optionally the PDF through
-  :func:`web.tenders.service.submit_offer` with ``edit=True``. The workflow moves an
-  expired offer back to "Angebot erhalten" and re-arms its validity timer; the
-  new offer row is unreleased, so it has to be released again.
-- **Abgelaufene Angebote**: one click posts a prepared "Könnten Sie die
-  Gültigkeit Ihres Angebots verlängern?" into the insurer's thread
-  (:func:`web.messages.service.post_message`), on the request page and on the early
-  warning list ``/angebote/ablaufend`` (:func:`web.offers.release.expiring_offers`).
-- **Vergleich und Abschluss** (broker): the released offers side by side
-  (:func:`web.offers.binding.offer_choices`), "Abschließen" behind a confirmation page,
-  then :func:`web.offers.binding.bind_offer`. The bound request shows the cover note
-  once ``BindingWorkflow`` stored it ("wird erstellt …" until then).
-
-The decisions live in the service modules; this module only authorises, reads
-forms, and turns their German refusals into pages.
-"""
+The decisions live in the service modules (release, binding, forms); this
+module authorises, reads forms and turns refusals into pages."""
 
 from __future__ import annotations
 
@@ -158,7 +137,7 @@ def release(
     except ReleaseError as err:
         return refuse(str(err), 409)
     response = section_redirect(request_id)
-    set_flash(response, settings, Flash("success" if outcome.released_offer_ids else "info", outcome.message_de))
+    set_flash(response, settings, Flash("success" if outcome.released_offer_ids else "info", outcome.message))
     return response
 
 
@@ -225,7 +204,7 @@ def _render_edit(
             "max_upload_mb": size_mb(pages.settings.max_upload_bytes),
             "max_notes": MAX_NOTES_CHARS,
             "nav": "requests",
-            "page_title": f"Angebot bearbeiten – {page.request.number}",
+            "page_title": i18n.t("title.edit_offer", number=page.request.number),
         },
         login=login,
         status_code=status_code,

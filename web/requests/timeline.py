@@ -40,61 +40,61 @@ from tenderdesk.db.models import (
     ThreadKind,
     User,
 )
-from tenderdesk.states import LABELS_DE, TenderStatus
-from web.core.i18n import email_status_label, party_label
+from tenderdesk.states import TenderStatus
+from web.core.i18n import N_, email_status_label, party_label, t, tender_status_label
 
 Source = Literal["audit", "email", "message"]
 #: For icons: ``timer`` = the workflow acted on its own (reminders, deadlines, validity).
 Category = Literal["action", "timer", "email", "message"]
 
-#: German labels of the AuditEvent kinds. Tender kinds come from the workflow
+#: Label keys of the AuditEvent kinds (``audit.<kind>``). Tender kinds come from the workflow
 #: (``TenderWorkflow._project``; ``{email kind}_sent`` after an email), the rest
 #: from the messaging module. Unknown kinds are shown as they are.
-AUDIT_LABELS_DE: dict[str, str] = {
-    "tender_started": "Ausschreibung gestartet",
-    "tender_sent": "Ausschreibung versendet",
-    "delivery_failed": "Zustellung fehlgeschlagen",
-    "link_opened": "Link zur Ausschreibung geöffnet",
-    "question_asked": "Rückfrage der Gesellschaft",
-    "marked_in_progress": "Auf „In Bearbeitung“ gesetzt",
-    "offer_submitted": "Angebot der Gesellschaft eingegangen",
-    "offer_added": "Angebot vom Backoffice hinzugefügt",
-    "offer_edited": "Angebot bearbeitet",
-    "declined": "Absage der Gesellschaft",
-    "withdrawn": "Anfrage nicht erfolgreich (zurückgezogen)",
-    "rescheduled": "Termine geändert",
-    "deadline_expired": "Antwortfrist abgelaufen",
-    "offer_expired": "Angebot abgelaufen",
-    "closed": "Ausschreibung abgeschlossen",
-    "closed_won": "Abschluss: Angebot angenommen",
-    "reminder_sent": "Erinnerung versendet",
-    "message_sent": "Gesellschaft über neue Nachricht benachrichtigt",
-    "not_selected_sent": "Gesellschaft über Nichtberücksichtigung informiert",
-    "cover_order_sent": "Deckungsauftrag versendet",
-    "thread_opened": "Kommunikation mit dem Vermittler eröffnet",
-    "message_forwarded": "Nachricht weitergeleitet",
-    "message_processed": "Nachricht als bearbeitet markiert",
-    "assigned": "Bearbeiter zugewiesen",
-    "offers_released": "Angebote freigegeben",
-    "bound": "Abschluss durch den Vermittler",
-    "cover_note_created": "Deckungsnote erstellt",
-}
+AUDIT_LABELS = (
+    N_("audit.tender_started"),
+    N_("audit.tender_sent"),
+    N_("audit.delivery_failed"),
+    N_("audit.link_opened"),
+    N_("audit.question_asked"),
+    N_("audit.marked_in_progress"),
+    N_("audit.offer_submitted"),
+    N_("audit.offer_added"),
+    N_("audit.offer_edited"),
+    N_("audit.declined"),
+    N_("audit.withdrawn"),
+    N_("audit.rescheduled"),
+    N_("audit.deadline_expired"),
+    N_("audit.offer_expired"),
+    N_("audit.closed"),
+    N_("audit.closed_won"),
+    N_("audit.reminder_sent"),
+    N_("audit.message_sent"),
+    N_("audit.not_selected_sent"),
+    N_("audit.cover_order_sent"),
+    N_("audit.thread_opened"),
+    N_("audit.message_forwarded"),
+    N_("audit.message_processed"),
+    N_("audit.assigned"),
+    N_("audit.offers_released"),
+    N_("audit.bound"),
+    N_("audit.cover_note_created"),
+)
 
 #: Kinds the workflow writes when a timer ran out rather than on someone's action.
 #: (A reminder can also be sent by hand; its AuditEvent cannot tell, so it counts here.)
 TIMER_KINDS = frozenset({"reminder_sent", "deadline_expired", "offer_expired"})
 
-EMAIL_KIND_LABELS_DE: dict[str, str] = {
-    "tender": "Ausschreibung",
-    "reminder": "Erinnerung",
-    "message": "Hinweis auf neue Nachricht an die Gesellschaft",
-    "not_selected": "Nicht berücksichtigt",
-    "cover_order": "Deckungsauftrag",
-    "message_backoffice": "Hinweis auf neue Nachricht an das Backoffice",
-    "message_broker": "Hinweis auf neue Nachricht an den Vermittler",
-    "offers_released": "Freigabe an den Vermittler",
-    "bound_broker": "Abschlussbestätigung an den Vermittler",
-}
+EMAIL_KIND_LABELS = (
+    N_("email_kind.tender"),
+    N_("email_kind.reminder"),
+    N_("email_kind.message"),
+    N_("email_kind.not_selected"),
+    N_("email_kind.cover_order"),
+    N_("email_kind.message_backoffice"),
+    N_("email_kind.message_broker"),
+    N_("email_kind.offers_released"),
+    N_("email_kind.bound_broker"),
+)
 
 _SOURCE_ORDER: dict[Source, int] = {"audit": 0, "message": 1, "email": 2}
 _STATUS_VALUES = {s.value for s in TenderStatus}
@@ -107,9 +107,9 @@ class TimelineEntry:
     category: Category
     #: The AuditEvent kind, the SystemEmail kind, or ``"message_posted"``.
     kind: str
-    #: German headline, e.g. "Erinnerung versendet".
+    #: Headline in the reader's language, e.g. "Erinnerung versendet".
     label: str
-    #: German detail line (status reached, recipient and subject, message excerpt).
+    #: Detail line (status reached, recipient and subject, message excerpt).
     detail: str
     actor: Party
     #: The acting user's name, or the insurer's name for insurer actions.
@@ -122,15 +122,25 @@ class TimelineEntry:
     ref_id: int = 0
 
 
+def _label(prefix: str, kind: str) -> str:
+    text = t(f"{prefix}.{kind}")
+    return kind if text == f"{prefix}.{kind}" else text
+
+
 def audit_label(kind: str) -> str:
-    """The German label of an AuditEvent kind; the raw kind if unknown."""
-    return AUDIT_LABELS_DE.get(kind, kind)
+    """The label of an AuditEvent kind; the raw kind if unknown."""
+    return _label("audit", kind)
+
+
+def email_kind_label(kind: str) -> str:
+    """The label of a SystemEmail kind; the raw kind if unknown."""
+    return _label("email_kind", kind)
 
 
 def _audit_detail(detail: str) -> str:
     """Projection events carry the tender status they reached."""
     if detail in _STATUS_VALUES:
-        return f"Status: {LABELS_DE[TenderStatus(detail)]}"
+        return t("timeline.status", status=tender_status_label(TenderStatus(detail)))
     return detail
 
 
@@ -194,8 +204,9 @@ def timeline(session: Session, request_id: int) -> list[TimelineEntry]:
             )
         )
     for mail in emails:
-        kind_label = EMAIL_KIND_LABELS_DE.get(mail.kind, mail.kind)
-        detail = f"An {mail.to_addr}: „{mail.subject}“ – {email_status_label(mail.status)}"
+        kind_label = email_kind_label(mail.kind)
+        status = email_status_label(mail.status)
+        detail = t("timeline.email_detail", to=mail.to_addr, subject=mail.subject, status=status)
         if mail.status in (EmailStatus.FAILED, EmailStatus.RETRYING) and mail.last_reply:
             detail += f" ({mail.last_reply})"
         entries.append(
@@ -204,7 +215,7 @@ def timeline(session: Session, request_id: int) -> list[TimelineEntry]:
                 source="email",
                 category="email",
                 kind=mail.kind,
-                label=f"E-Mail: {kind_label}",
+                label=t("timeline.email", kind=kind_label),
                 detail=detail,
                 actor=Party.SYSTEM,
                 actor_name=None,
@@ -216,18 +227,19 @@ def timeline(session: Session, request_id: int) -> list[TimelineEntry]:
         )
     for message, thread in messages:
         insurer = insurers.get(thread.tender_id) if thread.tender_id else None
-        where = "Vermittler" if thread.kind == ThreadKind.BROKER else (insurer or "Gesellschaft")
+        broker = thread.kind == ThreadKind.BROKER
+        where = party_label(Party.BROKER) if broker else (insurer or party_label(Party.INSURER))
         author = party_label(message.author)
         actor_name = insurer if message.author == Party.INSURER else names.get(message.author_user_id or 0)
-        text = _excerpt(message.body) if message.body else "(nur Anhang)"
+        text = _excerpt(message.body) if message.body else t("timeline.only_attachment")
         entries.append(
             TimelineEntry(
                 at=message.created_at,
                 source="message",
                 category="message",
                 kind="message_posted",
-                label=f"Nachricht ({author}) im Verlauf „{where}“",
-                detail=text + (" · mit Anhang" if message.document_id and message.body else ""),
+                label=t("timeline.message", author=author, where=where),
+                detail=text + (t("timeline.with_attachment") if message.document_id and message.body else ""),
                 actor=message.author,
                 actor_name=actor_name,
                 tender_id=thread.tender_id,
@@ -239,4 +251,5 @@ def timeline(session: Session, request_id: int) -> list[TimelineEntry]:
     return entries
 
 
-__all__ = ["AUDIT_LABELS_DE", "TIMER_KINDS", "TimelineEntry", "audit_label", "timeline"]
+__all__ = ["AUDIT_LABELS", "EMAIL_KIND_LABELS", "TIMER_KINDS", "TimelineEntry", "audit_label", "email_kind_label",
+           "timeline"]

@@ -33,7 +33,7 @@ from web.core import i18n
 from web.core.access import STAFF_ROLES, broker_sees_offer, can_see_document, is_staff
 from web.core.forms import new_action_id
 from web.core.templating import fmt_days
-from web.requests.timeline import EMAIL_KIND_LABELS_DE
+from web.requests.timeline import email_kind_label
 
 #: The per-tender actions that are one confirmed click (workflow update names),
 #: in the guide's menu order; button labels are ``action.<name>`` in :mod:`web.core.i18n`.
@@ -211,7 +211,7 @@ def load_request_view(
         system_emails = [
             SystemEmailRow(
                 email=e,
-                kind_label=EMAIL_KIND_LABELS_DE.get(e.kind, e.kind),
+                kind_label=email_kind_label(e.kind),
                 insurer_name=insurer_names.get(e.tender_id, "") if e.tender_id else "",
             )
             for e in db.exec(

@@ -113,7 +113,7 @@ def tender_action(
     except TenderActionError as err:
         set_flash(response, settings, Flash("error", f"{name}: {err}"))
     else:
-        set_flash(response, settings, result_flash(name, result.message_de, result.changed))
+        set_flash(response, settings, result_flash(name, i18n.outcome_text(result.code), result.changed))
     return response
 
 
@@ -196,7 +196,7 @@ def _render_schedule(
 ) -> Response:
     page.values = {k: date_input_value(v) for k, v in (page.values or _schedule_defaults(page.tender)).items()}
     return render_tender_page(
-        http, pages, login, "tender_schedule", page, "Termine ändern", status_code,
+        http, pages, login, "tender_schedule", page, i18n.t("title.schedule"), status_code,
         today=today_berlin(utcnow()).isoformat(),
     )
 
@@ -250,10 +250,10 @@ def schedule_submit(
         return _render_schedule(http, pages, login, page, err.status_code)
     parts = []
     if change.deadline_at:
-        parts.append(f"Antwortfrist {fmt_date(change.deadline_at)}")
+        parts.append(i18n.t("tender_actions.schedule.deadline_part", date=fmt_date(change.deadline_at)))
     if change.next_reminder_at:
-        parts.append(f"nächste Erinnerung {fmt_date(change.next_reminder_at)}")
-    message = f"{result.message_de.rstrip('.')} ({', '.join(parts)})."
+        parts.append(i18n.t("tender_actions.schedule.reminder_part", date=fmt_date(change.next_reminder_at)))
+    message = f"{i18n.outcome_text(result.code).rstrip('.')} ({', '.join(parts)})."
     response = detail_redirect(request_id, f"#tender-{tender_id}")
     set_flash(response, settings, result_flash(page.insurer_name, message, result.changed))
     return response

@@ -38,13 +38,14 @@ from tenderdesk.db.models import (
     Thread,
     ThreadKind,
 )
+from web.core import i18n
 from web.core.errors import ActionRefused
 from web.core.forms import new_action_id
 
 log = logging.getLogger(__name__)
 
 
-STALE_FORM_DE = "Das Formular ist veraltet. Bitte laden Sie die Seite neu."
+STALE_FORM = i18n.N_("error.action_id")
 
 
 class TenderActionError(ActionRefused):
@@ -59,16 +60,15 @@ async def send_action(client: Client, tender: Tender, update: str, action: Actio
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         if isinstance(cause, ApplicationError) and cause.type == "TransitionRejected":
-            raise TenderActionError(cause.message) from None
+            details = cause.details[0] if cause.details else {}
+            raise TenderActionError(i18n.refusal_text(cause.message, details)) from None
         log.exception("update %s on %s failed", update, tender.workflow_id)
-        raise TenderActionError("Die Aktion ist fehlgeschlagen. Bitte erneut versuchen.") from None
+        raise TenderActionError("tenders.error.failed") from None
     except RPCError as err:
         if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
-            raise TenderActionError("Die Ausschreibung ist bereits beendet.") from None
+            raise TenderActionError("tenders.error.ended") from None
         log.exception("update %s on %s: Temporal unreachable", update, tender.workflow_id)
-        raise TenderActionError(
-            "Der Dienst ist gerade nicht erreichbar. Bitte in einem Moment erneut versuchen."
-        ) from None
+        raise TenderActionError("tenders.error.unavailable") from None
 
 
 async def reschedule(
@@ -79,9 +79,7 @@ async def reschedule(
     The workflow re-arms its timers; it refuses times in the past, a reminder
     not before the deadline, and tenders no longer awaiting the insurer."""
     if deadline_at is None and next_reminder_at is None:
-        raise TenderActionError(
-            "Bitte geben Sie eine neue Antwortfrist oder einen neuen Termin für die nächste Erinnerung an."
-        )
+        raise TenderActionError("tender_actions.schedule.nothing")
     action = RescheduleAction(
         action_id=action_id or new_action_id(), actor_user_id=user_id,
         deadline_at=deadline_at, next_reminder_at=next_reminder_at,
@@ -148,7 +146,7 @@ async def ask_question(
 ) -> ActionResult:
     body = body.strip()
     if not body and document_id is None:
-        raise TenderActionError("Bitte geben Sie Ihre Rückfrage ein.")
+        raise TenderActionError("question.empty")
     action_id = action_id or new_action_id()
     message_id = await asyncio.to_thread(
         _message_for, engine, tender, body, author, user_id, action_id, document_id
@@ -166,7 +164,7 @@ async def decline(
 ) -> ActionResult:
     reason = reason.strip()
     if not reason:
-        raise TenderActionError("Bitte geben Sie einen Grund für die Absage an.")
+        raise TenderActionError("decline.empty")
     action_id = action_id or new_action_id()
     message_id = await asyncio.to_thread(
         _message_for, engine, tender, f"Absage: {reason}", Party.INSURER, user_id, action_id
@@ -193,7 +191,7 @@ async def submit_offer(
 ) -> ActionResult:
     """A new offer (or an edit: a new row that supersedes the active one)."""
     if terms.premium_cents <= 0:
-        raise TenderActionError("Die Prämie muss größer als 0 sein.")
+        raise TenderActionError("offer.premium_positive")
     action_id = action_id or new_action_id()
     offer_id = await asyncio.to_thread(_pending_offer, engine, tender, terms, by, user_id, action_id)
     assert offer_id is not None
@@ -215,7 +213,7 @@ def _pending_offer(
         offer = session.exec(select(Offer).where(Offer.action_id == action_id)).first()
         if offer is not None and offer.tender_id != tender.id:
             # action ids are per form; one from another tender is a forged or stale form
-            raise TenderActionError(STALE_FORM_DE)
+            raise TenderActionError(STALE_FORM)
         if offer is None:
             offer = Offer(
                 tender_id=tender.id,  # type: ignore[arg-type]
@@ -255,5 +253,5 @@ def _existing_message(engine: Engine, tender: Tender, action_id: str) -> int | N
     if row is None:
         return None
     if row[1] != tender.id:
-        raise TenderActionError(STALE_FORM_DE)
+        raise TenderActionError(STALE_FORM)
     return row[0]

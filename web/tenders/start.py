@@ -4,6 +4,7 @@ projects into written first and removed again only when the start surely failed.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,14 +38,17 @@ from tenderdesk.db.models import (
 )
 from tenderdesk.ids import tender_workflow_id
 from tenderdesk.states import TERMINAL, TenderStatus
-from web.tenders.service import TenderActionError, log
+from web.core import i18n
+from web.tenders.service import TenderActionError
 from workflows import INSURER_ID, REQUEST_ID, TENDER_STATUS
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class StartOutcome:
     started: list[Tender]
-    refused: dict[int, str]  # insurer_id -> German reason
+    refused: dict[int, str]  # insurer_id -> reason, worded
 
 
 def plan_for(account: Account) -> TenderPlan:
@@ -132,9 +136,9 @@ def _plan_tenders(
     with session_scope(engine) as session:
         request = session.get(Request, request_id)
         if request is None:
-            raise TenderActionError("Die Anfrage wurde nicht gefunden.")
+            raise TenderActionError("error.request_not_found")
         if request.status != RequestStatus.OPEN:
-            raise TenderActionError("Die Anfrage ist bereits abgeschlossen.")
+            raise TenderActionError("tenders.error.request_closed")
         account = session.get(Account, request.account_id)
         product = session.get(Product, request.product_id)
         assert account is not None and product is not None
@@ -174,16 +178,16 @@ def tender_refusal(
     insurer_id: int, insurer: Insurer | None, contact: InsurerContact | None, product_name: str,
     already_open: bool,
 ) -> str | None:
-    """Why this insurer cannot be tendered for the request (a German sentence
-    naming it), or ``None``. The wizard shows the same sentences for forged picks."""
+    """Why this insurer cannot be tendered for the request (a sentence naming
+    it), or ``None``. The wizard shows the same sentences for forged picks."""
     if insurer is None:
-        return f"Die Gesellschaft Nr. {insurer_id} ist unbekannt."
+        return i18n.t("tenders.refusal.unknown", id=insurer_id)
     if already_open:
-        return f"{insurer.name} ist für diese Anfrage bereits ausgeschrieben."
+        return i18n.t("tenders.refusal.already", insurer=insurer.name)
     if not insurer.reachable:
-        return f"{insurer.name} ist derzeit nicht erreichbar."
+        return i18n.t("tenders.refusal.unreachable", insurer=insurer.name)
     if contact is None:
-        return f"{insurer.name} hat keinen Ansprechpartner für {product_name}."
+        return i18n.t("tenders.refusal.no_contact", insurer=insurer.name, product=product_name)
     return None
 
 
@@ -202,7 +206,7 @@ def _checked_documents(
         ).all()
     ) if wanted else set()
     if len(found) != len(wanted):
-        raise TenderActionError("Mindestens ein gewähltes Dokument gehört nicht zu dieser Anfrage.")
+        raise TenderActionError("add_tenders.documents.foreign")
     return wanted
 
 

@@ -63,7 +63,6 @@ from web.core.sessions import Login
 from web.core.templating import Pages
 from web.core.uploads import (
     DOCUMENT_TYPES,
-    DOCUMENT_TYPES_DE,
     StagedFile,
     UploadIncomplete,
     UploadTooLarge,
@@ -117,7 +116,7 @@ def _render_picker(
             "max_upload_mb": size_mb(settings.max_upload_bytes),
             "max_files": MAX_FILES,
             "accept": ",".join(sorted(DOCUMENT_TYPES)),
-            "document_types": DOCUMENT_TYPES_DE,
+            "document_types": i18n.t("uploads.document_types"),
             "max_note": MAX_NOTE_CHARS,
             "nav": "requests",
             "page_title": i18n.t("title.add_tenders", number=request.number),
