@@ -138,8 +138,11 @@ class EmailActivities:
                 raise ApplicationError(f"Tender {inp.tender_id} not found", non_retryable=True)
             context = tender_context(session, tender, inp.kind)
             token = new_token() if inp.kind in LINKED else None
-            sent = render_email(inp.kind, {**context, "link": insurer_link(self._settings, token) if token else ""})
-            stored = render_email(inp.kind, {**context, "link": LINK_PLACEHOLDER if token else ""})
+            locale = context["locale"]
+            sent = render_email(
+                inp.kind, {**context, "link": insurer_link(self._settings, token) if token else ""}, locale=locale
+            )
+            stored = render_email(inp.kind, {**context, "link": LINK_PLACEHOLDER if token else ""}, locale=locale)
             row = outbox.record(
                 session, key=key, kind=inp.kind.value, to_addr=tender.contact_email, subject=sent.subject,
                 body=stored.text, mail_from=self._settings.mail_from, request_id=tender.request_id,

@@ -129,8 +129,13 @@ def environment() -> Environment:
 
 
 @cache
-def _has_html(kind: str) -> bool:
-    return (TEMPLATES_DIR / f"{kind}.html").is_file()
+def _templates(kind: str, locale: str) -> tuple[str, str | None]:
+    """Text and HTML template of ``kind``: the ones under ``<locale>/`` if that
+    language has the text (``en/tender.txt``), else the German ones. HTML comes
+    from the same folder only, so one email never mixes two languages."""
+    folder = f"{locale}/" if locale != DEFAULT_LOCALE and (TEMPLATES_DIR / locale / f"{kind}.txt").is_file() else ""
+    html = f"{folder}{kind}.html"
+    return f"{folder}{kind}.txt", html if (TEMPLATES_DIR / html).is_file() else None
 
 
 def subject_for(kind: MailKind | str, params: Mapping[str, Any], *, locale: str = DEFAULT_LOCALE) -> str:
@@ -150,9 +155,10 @@ def render_email(kind: MailKind | str, context: Mapping[str, Any], *, locale: st
     the subject pattern."""
     kind = MailKind(kind)
     env = environment()
+    text_name, html_name = _templates(kind.value, locale)
     with _in_locale(locale):
-        text = env.get_template(f"{kind.value}.txt").render(context)
-        html = env.get_template(f"{kind.value}.html").render(context) if _has_html(kind.value) else None
+        text = env.get_template(text_name).render(context)
+        html = env.get_template(html_name).render(context) if html_name else None
     return RenderedEmail(subject=subject_for(kind, context.get("subject", {}), locale=locale), text=text, html=html)
 
 

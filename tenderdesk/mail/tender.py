@@ -14,7 +14,17 @@ from sqlmodel import Session, col, select
 
 from tenderdesk.config import Settings
 from tenderdesk.contracts import EmailKind
-from tenderdesk.db.models import Account, Document, DocumentKind, Insurer, Offer, Request, Tender, utcnow
+from tenderdesk.db.models import (
+    Account,
+    Document,
+    DocumentKind,
+    Insurer,
+    InsurerContact,
+    Offer,
+    Request,
+    Tender,
+    utcnow,
+)
 from tenderdesk.documents.storage import open_path
 from tenderdesk.mail.context import request_context
 from tenderdesk.mail.smtp import Attachment
@@ -46,7 +56,17 @@ def tender_context(session: Session, tender: Tender, kind: EmailKind) -> dict[st
         "respond_by": respond_by.strftime("%d.%m.%Y"),
         "note": tender.email_note,
         "kind": kind.value,
+        "locale": contact_locale(session, tender),
     }
+
+
+def contact_locale(session: Session, tender: Tender) -> str:
+    """The language of the insurer contact the tender went to ("de" unless set)."""
+    contact = session.exec(
+        select(InsurerContact).where(InsurerContact.insurer_id == tender.insurer_id)
+        .where(InsurerContact.email == tender.contact_email)
+    ).first()
+    return contact.locale if contact is not None and contact.locale else "de"
 
 
 def insurer_link(settings: Settings, token: str) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
+import pytest
+
 from tenderdesk.config import Settings
 from tenderdesk.mail import smtp
 from tenderdesk.mail.message_ids import message_id
@@ -77,3 +79,26 @@ async def test_smtp_outcomes_are_classified(settings: Settings, smtp_server: Smt
     [message] = smtp_server.capture.messages
     assert message["Message-ID"] == "<k.1@t.example>" and message["Auto-Submitted"] == "auto-generated"
     assert [a.get_filename() for a in message.iter_attachments()] == ["a.txt"]
+
+
+def _tender_context() -> dict[str, object]:
+    return {
+        "subject": {"number": "MA-7", "product": "Cyber", "trade": "Bäckerei"},
+        "request": SimpleNamespace(number="MA-7", trade="Bäckerei", answers={}),
+        "account": SimpleNamespace(name="Pool", contact_email="bo@pool.example"),
+        "product": SimpleNamespace(name="Cyber"), "broker": SimpleNamespace(company="Makler GmbH"),
+        "policyholder": SimpleNamespace(name="X", legal_form="", postcode="1", city="Y"),
+        "respond_by": "01.01.2027", "note": "", "link": "http://l", "offer": None,
+    }
+
+
+@pytest.mark.parametrize("kind", [MailKind.TENDER, MailKind.REMINDER, MailKind.NOT_SELECTED, MailKind.MESSAGE,
+                                  MailKind.COVER_ORDER])
+def test_insurer_emails_speak_the_contacts_language(kind: MailKind) -> None:
+    english = render_email(kind, _tender_context(), locale="en")
+    german = render_email(kind, _tender_context())
+    assert english.text.startswith("Dear Sir or Madam,") and "Kind regards" in english.text
+    assert german.text.startswith("Sehr geehrte Damen und Herren,")
+    assert english.subject != german.subject and "MA-7" in english.subject
+    # HTML only in the email's own language: never German markup under an English text.
+    assert english.html is None or ("Kind regards" in english.html and "Grüßen" not in english.html)
