@@ -225,6 +225,8 @@ async def test_english_pages_show_no_german(http: httpx.AsyncClient, web_engine:
         s.add(tender)
     pages["insurer link, ended"] = await http.get(f"/t/{english_link.token}")
 
+    wizard = pages[f"backoffice /requests/{rid}/tenders/new"].text
+    assert '<span lang="en">(English)</span>' in wizard  # the contact's language beside its address
     problems = []
     for name, response in pages.items():
         assert response.status_code < 500, name

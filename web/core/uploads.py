@@ -41,7 +41,7 @@ from starlette.types import Message
 
 from tenderdesk.config import Settings
 from tenderdesk.documents.storage import storage_key_for
-from web.core import csrf
+from web.core import csrf, i18n
 from web.core.errors import PageError
 
 log = logging.getLogger(__name__)
@@ -250,7 +250,6 @@ DOCUMENT_TYPES: dict[str, str] = {
     ".odp": "application/vnd.oasis.opendocument.presentation",
     ".rtf": "application/rtf",
 }
-DOCUMENT_TYPES_DE = "PDF, Word, Excel, PowerPoint, OpenDocument oder RTF"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 RTF_MAGIC = b"{\\rtf"
 _OOXML = {".docx", ".xlsx", ".pptx"}
@@ -266,15 +265,15 @@ def document_extension(filename: str | None) -> str:
 
 
 def document_problem(path: Path, filename: str | None) -> str | None:
-    """``None`` for an accepted request document, else a German sentence naming the file."""
-    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1] or "Datei"
+    """``None`` for an accepted request document, else a sentence naming the file."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1] or i18n.t("uploads.file")
     ext = document_extension(filename)
     if ext not in DOCUMENT_TYPES:
-        return f"„{name}“: Dieser Dateityp ist nicht erlaubt. Erlaubt sind {DOCUMENT_TYPES_DE}."
+        return i18n.t("uploads.type_not_allowed", name=name, types=i18n.t("uploads.document_types"))
     if path.stat().st_size == 0:
-        return f"„{name}“ ist leer."
+        return i18n.t("uploads.empty", name=name)
     if ext == ".pdf":
-        return None if pdf_problem(path) is None else f"„{name}“ ist keine lesbare PDF-Datei."
+        return None if pdf_problem(path) is None else i18n.t("uploads.pdf_unreadable", name=name)
     with path.open("rb") as fh:
         head = fh.read(8)
     if ext in _OLE:
@@ -283,7 +282,7 @@ def document_problem(path: Path, filename: str | None) -> str | None:
         ok = head.startswith(RTF_MAGIC)
     else:
         ok = _zip_document_ok(path, ext)
-    return None if ok else f"„{name}“ passt nicht zu seiner Endung oder ist beschädigt."
+    return None if ok else i18n.t("uploads.mismatch", name=name)
 
 
 def _zip_document_ok(path: Path, ext: str) -> bool:

@@ -236,13 +236,10 @@ async def _start_one(
             ),
         )
     except WorkflowAlreadyStartedError:
-        return f"Für {insurer_name} läuft bereits eine Ausschreibung."
+        return i18n.t("tenders.refusal.running", insurer=insurer_name)
     except (RPCError, RuntimeError):  # RuntimeError: a lazy client that cannot connect
         log.exception("could not start tender workflow %s", tender.workflow_id)
-        return (
-            f"Die Ausschreibung an {insurer_name} konnte nicht gestartet werden "
-            "(Temporal nicht erreichbar). Bitte später erneut versuchen."
-        )
+        return i18n.t("tenders.refusal.not_started", insurer=insurer_name)
     return None
 
 
