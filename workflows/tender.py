@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         is_terminal,
     )
     from workflows import TENDER_STATUS
+    from workflows import tender_rules as rules
     from workflows.policies import DB_RETRY, EMAIL_RETRY
 
 S = TenderStatus
@@ -149,7 +150,7 @@ class TenderWorkflow:
     @workflow.update
     async def ask_question(self, action: QuestionAction) -> ActionResult:
         async def apply() -> str:
-            self._check_question()
+            rules.question(self._status)
             if self._status in AWAITING_INSURER:
                 self._status = S.IN_PROGRESS
             await self._project("question_asked", action, message_id=action.message_id)
@@ -159,12 +160,12 @@ class TenderWorkflow:
 
     @ask_question.validator
     def _v_ask_question(self, action: QuestionAction) -> None:
-        self._validate(action, self._check_question)
+        self._validate(action, lambda: rules.question(self._status))
 
     @workflow.update
     async def mark_in_progress(self, action: Action) -> ActionResult:
         async def apply() -> str:
-            self._check_mark()
+            rules.mark_in_progress(self._status)
             self._status = S.IN_PROGRESS
             await self._project("marked_in_progress", action)
             return "marked_in_progress"
@@ -173,12 +174,12 @@ class TenderWorkflow:
 
     @mark_in_progress.validator
     def _v_mark_in_progress(self, action: Action) -> None:
-        self._validate(action, self._check_mark)
+        self._validate(action, lambda: rules.mark_in_progress(self._status))
 
     @workflow.update
     async def submit_offer(self, action: OfferAction) -> ActionResult:
         async def apply() -> str:
-            self._check_offer(action)
+            rules.offer(self._status, action.valid_until, workflow.now())
             self._accept_offer(action)
             event = "offer_added" if action.by_backoffice else "offer_submitted"
             await self._project(event, action, offer_id=action.offer_id)
@@ -188,12 +189,12 @@ class TenderWorkflow:
 
     @submit_offer.validator
     def _v_submit_offer(self, action: OfferAction) -> None:
-        self._validate(action, lambda: self._check_offer(action))
+        self._validate(action, lambda: rules.offer(self._status, action.valid_until, workflow.now()))
 
     @workflow.update
     async def edit_offer(self, action: OfferAction) -> ActionResult:
         async def apply() -> str:
-            self._check_edit(action)
+            rules.edit_offer(self._status, action.valid_until, workflow.now())
             self._accept_offer(action)
             await self._project("offer_edited", action, offer_id=action.offer_id)
             return "offer_edited"
@@ -202,7 +203,7 @@ class TenderWorkflow:
 
     @edit_offer.validator
     def _v_edit_offer(self, action: OfferAction) -> None:
-        self._validate(action, lambda: self._check_edit(action))
+        self._validate(action, lambda: rules.edit_offer(self._status, action.valid_until, workflow.now()))
 
     @workflow.update
     async def decline(self, action: DeclineAction) -> ActionResult:
@@ -235,7 +236,7 @@ class TenderWorkflow:
     @workflow.update
     async def remind_now(self, action: Action) -> ActionResult:
         async def apply() -> str:
-            self._check_remind()
+            rules.remind(self._status, self._delivery_failed)
             if self._status == S.QUEUED:
                 self._outbox.append(EmailKind.TENDER)
                 return "resent"
@@ -246,14 +247,14 @@ class TenderWorkflow:
 
     @remind_now.validator
     def _v_remind_now(self, action: Action) -> None:
-        self._validate(action, self._check_remind)
+        self._validate(action, lambda: rules.remind(self._status, self._delivery_failed))
 
     @workflow.update
     async def notify_insurer(self, action: Action) -> ActionResult:
         """Backoffice wrote in the insurer's thread: email the insurer a fresh link."""
 
         async def apply() -> str:
-            self._require_open()
+            rules.notify(self._status)
             self._outbox.append(EmailKind.MESSAGE)
             return "insurer_notified"
 
@@ -261,12 +262,12 @@ class TenderWorkflow:
 
     @notify_insurer.validator
     def _v_notify_insurer(self, action: Action) -> None:
-        self._validate(action, self._require_open)
+        self._validate(action, lambda: rules.notify(self._status))
 
     @workflow.update
     async def reschedule(self, action: RescheduleAction) -> ActionResult:
         async def apply() -> str:
-            self._check_reschedule(action)
+            rules.reschedule(self._status, self._deadline_at, action, workflow.now())
             if action.deadline_at is not None:
                 self._deadline_at = action.deadline_at
             if action.next_reminder_at is not None:
@@ -279,7 +280,7 @@ class TenderWorkflow:
 
     @reschedule.validator
     def _v_reschedule(self, action: RescheduleAction) -> None:
-        self._validate(action, lambda: self._check_reschedule(action))
+        self._validate(action, lambda: rules.reschedule(self._status, self._deadline_at, action, workflow.now()))
 
     @workflow.update
     async def close(self, action: CloseAction) -> ActionResult:
@@ -317,50 +318,6 @@ class TenderWorkflow:
                 check_transition(self._status, self._status, what)
 
         self._validate(action, check)
-
-    def _require_open(self) -> None:
-        if self._status == S.QUEUED or is_terminal(self._status):
-            raise TransitionError("not_allowed", action="notify", status=self._status.value)
-
-    def _check_question(self) -> None:
-        if self._status == S.QUEUED or is_terminal(self._status):
-            check_transition(self._status, S.IN_PROGRESS, "question")
-
-    def _check_mark(self) -> None:
-        if self._status != S.IN_PROGRESS:
-            check_transition(self._status, S.IN_PROGRESS, "mark_in_progress")
-
-    def _check_offer(self, action: OfferAction) -> None:
-        if self._status in (S.OFFERED, S.OFFER_EXPIRED):
-            raise TransitionError("offer_exists")
-        check_transition(self._status, S.OFFERED, "submit_offer")
-        self._check_validity(action)
-
-    def _check_edit(self, action: OfferAction) -> None:
-        if self._status not in (S.OFFERED, S.OFFER_EXPIRED):
-            raise TransitionError("edit_not_allowed", status=self._status.value)
-        self._check_validity(action)
-
-    def _check_validity(self, action: OfferAction) -> None:
-        if action.valid_until is not None and action.valid_until <= workflow.now():
-            raise TransitionError("validity_past")
-
-    def _check_remind(self) -> None:
-        if self._status == S.QUEUED and self._delivery_failed:
-            return
-        if self._status not in AWAITING_INSURER:
-            raise TransitionError("not_allowed", action="remind", status=self._status.value)
-
-    def _check_reschedule(self, action: RescheduleAction) -> None:
-        if self._status not in AWAITING_INSURER:
-            raise TransitionError("reschedule_not_allowed", status=self._status.value)
-        now = workflow.now()
-        deadline = action.deadline_at or self._deadline_at
-        for at in (action.deadline_at, action.next_reminder_at):
-            if at is not None and at <= now:
-                raise TransitionError("date_past")
-        if action.next_reminder_at and deadline and action.next_reminder_at >= deadline:
-            raise TransitionError("reminder_after_deadline")
 
     # ------------------------------------------------------------ helpers
     async def _handle(self, action: Action, apply: object) -> ActionResult:
