@@ -8,58 +8,18 @@ has to travel through Temporal payloads.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from tenderdesk.db.enums import DocumentKind, EmailStatus, Party, RequestStatus, Role, ThreadKind
 from tenderdesk.db.types import UTCDateTime
 from tenderdesk.states import TenderStatus
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class Role(StrEnum):
-    BACKOFFICE = "backoffice"
-    BROKER = "broker"
-    ADMIN = "admin"
-
-
-class RequestStatus(StrEnum):
-    OPEN = "open"
-    BOUND = "bound"
-    CLOSED = "closed"
-
-
-class ThreadKind(StrEnum):
-    INSURER = "insurer"
-    BROKER = "broker"
-
-
-class Party(StrEnum):
-    """Who did something: a logged-in user's side, the insurer via its link, or the system."""
-
-    BACKOFFICE = "backoffice"
-    BROKER = "broker"
-    INSURER = "insurer"
-    SYSTEM = "system"
-
-
-class DocumentKind(StrEnum):
-    REQUEST = "request"
-    OFFER = "offer"
-    ATTACHMENT = "attachment"
-    COVER_NOTE = "cover_note"
-
-
-class EmailStatus(StrEnum):
-    PENDING = "pending"
-    RETRYING = "retrying"
-    SENT = "sent"
-    FAILED = "failed"
 
 
 class Account(SQLModel, table=True):
