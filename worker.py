@@ -35,8 +35,9 @@ def activities_for(engine: Engine, settings: Settings, client: Client | None = N
     after a binding sends workflow updates, so it is registered only with a client."""
     emails = EmailActivities(engine, settings)
     binding = BindingActivities(engine, settings, client)
+    projection = ProjectionActivities(engine)
     acts: list[Any] = [
-        ProjectionActivities(engine).project_tender, emails.send_email, emails.deliver_system_email,
+        projection.project_tender, projection.request_is_open, emails.send_email, emails.deliver_system_email,
         binding.create_cover_note, binding.record_binding_email,
     ]
     if client is not None:

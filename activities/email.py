@@ -11,6 +11,13 @@ Two entry points, one path (render in :mod:`tenderdesk.mail.render`, record in
   broker or backoffice, release notices, the binding confirmation, the
   password reset, whose link is minted here for the same reason).
 
+Nothing of a tender's own (tender email, reminder, message notice) leaves
+after the tender ended or its request was bound: ``send_email`` checks that
+in the same transaction that would mint the link, and answers ``refused``
+instead (no row, no link). While it works it heartbeats, so a cancellation
+from the workflow (the tender ended) stops an SMTP exchange in flight, and a
+worker that dies mid-send is noticed within the heartbeat timeout.
+
 The row is created on the first attempt and reused by every retry; once it is
 ``sent`` a retry returns at once. The Message-ID derives from the key. SMTP
 4xx and connection errors raise, and Temporal retries them with backoff; 5xx
@@ -23,16 +30,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from tenderdesk.config import Settings
-from tenderdesk.contracts import EmailInput, EmailKind, EmailResult, NotificationInput
+from tenderdesk.contracts import INSURER_EMAIL_KINDS, EmailInput, EmailKind, EmailResult, NotificationInput
 from tenderdesk.db.engine import session_scope
-from tenderdesk.db.models import EmailStatus, SystemEmail, Tender, TenderLink, utcnow
+from tenderdesk.db.models import EmailStatus, Request, RequestStatus, SystemEmail, Tender, TenderLink, utcnow
 from tenderdesk.mail import outbox, smtp
 from tenderdesk.mail.password_reset import mint_password_reset
 from tenderdesk.mail.render import MailKind, RenderedEmail, render_email
@@ -45,15 +55,40 @@ from tenderdesk.mail.tender import (
     tender_context,
 )
 from tenderdesk.security.tokens import hash_token, new_token
+from tenderdesk.states import is_terminal
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Well inside the workflow's heartbeat timeout (15 s).
+HEARTBEAT_EVERY_S = 3.0
+
+
+async def heartbeating(work: Awaitable[T]) -> T:
+    """Await ``work`` while telling Temporal every few seconds that this attempt
+    is alive. The heartbeat is also how a cancellation reaches the activity: it
+    arrives as ``CancelledError`` here and stops ``work``."""
+    if not activity.in_activity():
+        return await work
+    task = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_EVERY_S)
+            if done:
+                return task.result()
+            activity.heartbeat()
+    finally:
+        if not task.done():
+            task.cancel()
 
 
 @dataclass
 class Prepared:
-    email_id: int
+    email_id: int | None
     already_sent: bool
     email: smtp.Outgoing | None = None
+    #: Why this email must not go out at all (see :class:`EmailResult`).
+    refused: str = ""
 
 
 def _outgoing(row: SystemEmail, rendered: RenderedEmail, attachments: list[smtp.Attachment] | None = None,
@@ -74,27 +109,47 @@ class EmailActivities:
     @activity.defn(name="send_email")
     async def send_email(self, inp: EmailInput) -> EmailResult:
         """A tender email to the insurer, with a fresh personal link."""
-        return await self._send(await asyncio.to_thread(self.prepare, inp), inp.max_attempts)
+        return await heartbeating(self._send_tender_email(inp))
+
+    async def _send_tender_email(self, inp: EmailInput) -> EmailResult:
+        prepared = await asyncio.to_thread(self.prepare, inp)
+        if prepared.refused:
+            log.info("tender %s: %s email not sent (%s)", inp.tender_id, inp.kind.value, prepared.refused)
+            return EmailResult(system_email_id=prepared.email_id, delivered=False, refused=prepared.refused)
+        return await self._send(prepared, inp.max_attempts)
 
     @activity.defn(name="deliver_system_email")
     async def deliver_system_email(self, inp: NotificationInput) -> EmailResult:
         """An email already recorded as a System Email row. Same idempotency: one row, sent once."""
+        return await heartbeating(self._send_stored(inp))
+
+    async def _send_stored(self, inp: NotificationInput) -> EmailResult:
         return await self._send(await asyncio.to_thread(self._prepare_stored, inp.system_email_id), inp.max_attempts)
 
     async def _send(self, prepared: Prepared, max_attempts: int) -> EmailResult:
         email_id = prepared.email_id
+        assert email_id is not None
         if prepared.already_sent or prepared.email is None:
             return EmailResult(system_email_id=email_id, delivered=prepared.already_sent)
         outcome = await smtp.send(self._settings, prepared.email)
         if outcome.delivery == smtp.Delivery.SENT:
-            await asyncio.to_thread(outbox.mark, self._engine, email_id, EmailStatus.SENT, outcome.reply)
+            await self._mark(email_id, EmailStatus.SENT, outcome.reply)
             log.info("email %s sent", email_id)
             return EmailResult(system_email_id=email_id, delivered=True)
         if outcome.delivery == smtp.Delivery.PERMANENT:
-            await asyncio.to_thread(outbox.mark, self._engine, email_id, EmailStatus.FAILED, outcome.reply)
+            await self._mark(email_id, EmailStatus.FAILED, outcome.reply)
             log.warning("email %s rejected permanently (%s)", email_id, outcome.reply[:3])
             return EmailResult(system_email_id=email_id, delivered=False)
         return await self._retry_or_give_up(email_id, outcome, max_attempts)
+
+    async def _mark(self, email_id: int, status: EmailStatus, reply: str) -> None:
+        try:
+            await asyncio.to_thread(outbox.mark, self._engine, email_id, status, reply)
+        except LookupError:
+            # Retrying cannot bring a deleted row back; fail this email for good.
+            raise ApplicationError(
+                f"System email {email_id} missing", type="EmailMissing", non_retryable=True
+            ) from None
 
     async def _retry_or_give_up(self, email_id: int, outcome: smtp.SmtpOutcome, max_attempts: int) -> EmailResult:
         """Raise so Temporal retries with backoff; on the last allowed attempt
@@ -102,19 +157,20 @@ class EmailActivities:
         info = activity.info() if activity.in_activity() else None
         limit = max_attempts or (info.retry_policy.maximum_attempts if info and info.retry_policy else 0)
         if info is not None and limit and info.attempt >= limit:
-            await asyncio.to_thread(outbox.mark, self._engine, email_id, EmailStatus.FAILED, outcome.reply)
+            await self._mark(email_id, EmailStatus.FAILED, outcome.reply)
             log.warning("email %s failed after %s attempts", email_id, info.attempt)
             return EmailResult(system_email_id=email_id, delivered=False)
-        await asyncio.to_thread(outbox.mark, self._engine, email_id, EmailStatus.RETRYING, outcome.reply)
-        log.info("email %s not sent yet: %s", email_id, outcome.error_type)
-        raise ApplicationError(outcome.error, type=outcome.error_type)
+        await self._mark(email_id, EmailStatus.RETRYING, outcome.reply)
+        log.info("email %s not sent yet: %s", email_id, outcome.error)
+        # A fresh error without a cause chain: the SMTP exception would carry the address into Temporal.
+        raise ApplicationError(outcome.error, type=outcome.error_type) from None
 
     # ------------------------------------------------------------ database
     def _prepare_stored(self, email_id: int) -> Prepared:
         with session_scope(self._engine) as session:
             row = session.get(SystemEmail, email_id)
             if row is None:
-                raise ApplicationError(f"System email {email_id} not found", non_retryable=True)
+                raise ApplicationError(f"System email {email_id} not found", type="EmailMissing", non_retryable=True)
             if outbox.is_done(row):
                 return Prepared(email_id=email_id, already_sent=row.status == EmailStatus.SENT)
             row.attempts += 1
@@ -125,17 +181,37 @@ class EmailActivities:
                 rendered = RenderedEmail(subject=row.subject, text=row.body_text)
             return Prepared(email_id=email_id, already_sent=False, email=_outgoing(row, rendered))
 
+    @staticmethod
+    def _refusal(session: Session, tender: Tender, kind: EmailKind) -> str:
+        """Why an insurer email of this tender must not go out now, or ``""``."""
+        if kind not in INSURER_EMAIL_KINDS:
+            return ""
+        if is_terminal(tender.status):
+            return "tender_ended"
+        request = session.get(Request, tender.request_id)
+        if request is None or request.status != RequestStatus.OPEN:
+            return "request_closed"
+        return ""
+
     def prepare(self, inp: EmailInput) -> Prepared:
         """Get or create the System Email row and build the message to send."""
         key = f"tender:{inp.tender_id}:{inp.kind.value}:{inp.seq}"
         with session_scope(self._engine) as session:
             row = outbox.find(session, key)
+            if row is not None and row.status == EmailStatus.CANCELLED:
+                return Prepared(email_id=row.id, already_sent=False, refused="tender_ended")
             if outbox.is_done(row):
                 # FAILED: a 5xx is final for this key; a new try uses a new sequence.
                 return Prepared(email_id=row.id, already_sent=row.status == EmailStatus.SENT)  # type: ignore[union-attr,arg-type]
             tender = session.get(Tender, inp.tender_id)
             if tender is None:
-                raise ApplicationError(f"Tender {inp.tender_id} not found", non_retryable=True)
+                raise ApplicationError(f"Tender {inp.tender_id} not found", type="TenderMissing", non_retryable=True)
+            refused = self._refusal(session, tender, inp.kind)
+            if refused:
+                if row is not None:
+                    row.status = EmailStatus.CANCELLED
+                    session.add(row)
+                return Prepared(email_id=row.id if row else None, already_sent=False, refused=refused)
             context = tender_context(session, tender, inp.kind)
             token = new_token() if inp.kind in LINKED else None
             locale = context["locale"]

@@ -15,14 +15,18 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
-from tenderdesk.contracts import ProjectionInput
+from tenderdesk.contracts import INSURER_EMAIL_KINDS, ProjectionInput
 from tenderdesk.db.engine import session_scope
 from tenderdesk.db.models import (
     AuditEvent,
+    EmailStatus,
     Message,
     Offer,
     Party,
+    Request,
+    RequestStatus,
     SystemEmail,
     Tender,
     TenderLink,
@@ -40,6 +44,17 @@ class ProjectionActivities:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
+    @activity.defn(name="request_is_open")
+    async def request_is_open(self, request_id: int) -> bool:
+        """Asked (as a local activity) before a tender accepts an insurer's action:
+        once the request is bound, none of its tenders accepts anything."""
+        return await asyncio.to_thread(self._request_is_open, request_id)
+
+    def _request_is_open(self, request_id: int) -> bool:
+        with session_scope(self._engine) as session:
+            request = session.get(Request, request_id)
+            return request is not None and request.status == RequestStatus.OPEN
+
     @activity.defn(name="project_tender")
     async def project_tender(self, inp: ProjectionInput) -> None:
         await asyncio.to_thread(self.apply, inp)
@@ -51,7 +66,9 @@ class ProjectionActivities:
         with session_scope(self._engine) as session:
             tender = session.get(Tender, snap.tender_id)
             if tender is None:
-                raise RuntimeError(f"tender {snap.tender_id} missing")
+                # Retrying cannot bring the row back; a retried projection would hold the
+                # workflow's update lock for ever and freeze every later update of the tender.
+                raise ApplicationError(f"tender {snap.tender_id} missing", type="TenderMissing", non_retryable=True)
             offer_id = snap.offer_id
             if offer_id is not None and offer_id != tender.current_offer_id:
                 offer = session.get(Offer, offer_id)
@@ -94,6 +111,7 @@ class ProjectionActivities:
                 self._activate_offer(session, tender.id, inp.offer_id)  # type: ignore[arg-type]
             if is_terminal(snap.status):
                 self._revoke_links(session, snap.tender_id, snap.ended_at or now)
+                self._cancel_unsent_insurer_mail(session, snap.tender_id)
             self._audit(session, tender, inp)
         log.info("tender %s projected v%s: %s", snap.tender_id, snap.version, snap.status.value)
 
@@ -118,6 +136,18 @@ class ProjectionActivities:
             .where(col(TenderLink.tender_id) == tender_id)
             .where(col(TenderLink.revoked_at).is_(None))
             .values(revoked_at=at)
+        )
+
+    @staticmethod
+    def _cancel_unsent_insurer_mail(session: Session, tender_id: int) -> None:
+        """The tender ended: its tender email, reminders and notices that have not
+        gone out never will (the email activity refuses them), so say so."""
+        session.execute(
+            update(SystemEmail)
+            .where(col(SystemEmail.tender_id) == tender_id)
+            .where(col(SystemEmail.kind).in_([kind.value for kind in INSURER_EMAIL_KINDS]))
+            .where(col(SystemEmail.status).in_([EmailStatus.PENDING, EmailStatus.RETRYING]))
+            .values(status=EmailStatus.CANCELLED)
         )
 
     @staticmethod

@@ -24,6 +24,10 @@ class EmailKind(StrEnum):
     MESSAGE = "message"
 
 
+#: The emails of a running tender; none of them may reach the insurer after its end.
+INSURER_EMAIL_KINDS = frozenset({EmailKind.TENDER, EmailKind.REMINDER, EmailKind.MESSAGE})
+
+
 class TimerKind(StrEnum):
     REMINDER = "reminder"
     DEADLINE = "deadline"
@@ -146,9 +150,13 @@ class EmailInput:
 
 @dataclass
 class EmailResult:
-    system_email_id: int
+    #: None when nothing was recorded (the email was refused before it had a row).
+    system_email_id: int | None
     delivered: bool
     reply: str = ""
+    #: Not sent at all, and why: ``tender_ended`` (the insurer's own kinds after
+    #: the tender's end) or ``request_closed`` (the request was bound meanwhile).
+    refused: str = ""
 
 
 @dataclass

@@ -14,6 +14,7 @@ load already shows the change, and timers never interleave with an update.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -46,9 +47,18 @@ with workflow.unsafe.imports_passed_through():
     from workflows import TENDER_STATUS
     from workflows import tender_rules as rules
     from workflows.policies import DB_RETRY, EMAIL_RETRY
+    from workflows.tender_outbox import Delivery, Outbox
 
 S = TenderStatus
 
+#: Tenders started before this patch keep the old run loop (emails inline in
+#: front of the timers) so their histories replay; new ones send beside the
+#: timers, cancel insurer mail at the end, skip passed reminders and ask
+#: whether the request is still open before they accept an insurer's action.
+EDGES_PATCH = "durable-edges-1"
+#: Duplicate updates are answered from this map; Temporal itself deduplicates
+#: update IDs within a run, so only the most recent ones need keeping.
+MAX_REMEMBERED_ACTIONS = 256
 
 
 def _fmt(at: datetime | None) -> str:
@@ -66,12 +76,12 @@ class TenderWorkflow:
     @workflow.init
     def __init__(self, inp: TenderInput) -> None:
         self._inp = inp
+        self._v2 = workflow.patched(EDGES_PATCH)
         self._status = S.QUEUED
         self._version = 0
-        self._results: dict[str, ActionResult] = {}
+        self._results: OrderedDict[str, ActionResult] = OrderedDict()
         self._lock = asyncio.Lock()
-        self._outbox: list[EmailKind] = []
-        self._email_seq: dict[EmailKind, int] = {}
+        self._mail = Outbox(inp.tender_id)
         self._sent_at: datetime | None = None
         self._first_opened_at: datetime | None = None
         self._ended_at: datetime | None = None
@@ -82,17 +92,57 @@ class TenderWorkflow:
         self._offer_id: int | None = None
         self._offer_valid_until: datetime | None = None
         self._delivery_failed = False
+        #: Won: the cover order must reach the insurer (or be resent by a person) before the run ends.
+        self._cover_order_owed = False
         self._timers_changed = False
 
     # ------------------------------------------------------------------ run
     @workflow.run
     async def run(self, inp: TenderInput) -> str:
+        if not self._v2:
+            return await self._run_inline_mail()
         async with self._lock:
             await self._project("tender_started")
-        self._outbox.append(EmailKind.TENDER)
+        self._mail.add(EmailKind.TENDER)
+        mailer = asyncio.create_task(self._mail_loop())
+        while not is_terminal(self._status):
+            timer = self._next_timer()
+            self._timers_changed = False
+            seen = self._version  # any projected change (the tender went out, say) may move the timers
+            timeout = None if timer is None else timer[0] - workflow.now()
+            if timer is not None and timeout is not None and timeout <= timedelta(0):
+                await self._fire(timer)
+                continue
+            try:
+                await workflow.wait_condition(
+                    lambda: self._timers_changed or self._version != seen or is_terminal(self._status),
+                    timeout=timeout,
+                    timeout_summary=timer[1].value if timer else None,
+                )
+            except TimeoutError:
+                await self._fire(timer)  # type: ignore[arg-type]
+        # Ended: the outcome emails still go out, and a won tender waits for its cover order.
+        await workflow.wait_condition(lambda: self._mail.idle and not self._cover_order_owed)
+        mailer.cancel()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._status.value
+
+    async def _mail_loop(self) -> None:
         while True:
-            await self._drain_outbox()
-            if is_terminal(self._status) and not self._outbox:
+            kind = await self._mail.next()
+            delivery = await self._mail.send(kind)
+            if delivery is not None:
+                async with self._lock:
+                    await self._after_delivery(delivery)
+
+    async def _run_inline_mail(self) -> str:
+        """The run loop of tenders started before :data:`EDGES_PATCH` (replay only)."""
+        async with self._lock:
+            await self._project("tender_started")
+        self._mail.add(EmailKind.TENDER)
+        while True:
+            await self._drain_inline()
+            if is_terminal(self._status) and not self._mail.queue:
                 break
             timer = self._next_timer()
             self._timers_changed = False
@@ -102,7 +152,7 @@ class TenderWorkflow:
                 continue
             try:
                 await workflow.wait_condition(
-                    lambda: bool(self._outbox) or self._timers_changed or is_terminal(self._status),
+                    lambda: bool(self._mail.queue) or self._timers_changed or is_terminal(self._status),
                     timeout=timeout,
                     timeout_summary=timer[1].value if timer else None,
                 )
@@ -151,6 +201,7 @@ class TenderWorkflow:
     async def ask_question(self, action: QuestionAction) -> ActionResult:
         async def apply() -> str:
             rules.question(self._status)
+            await self._require_request_open()
             if self._status in AWAITING_INSURER:
                 self._status = S.IN_PROGRESS
             await self._project("question_asked", action, message_id=action.message_id)
@@ -180,6 +231,7 @@ class TenderWorkflow:
     async def submit_offer(self, action: OfferAction) -> ActionResult:
         async def apply() -> str:
             rules.offer(self._status, action.valid_until, workflow.now())
+            await self._require_request_open()
             self._accept_offer(action)
             event = "offer_added" if action.by_backoffice else "offer_submitted"
             await self._project(event, action, offer_id=action.offer_id)
@@ -195,6 +247,7 @@ class TenderWorkflow:
     async def edit_offer(self, action: OfferAction) -> ActionResult:
         async def apply() -> str:
             rules.edit_offer(self._status, action.valid_until, workflow.now())
+            await self._require_request_open()
             self._accept_offer(action)
             await self._project("offer_edited", action, offer_id=action.offer_id)
             return "offer_edited"
@@ -209,6 +262,7 @@ class TenderWorkflow:
     async def decline(self, action: DeclineAction) -> ActionResult:
         async def apply() -> str:
             check_transition(self._status, S.DECLINED, "decline")
+            await self._require_request_open()
             self._end(S.DECLINED)
             await self._project("declined", action, message_id=action.message_id)
             return "declined"
@@ -236,18 +290,28 @@ class TenderWorkflow:
     @workflow.update
     async def remind_now(self, action: Action) -> ActionResult:
         async def apply() -> str:
-            rules.remind(self._status, self._delivery_failed)
+            rules.remind(self._status, self._delivery_failed, self._cover_order_owed)
+            if not self._v2:
+                self._mail.add(EmailKind.TENDER if self._status == S.QUEUED else EmailKind.REMINDER)
+                return "resent" if self._status == S.QUEUED else "reminder_sent"
+            # A resend while the first one is still queued or retrying would reach the insurer twice.
+            if self._status == S.CLOSED:
+                return self._resend(EmailKind.COVER_ORDER)
             if self._status == S.QUEUED:
-                self._outbox.append(EmailKind.TENDER)
-                return "resent"
-            self._outbox.append(EmailKind.REMINDER)
+                return self._resend(EmailKind.TENDER)
+            self._mail.add(EmailKind.REMINDER)
             return "reminder_sent"
 
         return await self._handle(action, apply)
 
     @remind_now.validator
     def _v_remind_now(self, action: Action) -> None:
-        self._validate(action, lambda: rules.remind(self._status, self._delivery_failed))
+        self._validate(action, lambda: rules.remind(self._status, self._delivery_failed, self._cover_order_owed))
+
+    def _resend(self, kind: EmailKind) -> str:
+        if not self._mail.pending(kind):
+            self._mail.add(kind)
+        return "resent"
 
     @workflow.update
     async def notify_insurer(self, action: Action) -> ActionResult:
@@ -255,7 +319,7 @@ class TenderWorkflow:
 
         async def apply() -> str:
             rules.notify(self._status)
-            self._outbox.append(EmailKind.MESSAGE)
+            self._mail.add(EmailKind.MESSAGE)
             return "insurer_notified"
 
         return await self._handle(action, apply)
@@ -289,9 +353,10 @@ class TenderWorkflow:
             was_offering = self._status != S.QUEUED
             self._end(S.CLOSED)
             if action.won:
-                self._outbox.append(EmailKind.COVER_ORDER)
+                self._mail.add(EmailKind.COVER_ORDER)
+                self._cover_order_owed = self._v2
             elif was_offering:
-                self._outbox.append(EmailKind.NOT_SELECTED)
+                self._mail.add(EmailKind.NOT_SELECTED)
             await self._project("closed_won" if action.won else "closed", action)
             return "closed"
 
@@ -332,6 +397,8 @@ class TenderWorkflow:
                 raise _rejection(err) from None
             result = ActionResult(status=self._status, changed=True, code=code)
             self._results[action.action_id] = result
+            if self._v2 and len(self._results) > MAX_REMEMBERED_ACTIONS:
+                self._results.popitem(last=False)
             return result
 
     def _accept_offer(self, action: OfferAction) -> None:
@@ -346,6 +413,20 @@ class TenderWorkflow:
         self._status = status
         self._ended_at = workflow.now()
         self._timers_changed = True
+        if self._v2:
+            self._mail.drop_insurer_mail()
+
+    async def _require_request_open(self) -> None:
+        """Once the request is bound, no tender of it accepts an insurer's action,
+        even in the moment before the binding's ``close`` reaches this workflow."""
+        if not self._v2:
+            return
+        is_open: bool = await workflow.execute_local_activity(
+            "request_is_open", self._inp.request_id, result_type=bool,
+            start_to_close_timeout=timedelta(seconds=10), retry_policy=DB_RETRY,
+        )
+        if not is_open:
+            raise TransitionError("request_bound")
 
     def _next_reminder_at(self) -> datetime | None:
         if self._status not in AWAITING_INSURER or self._sent_at is None:
@@ -384,7 +465,14 @@ class TenderWorkflow:
                     self._reminder_override = None
                 else:
                     self._next_auto_reminder += 1
-                self._outbox.append(EmailKind.REMINDER)
+                if not self._v2:
+                    self._mail.add(EmailKind.REMINDER)
+                    return
+                # A moved reminder replaces the automatic ones it passed, and a
+                # catch-up (after downtime) sends one reminder, not one per missed date.
+                self._skip_passed_reminders()
+                if not self._mail.pending(EmailKind.REMINDER):
+                    self._mail.add(EmailKind.REMINDER)
             elif kind == TimerKind.DEADLINE:
                 self._end(S.EXPIRED)
                 await self._project("deadline_expired")
@@ -392,11 +480,32 @@ class TenderWorkflow:
                 self._status = S.OFFER_EXPIRED
                 await self._project("offer_expired")
 
-    async def _drain_outbox(self) -> None:
-        while self._outbox:
-            kind = self._outbox.pop(0)
-            seq = self._email_seq.get(kind, 0) + 1
-            self._email_seq[kind] = seq
+    def _skip_passed_reminders(self) -> None:
+        offsets = self._inp.plan.reminder_offsets_s
+        sent_at = self._sent_at
+        while (
+            sent_at is not None
+            and self._next_auto_reminder < len(offsets)
+            and sent_at + timedelta(seconds=offsets[self._next_auto_reminder]) <= workflow.now()
+        ):
+            self._next_auto_reminder += 1
+
+    async def _after_delivery(self, delivery: Delivery) -> None:
+        if delivery.refused:
+            # The activity would not send: the tender ended meanwhile (nothing to
+            # record), or its request was bound while it was starting: close it.
+            if delivery.refused == "request_closed" and not is_terminal(self._status):
+                self._end(S.CLOSED)
+                await self._project("closed")
+            return
+        if delivery.delivered and delivery.kind == EmailKind.COVER_ORDER:
+            self._cover_order_owed = False
+        await self._after_email(delivery.kind, delivery.delivered, delivery.email_id)
+
+    async def _drain_inline(self) -> None:
+        while self._mail.queue:
+            kind = self._mail.queue.pop(0)
+            seq = self._mail.next_seq(kind)
             try:
                 result: EmailResult = await workflow.execute_activity(
                     "send_email",

@@ -46,9 +46,12 @@ def edit_offer(status: TenderStatus, valid_until: datetime | None, now: datetime
     validity(valid_until, now)
 
 
-def remind(status: TenderStatus, delivery_failed: bool) -> None:
-    """"Erinnerung schicken": while the insurer owes an answer, or to resend a failed tender email."""
+def remind(status: TenderStatus, delivery_failed: bool, cover_order_owed: bool = False) -> None:
+    """"Erinnerung schicken": while the insurer owes an answer, or to resend a
+    failed tender email or a failed cover order (Deckungsauftrag)."""
     if status == S.QUEUED and delivery_failed:
+        return
+    if status == S.CLOSED and cover_order_owed and delivery_failed:
         return
     if status not in AWAITING_INSURER:
         raise TransitionError("not_allowed", action="remind", status=status.value)

@@ -47,3 +47,5 @@ class EmailStatus(StrEnum):
     RETRYING = "retrying"
     SENT = "sent"
     FAILED = "failed"
+    #: Never sent: the tender had ended (or its request was bound) before it could go out.
+    CANCELLED = "cancelled"

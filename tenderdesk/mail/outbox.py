@@ -15,7 +15,7 @@ from tenderdesk.db.models import EmailStatus, SystemEmail, utcnow
 from tenderdesk.mail.message_ids import message_id
 
 #: A row in one of these states is never delivered again.
-DONE = (EmailStatus.SENT, EmailStatus.FAILED)
+DONE = (EmailStatus.SENT, EmailStatus.FAILED, EmailStatus.CANCELLED)
 
 
 def find(session: Session, key: str) -> SystemEmail | None:
@@ -62,7 +62,8 @@ def mark(engine: Engine, email_id: int, status: EmailStatus, reply: str) -> None
     """Record a delivery outcome (the server's reply, cut to the column's use)."""
     with session_scope(engine) as session:
         row = session.get(SystemEmail, email_id)
-        assert row is not None
+        if row is None:
+            raise LookupError(f"system email {email_id} missing")
         row.status = status
         row.last_reply = reply[:1000]
         if status == EmailStatus.SENT:

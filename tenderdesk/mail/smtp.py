@@ -18,6 +18,7 @@ from enum import StrEnum
 import aiosmtplib
 
 from tenderdesk.config import Settings
+from tenderdesk.logs import redact
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,8 @@ class SmtpOutcome:
     delivery: Delivery
     #: The server's reply (or the connection error), for the System Email row only.
     reply: str
-    #: For a transient failure: a short text and type without address or reply text,
-    #: safe to show in Temporal as the activity error.
+    #: For a transient failure: the code and the reply with addresses removed, and
+    #: a type; safe to show in Temporal as the activity error.
     error: str = ""
     error_type: str = ""
 
@@ -74,6 +75,16 @@ def mime_message(mail_from: str, email: Outgoing) -> EmailMessage:
     return msg
 
 
+def _classify(code: int, reply: str) -> SmtpOutcome:
+    """Any 5xx, at any stage (MAIL FROM, RCPT TO, DATA), is final: one attempt.
+    The Temporal-visible error carries the code and the reply without addresses."""
+    if 500 <= code < 600:
+        return SmtpOutcome(Delivery.PERMANENT, reply)
+    return SmtpOutcome(
+        Delivery.TRANSIENT, reply, f"SMTP {code}: {redact(reply)[:200]}", "SmtpTransient",
+    )
+
+
 async def send(settings: Settings, email: Outgoing) -> SmtpOutcome:
     """Deliver once and say how it went; never raises for an SMTP or network failure."""
     try:
@@ -86,11 +97,14 @@ async def send(settings: Settings, email: Outgoing) -> SmtpOutcome:
             start_tls=settings.smtp_starttls,
             timeout=settings.smtp_timeout_s,
         )
+    except aiosmtplib.SMTPRecipientsRefused as err:
+        # One recipient per email: its refusal is the server's answer to RCPT TO.
+        refused = err.recipients[0] if err.recipients else None
+        if refused is None:
+            return SmtpOutcome(Delivery.TRANSIENT, "RCPT refused", "SMTP RCPT refused", "SmtpTransient")
+        return _classify(refused.code, f"{refused.code} {refused.message}")
     except aiosmtplib.SMTPResponseException as err:
-        reply = f"{err.code} {err.message}"
-        if 500 <= err.code < 600:
-            return SmtpOutcome(Delivery.PERMANENT, reply)
-        return SmtpOutcome(Delivery.TRANSIENT, reply, f"SMTP {err.code}: vorübergehender Fehler", "SmtpTransient")
+        return _classify(err.code, f"{err.code} {err.message}")
     except (aiosmtplib.SMTPException, OSError) as err:
         reply = f"Verbindungsfehler: {type(err).__name__}"
         return SmtpOutcome(Delivery.TRANSIENT, reply, reply, "SmtpUnavailable")

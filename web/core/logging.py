@@ -1,55 +1,25 @@
-"""Keep insurer link tokens out of logs.
+"""Keep insurer link tokens and email addresses out of the web process's logs.
 
-The token in ``/t/<token>`` is the insurer's only credential, and uvicorn's
-access log prints every request path. A filter on the ``uvicorn.access``
-logger (and on anything else we attach it to) rewrites the token segment to
-``[redacted]`` before any handler formats the record, so neither files nor log
-shipping ever see it.
+uvicorn's access log prints every request path, and ``/t/<token>`` is the
+insurer's only credential. The filter itself lives in :mod:`tenderdesk.logs`
+(the worker uses it too); here it is attached to uvicorn's access logger and
+the root logger, after uvicorn has configured its handlers.
 """
 
 from __future__ import annotations
 
-import logging
-import re
+from tenderdesk.logs import REDACTED, RedactingFilter, install_redaction, redact
 
-#: ``/t/`` followed by the token segment (anything up to ``/``, ``?``, ``#``
-#: or whitespace). Only the first segment after ``/t/`` is the token;
-#: ``/t/<token>/documents/3`` keeps its tail.
-_TOKEN_PATH = re.compile(r"(/t/|/passwort-zuruecksetzen/)[^/?#\s\"']+")
-REDACTED = "[redacted]"
+#: uvicorn's access logger does not propagate to the root, so it needs its own filter.
+ACCESS_LOGGERS = ("uvicorn.access", "uvicorn.error", "")
 
-ACCESS_LOGGERS = ("uvicorn.access",)
-
-
-def redact(text: str) -> str:
-    """``text`` with every ``/t/<token>`` and reset-link token replaced."""
-    return _TOKEN_PATH.sub(rf"\g<1>{REDACTED}", text)
-
-
-class RedactTokenFilter(logging.Filter):
-    """Rewrite the message and its arguments; never drops a record."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
-        elif isinstance(record.args, dict):
-            record.args = {key: redact(val) if isinstance(val, str) else val for key, val in record.args.items()}
-        return True
+RedactTokenFilter = RedactingFilter
 
 
 def install_token_redaction(logger_names: tuple[str, ...] = ACCESS_LOGGERS) -> None:
-    """Attach the filter to the access loggers and their handlers (idempotent).
+    """Attach the filter to the access loggers, the root and their handlers (idempotent).
+    Call it again after uvicorn (re)configures logging: the app's lifespan does."""
+    install_redaction(logger_names)
 
-    On the logger it covers records logged there; on the handlers it also
-    covers records that propagate from child loggers, which logger filters
-    do not see. Call it again after uvicorn (re)configures logging: the app's
-    lifespan does.
-    """
-    for name in logger_names:
-        logger = logging.getLogger(name)
-        targets: list[logging.Filterer] = [logger, *logger.handlers]
-        for target in targets:
-            if not any(isinstance(f, RedactTokenFilter) for f in target.filters):
-                target.addFilter(RedactTokenFilter())
+
+__all__ = ["ACCESS_LOGGERS", "REDACTED", "RedactTokenFilter", "install_token_redaction", "redact"]
