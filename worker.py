@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -21,10 +22,14 @@ from temporalio.worker import Worker
 from activities.binding import BindingActivities
 from activities.email import EmailActivities
 from activities.projection import ProjectionActivities
+from activities.reconcile import ReconcileActivities
 from tenderdesk.config import Settings, get_settings
 from tenderdesk.db.engine import get_engine
+from tenderdesk.logs import install_redaction
 from workflows.binding import BindingWorkflow
 from workflows.notification import NotificationWorkflow
+from workflows.reconcile import ReconcileWorkflow
+from workflows.schedules import ensure_reconcile_schedule
 from workflows.tender import TenderWorkflow
 
 log = logging.getLogger("tenderdesk.worker")
@@ -41,7 +46,7 @@ def activities_for(engine: Engine, settings: Settings, client: Client | None = N
         binding.create_cover_note, binding.record_binding_email,
     ]
     if client is not None:
-        acts.append(binding.close_tenders)
+        acts += [binding.close_tenders, ReconcileActivities(engine, settings, client).reconcile]
     return acts
 
 
@@ -49,7 +54,7 @@ def build_worker(client: Client, engine: Engine, settings: Settings, task_queue:
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
-        workflows=[TenderWorkflow, NotificationWorkflow, BindingWorkflow],
+        workflows=[TenderWorkflow, NotificationWorkflow, BindingWorkflow, ReconcileWorkflow],
         activities=activities_for(engine, settings, client),
         max_concurrent_activities=50,
     )
@@ -61,9 +66,14 @@ async def connect(settings: Settings) -> Client:
 
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_redaction()  # no link token or email address in any log line
     settings = get_settings()
     client = await connect(settings)
     worker = build_worker(client, get_engine(settings.database_url), settings)
+    await ensure_reconcile_schedule(
+        client, prefix=settings.workflow_id_prefix, task_queue=settings.temporal_task_queue,
+        every=timedelta(seconds=settings.reconcile_every_s),
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

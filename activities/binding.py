@@ -60,6 +60,30 @@ def close_action_id(binding_id: int, tender_id: int) -> str:
     return f"binding-{binding_id}-close-t{tender_id}"
 
 
+async def close_tender_for_binding(client: Client, *, binding_id: int, tender_id: int, workflow_id: str,
+                                   won: bool) -> bool:
+    """Send one tender its ``close``; True if closed (now or by an earlier
+    attempt), False if it had ended otherwise. The update ID derives from the
+    binding, so the binding workflow and the reconciler never close twice."""
+    action = CloseAction(action_id=close_action_id(binding_id, tender_id), won=won)
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        await handle.execute_update("close", action, id=action.action_id, result_type=ActionResult)
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError) and cause.type == "TransitionRejected":
+            log.info("tender %s already ended, not closed", tender_id)
+            return False
+        raise
+    except RPCError as err:
+        # The workflow has completed (declined, expired, withdrawn, or closed by an earlier attempt).
+        if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+            log.info("tender %s workflow already completed", tender_id)
+            return False
+        raise
+    return True
+
+
 @dataclass
 class _Target:
     tender_id: int
@@ -113,25 +137,11 @@ class BindingActivities:
             ]
 
     async def _close_one(self, binding_id: int, target: _Target) -> bool:
-        """True if closed (now or by an earlier attempt), False if the tender had ended otherwise."""
         assert self._client is not None
-        action = CloseAction(action_id=close_action_id(binding_id, target.tender_id), won=target.won)
-        handle = self._client.get_workflow_handle(target.workflow_id)
-        try:
-            await handle.execute_update("close", action, id=action.action_id, result_type=ActionResult)
-        except WorkflowUpdateFailedError as err:
-            cause = err.cause
-            if isinstance(cause, ApplicationError) and cause.type == "TransitionRejected":
-                log.info("tender %s already ended, not closed", target.tender_id)
-                return False
-            raise
-        except RPCError as err:
-            # The workflow has completed (declined, expired, withdrawn, or closed by an earlier attempt).
-            if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
-                log.info("tender %s workflow already completed", target.tender_id)
-                return False
-            raise
-        return True
+        return await close_tender_for_binding(
+            self._client, binding_id=binding_id, tender_id=target.tender_id, workflow_id=target.workflow_id,
+            won=target.won,
+        )
 
     def _close_summary(self, request_id: int) -> CloseTendersResult:
         with session_scope(self._engine) as session:

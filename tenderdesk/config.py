@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     temporal_task_queue: str = "tenders"
     workflow_id_prefix: str = "tender"
     temporal_ui_url: str = "http://127.0.0.1:8233"
+    #: The reconciler (a Temporal Schedule) runs this often and leaves rows younger
+    #: than the grace alone, since their web request may still be starting them.
+    reconcile_every_s: float = 60.0
+    reconcile_grace_s: float = 30.0
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025

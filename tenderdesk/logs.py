@@ -28,20 +28,17 @@ def redact(text: str) -> str:
     return _EMAIL.sub(REDACTED_ADDRESS, _TOKEN_PATH.sub(rf"\g<1>{REDACTED}", text))
 
 
-def _clean(value: object) -> object:
-    return redact(value) if isinstance(value, str) else value
-
-
 class RedactingFilter(logging.Filter):
     """Rewrite the message, its arguments and its traceback; never drops a record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(_clean(arg) for arg in record.args)
-        elif isinstance(record.args, dict):
-            record.args = {key: _clean(val) for key, val in record.args.items()}
+        # Format first: redacting the template alone could eat a ``%s`` and break
+        # the formatting, and an argument may hold the address.
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = str(record.msg)
+        record.msg, record.args = redact(message), ()
         if record.exc_info and not record.exc_text:
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         elif record.exc_text:

@@ -68,7 +68,26 @@ class SmtpCapture:
 
     messages: list[EmailMessage] = field(default_factory=list)
     replies: list[str] = field(default_factory=list)
+    #: Replies to RCPT TO, used before ``replies`` (hard bounces happen there).
+    rcpt_replies: list[str] = field(default_factory=list)
+    #: How many RCPT TO commands the server has seen (one per delivery attempt).
+    rcpt_count: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,  # noqa: N802
+                          rcpt_options: list[str]) -> str:
+        with self.lock:
+            self.rcpt_count += 1
+            if self.rcpt_replies:
+                reply = self.rcpt_replies.pop(0)
+                if not reply.startswith("250"):
+                    return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    def script_rcpt(self, *replies: str) -> None:
+        with self.lock:
+            self.rcpt_replies = list(replies)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.lock:
@@ -89,6 +108,8 @@ class SmtpCapture:
         with self.lock:
             self.messages.clear()
             self.replies.clear()
+            self.rcpt_replies.clear()
+            self.rcpt_count = 0
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if address in str(m["To"])]

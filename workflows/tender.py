@@ -95,6 +95,9 @@ class TenderWorkflow:
         #: Won: the cover order must reach the insurer (or be resent by a person) before the run ends.
         self._cover_order_owed = False
         self._timers_changed = False
+        self._seen_version = 0
+        #: The mail loop is sending or recording an email (the run may not end under it).
+        self._mail_busy = False
 
     # ------------------------------------------------------------------ run
     @workflow.run
@@ -108,21 +111,23 @@ class TenderWorkflow:
         while not is_terminal(self._status):
             timer = self._next_timer()
             self._timers_changed = False
-            seen = self._version  # any projected change (the tender went out, say) may move the timers
+            self._seen_version = self._version  # any projected change (the tender went out) may move the timers
             timeout = None if timer is None else timer[0] - workflow.now()
             if timer is not None and timeout is not None and timeout <= timedelta(0):
                 await self._fire(timer)
                 continue
             try:
                 await workflow.wait_condition(
-                    lambda: self._timers_changed or self._version != seen or is_terminal(self._status),
+                    lambda: self._timers_changed or self._version != self._seen_version or is_terminal(self._status),
                     timeout=timeout,
                     timeout_summary=timer[1].value if timer else None,
                 )
             except TimeoutError:
                 await self._fire(timer)  # type: ignore[arg-type]
         # Ended: the outcome emails still go out, and a won tender waits for its cover order.
-        await workflow.wait_condition(lambda: self._mail.idle and not self._cover_order_owed)
+        await workflow.wait_condition(
+            lambda: not self._mail.queue and not self._mail_busy and not self._cover_order_owed
+        )
         mailer.cancel()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._status.value
@@ -130,10 +135,14 @@ class TenderWorkflow:
     async def _mail_loop(self) -> None:
         while True:
             kind = await self._mail.next()
-            delivery = await self._mail.send(kind)
-            if delivery is not None:
-                async with self._lock:
-                    await self._after_delivery(delivery)
+            self._mail_busy = True
+            try:
+                delivery = await self._mail.send(kind)
+                if delivery is not None:
+                    async with self._lock:
+                        await self._after_delivery(delivery)
+            finally:
+                self._mail_busy = False
 
     async def _run_inline_mail(self) -> str:
         """The run loop of tenders started before :data:`EDGES_PATCH` (replay only)."""
@@ -498,9 +507,9 @@ class TenderWorkflow:
                 self._end(S.CLOSED)
                 await self._project("closed")
             return
+        await self._after_email(delivery.kind, delivery.delivered, delivery.email_id)
         if delivery.delivered and delivery.kind == EmailKind.COVER_ORDER:
             self._cover_order_owed = False
-        await self._after_email(delivery.kind, delivery.delivered, delivery.email_id)
 
     async def _drain_inline(self) -> None:
         while self._mail.queue:

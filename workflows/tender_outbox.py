@@ -54,10 +54,6 @@ class Outbox:
         """Queued or being sent: a second one of the same kind would reach the insurer twice."""
         return kind in self.queue or (self._in_flight is not None and self._in_flight[0] == kind)
 
-    @property
-    def idle(self) -> bool:
-        return not self.queue and self._in_flight is None
-
     def drop_insurer_mail(self) -> None:
         """The tender ended: forget its queued insurer emails and cancel the one in flight."""
         self.queue = [kind for kind in self.queue if kind not in INSURER_KINDS]

@@ -81,7 +81,7 @@ def _classify(code: int, reply: str) -> SmtpOutcome:
     if 500 <= code < 600:
         return SmtpOutcome(Delivery.PERMANENT, reply)
     return SmtpOutcome(
-        Delivery.TRANSIENT, reply, f"SMTP {code}: {redact(reply)[:200]}", "SmtpTransient",
+        Delivery.TRANSIENT, reply, f"SMTP {redact(reply)[:200]}", "SmtpTransient",
     )
 
 

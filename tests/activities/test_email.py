@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import re
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -46,6 +48,7 @@ from tenderdesk.db.models import (
     TenderLink,
 )
 from tenderdesk.documents.storage import store_bytes
+from tenderdesk.logs import RedactingFilter
 from tenderdesk.mail.tender import LINK_PLACEHOLDER
 from tenderdesk.security.tokens import hash_token
 from tenderdesk.states import TenderStatus
@@ -392,3 +395,61 @@ async def test_retries_exhausted_marks_the_email_failed(ts: Running, smtp_server
     assert not smtp_server.capture.messages
     # once Temporal gives up, the row says failed (with the reply), never "retrying" forever
     assert tender_emails(ts.engine) == [("tender", 1, "failed", "451 4.3.0 Try again later")]
+
+
+# ------------------------------------------------------ hard bounces, privacy
+async def test_550_at_rcpt_is_one_attempt_with_the_servers_reply(case: Case, smtp_server: SmtpServer) -> None:
+    """"User unknown" comes at RCPT TO, not at DATA; it is as final as any 5xx."""
+    smtp_server.capture.script_rcpt(f"550 5.1.1 <{case.tender.contact_email}>: Recipient address rejected")
+
+    result = await case.send()
+
+    [email] = case.emails()
+    assert result.delivered is False and email.status == EmailStatus.FAILED and email.attempts == 1
+    assert email.last_reply.startswith("550 5.1.1") and "Recipient address rejected" in email.last_reply
+    assert smtp_server.capture.rcpt_count == 1 and not smtp_server.capture.messages
+
+
+async def test_451_at_rcpt_is_retried_without_the_address_in_error_or_log(
+    case: Case, smtp_server: SmtpServer, caplog: pytest.LogCaptureFixture,
+) -> None:
+    address = case.tender.contact_email
+    smtp_server.capture.script_rcpt(f"451 4.7.1 <{address}>: greylisted")
+
+    with caplog.at_level(logging.DEBUG), pytest.raises(ApplicationError) as info:
+        await case.send()
+
+    error = info.value
+    assert error.type == "SmtpTransient" and not error.non_retryable
+    assert error.message.startswith("SMTP 451") and "greylisted" in error.message
+    assert address not in str(error) and error.__cause__ is None and error.__suppress_context__
+    [email] = case.emails()
+    assert email.status == EmailStatus.RETRYING
+    ours = [r for r in caplog.records if not r.name.startswith("mail.log")]  # not the test SMTP server
+    assert ours and address not in "\n".join(r.getMessage() for r in ours)
+
+
+def test_log_redaction_covers_addresses_tokens_and_tracebacks() -> None:
+    try:
+        raise ValueError("SMTPRecipientRefused(451, '<makler@firma.de> later')")
+    except ValueError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "send to %s via /t/%s", (
+            "makler@firma.de", "abcDEF123_-xyz"), sys.exc_info())
+    assert RedactingFilter().filter(record)
+    text = logging.Formatter().format(record)
+    assert "makler@firma.de" not in text and "abcDEF123_-xyz" not in text
+    assert "[address]" in text and "/t/[redacted]" in text
+
+
+async def test_insurer_mail_of_an_ended_tender_is_refused_without_a_link(case: Case, smtp_server: SmtpServer) -> None:
+    with Session(case.engine) as s:
+        tender = s.get(Tender, case.tender.id)
+        assert tender is not None
+        tender.status = TenderStatus.WITHDRAWN
+        s.add(tender)
+        s.commit()
+
+    result = await case.send(case.key(EmailKind.REMINDER))
+
+    assert result.delivered is False and result.refused == "tender_ended"
+    assert not case.emails() and not case.links() and not smtp_server.capture.messages

@@ -15,18 +15,15 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from tenderdesk.config import Settings
-from tenderdesk.contracts import NotificationInput
 from tenderdesk.db.engine import session_scope
 from tenderdesk.db.models import SystemEmail
-from tenderdesk.ids import mail_workflow_id
 from tenderdesk.mail import outbox
 from tenderdesk.mail.render import RenderedEmail
 from web.core.temporal import TemporalConnector, TemporalUnavailable
+from workflows.starts import start_notification
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +68,10 @@ async def start_delivery(
     where = f" zur Anfrage {request_id}" if request_id is not None else ""
     try:
         client = await temporal.get() if isinstance(temporal, TemporalConnector) else temporal
-        await client.start_workflow(
-            "NotificationWorkflow",
-            NotificationInput(system_email_id=system_email_id),
-            id=mail_workflow_id(system_email_id, settings.workflow_id_prefix),
-            task_queue=settings.temporal_task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            static_summary=f"E-Mail #{system_email_id} ({kind}){where}",
+        await start_notification(
+            client, task_queue=settings.temporal_task_queue, prefix=settings.workflow_id_prefix,
+            system_email_id=system_email_id, summary=f"E-Mail #{system_email_id} ({kind}){where}",
         )
-    except WorkflowAlreadyStartedError:
-        pass
     except (RPCError, RuntimeError, TemporalUnavailable):  # RuntimeError: a lazy client that cannot connect
+        # The row stays "pending"; the reconciler starts its delivery once Temporal answers.
         log.exception("could not start delivery of system email %s", system_email_id)

@@ -48,7 +48,7 @@ PASSED = (
 WORKFLOW = (
     N_("workflow.ended"), N_("workflow.not_allowed"), N_("workflow.offer_exists"), N_("workflow.edit_not_allowed"),
     N_("workflow.validity_past"), N_("workflow.reschedule_not_allowed"), N_("workflow.date_past"),
-    N_("workflow.reminder_after_deadline"),
+    N_("workflow.reminder_after_deadline"), N_("workflow.request_bound"), N_("email_status.cancelled"),
     N_("workflow.action.open_link"), N_("workflow.action.question"), N_("workflow.action.mark_in_progress"),
     N_("workflow.action.submit_offer"), N_("workflow.action.decline"), N_("workflow.action.withdraw"),
     N_("workflow.action.close"), N_("workflow.action.notify"), N_("workflow.action.remind"),

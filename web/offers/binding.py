@@ -28,13 +28,6 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from temporalio.client import Client
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from tenderdesk.config import Settings
@@ -59,8 +52,7 @@ from tenderdesk.states import TenderStatus
 from web.core import i18n
 from web.core.access import broker_sees_offer
 from web.offers.release import offers_visible_to_broker
-from workflows import REQUEST_ID
-from workflows.binding import BindingInput
+from workflows.starts import start_binding
 
 log = logging.getLogger(__name__)
 
@@ -271,21 +263,11 @@ def _decide(engine: Engine, offer_id: int, user: User) -> Binding:
 
 async def start_binding_workflow(*, client: Client, settings: Settings, binding_id: int, request_id: int) -> bool:
     """Start (or find running/finished) the request's BindingWorkflow. Returns
-    False only if Temporal is unreachable; the binding row is committed anyway."""
+    False only if Temporal is unreachable; the binding row is committed anyway
+    and the reconciler starts the workflow once Temporal answers."""
     try:
-        await client.start_workflow(
-            "BindingWorkflow",
-            BindingInput(binding_id=binding_id, request_id=request_id),
-            id=binding_workflow_id(request_id, settings.workflow_id_prefix),
-            task_queue=settings.temporal_task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            # A completed run is never repeated; a failed or terminated one may be.
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-            search_attributes=TypedSearchAttributes([SearchAttributePair(REQUEST_ID, str(request_id))]),
-            static_summary=f"Abschluss #{binding_id} der Anfrage {request_id}",
-        )
-    except WorkflowAlreadyStartedError:
-        return True  # completed before: nothing left to do
+        await start_binding(client, task_queue=settings.temporal_task_queue, prefix=settings.workflow_id_prefix,
+                            binding_id=binding_id, request_id=request_id)
     except (RPCError, RuntimeError):  # RuntimeError: a lazy client that cannot connect
         log.exception("could not start binding workflow for request %s", request_id)
         return False

@@ -12,19 +12,10 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from temporalio.client import Client
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from tenderdesk.contracts import (
-    TenderInput,
-    TenderPlan,
-)
+from tenderdesk.contracts import TenderPlan
 from tenderdesk.db.engine import session_scope
 from tenderdesk.db.models import (
     Account,
@@ -37,10 +28,10 @@ from tenderdesk.db.models import (
     Tender,
 )
 from tenderdesk.ids import tender_workflow_id
-from tenderdesk.states import TERMINAL, TenderStatus
+from tenderdesk.states import TERMINAL
 from web.core import i18n
 from web.tenders.service import TenderActionError
-from workflows import INSURER_ID, REQUEST_ID, TENDER_STATUS
+from workflows.starts import plan_for, start_tender, tender_summary
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +40,6 @@ log = logging.getLogger(__name__)
 class StartOutcome:
     started: list[Tender]
     refused: dict[int, str]  # insurer_id -> reason, worded
-
-
-def plan_for(account: Account) -> TenderPlan:
-    return TenderPlan(
-        reminder_offsets_s=list(account.reminder_offsets_s),
-        response_deadline_s=account.response_deadline_s,
-        offer_validity_s=account.offer_validity_s,
-    )
 
 
 def open_tender_insurers(session: Session, request_id: int) -> set[int]:
@@ -111,12 +94,14 @@ async def start_tenders(
         *(_start_one(client, task_queue, p.tender, p.insurer_name, p.summary, plan) for p in planned)
     )
     started: list[Tender] = []
-    for p, refusal in zip(planned, results, strict=True):
-        if refusal is None:
+    for p, outcome in zip(planned, results, strict=True):
+        if outcome is None:
             started.append(p.tender)
-        else:
+            continue
+        refusal, delete = outcome
+        if delete:
             await asyncio.to_thread(_delete, engine, p.tender)
-            refused[p.tender.insurer_id] = refusal
+        refused[p.tender.insurer_id] = refusal
     return StartOutcome(started=started, refused=refused)
 
 
@@ -167,7 +152,7 @@ def _plan_tenders(
                     created_by_id=actor_user_id,
                 )
                 session.add(tender)
-                summary = f"Anfrage {request.number} · {insurer.name} · {product.name}"
+                summary = tender_summary(request.number, insurer_id)
                 planned.append(_Planned(tender=tender, insurer_name=insurer.name, summary=summary))
         session.flush()
         plan = plan_for(account)
@@ -212,34 +197,22 @@ def _checked_documents(
 
 async def _start_one(
     client: Client, task_queue: str, tender: Tender, insurer_name: str, summary: str, plan: TenderPlan
-) -> str | None:
-    """Start one workflow; return a German refusal naming the insurer, or None."""
+) -> tuple[str, bool] | None:
+    """Start one workflow. ``None`` if it started; else a refusal naming the
+    insurer and whether the row must go (only when another tender's workflow
+    runs under this ID). After any other error the start may or may not have
+    happened, so the row stays and the reconciler starts it (same ID)."""
     assert tender.id is not None
     try:
-        await client.start_workflow(
-            "TenderWorkflow",
-            TenderInput(tender_id=tender.id, request_id=tender.request_id, insurer_id=tender.insurer_id, plan=plan),
-            id=tender.workflow_id,
-            task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(REQUEST_ID, str(tender.request_id)),
-                    SearchAttributePair(INSURER_ID, str(tender.insurer_id)),
-                    SearchAttributePair(TENDER_STATUS, TenderStatus.QUEUED.value),
-                ]
-            ),
-            static_summary=summary,
-            static_details=(
-                f"Ausschreibung #{tender.id} der Anfrage {tender.request_id} an Gesellschaft {tender.insurer_id}"
-            ),
+        await start_tender(
+            client, task_queue=task_queue, workflow_id=tender.workflow_id, tender_id=tender.id,
+            request_id=tender.request_id, insurer_id=tender.insurer_id, plan=plan, summary=summary,
         )
     except WorkflowAlreadyStartedError:
-        return i18n.t("tenders.refusal.running", insurer=insurer_name)
+        return i18n.t("tenders.refusal.running", insurer=insurer_name), True
     except (RPCError, RuntimeError):  # RuntimeError: a lazy client that cannot connect
-        log.exception("could not start tender workflow %s", tender.workflow_id)
-        return i18n.t("tenders.refusal.not_started", insurer=insurer_name)
+        log.exception("could not start tender workflow %s; the reconciler will", tender.workflow_id)
+        return i18n.t("tenders.refusal.not_started", insurer=insurer_name), False
     return None
 
 
