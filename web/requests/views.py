@@ -40,12 +40,23 @@ from web.requests.timeline import email_kind_label
 TENDER_ACTIONS = ("remind_now", "withdraw", "mark_in_progress")
 
 
+#: A failed tender email (still queued) or cover order (tender closed as won) can be sent again.
+RESENDABLE = (TenderStatus.QUEUED, TenderStatus.CLOSED)
+
+
+def action_label(name: str, tender: Tender) -> str:
+    """"Erinnerung schicken" sends the failed email again where there is nothing to remind of."""
+    if name == "remind_now" and tender.status in RESENDABLE:
+        return i18n.t("action.resend")
+    return i18n.t(f"action.{name}")
+
+
 def available_actions(tender: Tender) -> list[str]:
     """The actions that make sense in the projected status. The workflow checks
     again; this only hides buttons that would certainly be refused."""
     status = tender.status
     actions = []
-    if status in AWAITING_INSURER or (status == TenderStatus.QUEUED and tender.delivery_failed):
+    if status in AWAITING_INSURER or (status in RESENDABLE and tender.delivery_failed):
         actions.append("remind_now")
     if not is_terminal(status):
         actions.append("withdraw")
@@ -188,7 +199,7 @@ def load_request_view(
         offer_doc = db.get(Document, offer.document_id) if offer and offer.document_id else None
         acting = staff and is_open
         actions = (
-            [(name, i18n.t(f"action.{name}"), new_action_id()) for name in available_actions(tender)]
+            [(name, action_label(name, tender), new_action_id()) for name in available_actions(tender)]
             if acting
             else []
         )
