@@ -30,6 +30,14 @@ class Settings(BaseSettings):
     #: than the grace alone, since their web request may still be starting them.
     reconcile_every_s: float = 60.0
     reconcile_grace_s: float = 30.0
+    #: A web request waits this long for a tender update, then answers
+    #: "wird verarbeitet" (202); the update still happens, once.
+    update_timeout_s: float = 20.0
+
+    #: Threads for the web's plain ``def`` routes. Most of a thread's life is
+    #: spent waiting for Temporal without a database connection, so this may be
+    #: far above the database pool; it bounds concurrent requests per process.
+    web_threads: int = 200
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025

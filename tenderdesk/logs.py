@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 
 #: ``/t/`` followed by the token segment (anything up to ``/``, ``?``, ``#``
 #: or whitespace); ``/t/<token>/documents/3`` keeps its tail.
@@ -28,17 +29,38 @@ def redact(text: str) -> str:
     return _EMAIL.sub(REDACTED_ADDRESS, _TOKEN_PATH.sub(rf"\g<1>{REDACTED}", text))
 
 
+def _redact_arg(value: object) -> object:
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return redact(value if isinstance(value, str) else str(value))
+
+
 class RedactingFilter(logging.Filter):
-    """Rewrite the message, its arguments and its traceback; never drops a record."""
+    """Rewrite the message, its arguments and its traceback; never drops a record.
+
+    The arguments keep their shape (a tuple stays a tuple of as many items,
+    numbers stay numbers), because formatters such as uvicorn's access log
+    unpack them; each text argument is redacted on its own."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        # Format first: redacting the template alone could eat a ``%s`` and break
-        # the formatting, and an argument may hold the address.
+        template = redact(record.msg) if isinstance(record.msg, str) else record.msg
+        args = record.args
+        if isinstance(args, Mapping):
+            args = {key: _redact_arg(value) for key, value in args.items()}
+        elif isinstance(args, tuple):
+            args = tuple(_redact_arg(value) for value in args)
         try:
-            message = record.getMessage()
-        except (TypeError, ValueError):
-            message = str(record.msg)
-        record.msg, record.args = redact(message), ()
+            if args:
+                str(template) % args
+            record.msg, record.args = template, args
+        except (TypeError, ValueError, KeyError):
+            # The template itself held a redacted part next to a placeholder:
+            # format first, then redact the whole message.
+            try:
+                message = record.getMessage()
+            except (TypeError, ValueError, KeyError):
+                message = str(record.msg)
+            record.msg, record.args = redact(message), ()
         if record.exc_info and not record.exc_text:
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         elif record.exc_text:

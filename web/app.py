@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from anyio import to_thread
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from starlette.staticfiles import StaticFiles
@@ -29,7 +30,7 @@ from web.core.errors import install_error_handlers
 from web.core.headers import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from web.core.logging import install_token_redaction
 from web.core.sessions import is_https
-from web.core.templating import Pages
+from web.core.templating import Pages, warm_templates
 from web.core.temporal import TemporalClientFactory, TemporalConnector, default_factory
 from web.dashboard import routes as dashboard
 from web.documents import routes as documents
@@ -42,7 +43,9 @@ from web.messages import section as messages_section
 from web.offers import add_offer, bind, expiring, views
 from web.offers import routes as offers_ui
 from web.requests import routes as requests
+from web.tenders import contact as tender_contact
 from web.tenders import routes as tender_actions
+from web.tenders import set_update_timeout
 from web.tenders import wizard as add_tenders
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -61,6 +64,9 @@ def create_app(
         # uvicorn configures logging before serving; attach the filter again
         # in case its handlers were replaced after the app was built.
         install_token_redaction()
+        # Routes are plain ``def``s; each waits for Temporal in its thread.
+        to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
+        await to_thread.run_sync(warm_templates)
         yield
 
     app = FastAPI(
@@ -71,6 +77,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    set_update_timeout(settings.update_timeout_s)
     app.state.engine = engine
     app.state.pages = Pages(settings)
     app.state.login_throttle = LoginThrottle()
@@ -87,8 +94,8 @@ def create_app(
     install_error_handlers(app)
     insurer_links.install_link_errors(app)
     for module in (
-        auth, reset, dashboard, requests, tender_actions, add_tenders, documents, insurer_link, contact, live,
-        messages_ui, offers_ui, add_offer, expiring, bind,
+        auth, reset, dashboard, requests, tender_actions, tender_contact, add_tenders, documents, insurer_link,
+        contact, live, messages_ui, offers_ui, add_offer, expiring, bind,
     ):
         app.include_router(module.router)
     install_token_redaction()

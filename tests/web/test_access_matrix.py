@@ -222,6 +222,8 @@ ROUTES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/requests/{request_id}/tenders/{tender_id}/actions/{action}"): STAFF,
     ("GET", "/requests/{request_id}/tenders/{tender_id}/schedule"): STAFF,
     ("POST", "/requests/{request_id}/tenders/{tender_id}/schedule"): STAFF,
+    ("GET", "/requests/{request_id}/tenders/{tender_id}/contact"): STAFF,
+    ("POST", "/requests/{request_id}/tenders/{tender_id}/contact"): STAFF,
     ("GET", "/requests/{request_id}/tenders/new"): STAFF,
     ("POST", "/requests/{request_id}/tenders/new"): STAFF,
     ("POST", "/requests/{request_id}/tenders/preview"): STAFF,

@@ -25,6 +25,7 @@ from tenderdesk.db.models import (
     Offer,
     Party,
     Request,
+    RequestStatus,
     SystemEmail,
     Tender,
     TenderLink,
@@ -37,6 +38,7 @@ from web.offers.release import release_offers
 from ..binding.helpers import set_need_release
 from ..conftest import Running, SmtpServer
 from ..messaging.conftest import assign
+from .conftest import make_linked_tender
 from .test_messages_ui import (
     MAX_UPLOAD,
     PDF_BYTES,
@@ -428,3 +430,80 @@ def _row(portal: Portal, tender: Tender) -> Tender:
         row = s.get(Tender, tender.id)
         assert row is not None
         return row
+
+
+# ---------------------------------------------------------------- refusals say why (issue 8)
+ALERT_RE = re.compile(r'<p class="flash flash-error" role="alert">([^<]+)</p>')
+
+
+async def test_a_second_offer_from_a_stale_tab_is_refused_with_its_reason(
+    dev: Running, smtp_server: SmtpServer
+) -> None:
+    """Defect 12: the refusal used to be rendered only inside the offer form,
+    which a tender that has its offer no longer shows: a 422 without a word."""
+    async with open_portal(dev, smtp_server) as portal:
+        [tender], [token], insurer = await linked(portal)
+        tab_one = one_form((await insurer.get(f"/t/{token}")).text, "/offer", mode="new")
+        tab_two = one_form((await insurer.get(f"/t/{token}")).text, "/offer", mode="new")
+        assert tab_one.fields["action_id"] != tab_two.fields["action_id"]
+
+        async def send(form: dict[str, str], premium: str) -> httpx.Response:
+            data = {**form, "premium": premium, "valid_until": future_date()}
+            return await insurer.post(f"/t/{token}/offer", data=data,
+                                      files={"file": ("a.pdf", sample_pdf(premium), "application/pdf")})
+
+        assert (await send(tab_one.fields, "1.000,00")).status_code == 303
+        stale = await send(tab_two.fields, "2.000,00")
+
+        assert stale.status_code in (409, 422)
+        reasons = ALERT_RE.findall(stale.text)
+        assert reasons and all(r.strip() for r in reasons), stale.text[-2000:]
+        [offer] = rows(portal.engine, Offer, col(Offer.tender_id) == tender.id)
+        assert offer.premium_cents == 100000
+
+
+async def test_a_bound_request_accepts_nothing_through_its_links(dev: Running, smtp_server: SmtpServer) -> None:
+    """Defect 11: in the moment between the binding and the close of its other
+    tenders, a link still took an offer ("Das Angebot wurde übermittelt")."""
+    async with open_portal(dev, smtp_server) as portal:
+        [tender], [token], insurer = await linked(portal)
+        form = one_form((await insurer.get(f"/t/{token}")).text, "/offer", mode="new")
+        with session_scope(portal.engine) as s:
+            request = s.get(Request, tender.request_id)
+            assert request is not None
+            request.status = RequestStatus.BOUND
+        posted = await insurer.post(
+            f"/t/{token}/offer", data={**form.fields, "premium": "1.000,00", "valid_until": future_date()},
+            files={"file": ("a.pdf", sample_pdf(), "application/pdf")})
+        page = await insurer.get(f"/t/{token}")
+
+        assert posted.status_code == 410 and page.status_code == 410
+        assert "übermittelt" not in posted.text
+        assert rows(portal.engine, Offer, col(Offer.tender_id) == tender.id) == []
+
+
+async def test_an_update_without_answer_says_it_is_being_processed(dev: Running, smtp_server: SmtpServer) -> None:
+    """Defect 7: the web awaited updates without bound. A workflow that does not
+    answer (here: no worker polls its task queue) gets "wird verarbeitet" (202)
+    after ``update_timeout_s``; the offer row is kept for when it does answer."""
+    dev.settings.update_timeout_s = 1.0
+    async with open_portal(dev, smtp_server) as portal:
+        with Session(portal.engine) as s:
+            request = s.get(Request, portal.request_id)
+            assert request is not None
+        linked_tender = make_linked_tender(portal.engine, request, insurer_skip=1)
+        with Session(portal.engine) as s:
+            tender = s.get(Tender, linked_tender.tender_id)
+            assert tender is not None
+        handle = await dev.client.start_workflow(
+            "TenderWorkflow", id=tender.workflow_id, task_queue=f"nobody-polls-{tender.id}")
+        try:
+            insurer = await portal.anonymous()
+            response = await upload(insurer, linked_tender.token, content=sample_pdf())
+        finally:
+            await handle.terminate()
+
+        assert response.status_code == 202
+        assert "wird verarbeitet" in response.text
+        [offer] = rows(portal.engine, Offer, col(Offer.tender_id) == tender.id)
+        assert not offer.active  # kept, not deleted: the update may still be applied

@@ -7,18 +7,19 @@ signature shows what it relies on and tests can swap the app's state.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Path
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from tenderdesk.config import Settings
 from tenderdesk.db.models import Account, Document, Offer, Tender, User
 from tenderdesk.db.models import Request as Anfrage
-from web.core import csrf
+from web.core import bridge, csrf
 from web.core.access import (
     broker_sees_offer,
     can_see_document,
@@ -60,10 +61,18 @@ PagesDep = Annotated[Pages, Depends(get_pages)]
 TemporalDep = Annotated[TemporalConnector, Depends(get_temporal)]
 
 
-def get_db(engine: EngineDep) -> Iterator[Session]:
-    """One session per request; objects stay readable after commit."""
-    with Session(engine, expire_on_commit=False) as session:
+async def get_db(engine: EngineDep) -> AsyncIterator[Session]:
+    """One session per request; objects stay readable after commit.
+
+    Async only so that it runs in the request's own context: there it registers
+    the session with :mod:`web.core.bridge`, which hands the connection back
+    while the route awaits Temporal. Creating a session does no I/O; closing
+    it (a rollback on its connection) runs in the thread pool."""
+    session = bridge.track(Session(engine, expire_on_commit=False))
+    try:
         yield session
+    finally:
+        await run_in_threadpool(session.close)
 
 
 SessionDep = Annotated[Session, Depends(get_db)]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from babel.dates import format_date, format_datetime
@@ -111,7 +112,10 @@ def _install_gettext(env: Environment) -> None:
     )
 
 
+@lru_cache(maxsize=1)
 def make_environment() -> Environment:
+    """The process's one Jinja2 environment (nothing in it depends on settings),
+    so compiled templates are shared by every app the process builds."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
         autoescape=True,
@@ -136,6 +140,20 @@ def make_environment() -> Environment:
     )
     env.globals["t"] = i18n.t
     return env
+
+
+def warm_templates() -> int:
+    """Compile every page template now; returns how many.
+
+    Jinja2 compiles a template on its first use and does not serialise cache
+    misses, so the first burst after a start (50 insurers opening their links
+    at once) compiled the same page 50 times over and stalled everything else.
+    The app calls this once at startup, in a worker thread."""
+    env = make_environment()
+    names = [n for n in env.list_templates() if n.endswith(".html") and not n.startswith("email/")]
+    for name in names:
+        env.get_template(name)
+    return len(names)
 
 
 class Pages:

@@ -15,13 +15,14 @@ from tenderdesk.db.models import (
     Account,
     InsurerContact,
     Request,
+    RequestStatus,
     Tender,
     TenderLink,
     User,
     utcnow,
 )
 from tenderdesk.security.tokens import hash_token
-from tenderdesk.states import is_terminal
+from tenderdesk.states import TenderStatus, is_terminal
 from web.core import i18n
 from web.core.templating import Pages
 
@@ -91,6 +92,10 @@ def resolve_link(db: Session, token: str) -> LinkContext:
     contact = assignee_name(db, request)
     if is_terminal(tender.status):
         raise LinkProblem(410, "link.ended", i18n.why_ended(tender.status), account, contact)
+    if request.status != RequestStatus.OPEN:
+        # Bound (or closed) a moment ago: the binding is closing this tender, and
+        # nothing may reach it meanwhile (the workflow checks this too).
+        raise LinkProblem(410, "link.ended", i18n.why_ended(TenderStatus.CLOSED), account, contact)
     if link.revoked_at is not None:
         raise LinkProblem(410, "link.revoked", "", account, contact)
     expires_at = link.expires_at

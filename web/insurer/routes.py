@@ -69,7 +69,7 @@ from web.offers import (
     stage_offer_pdf,
     submit_uploaded_offer,
 )
-from web.tenders import TenderActionError, decline
+from web.tenders import TenderActionError, decline, refusal_status
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["insurer"])
@@ -207,7 +207,7 @@ def post_question(
         raise not_found() from None
     except MessagingError as err:
         state.errors["question"] = [str(err)]
-        return _rerender(pages, http, db, settings, token, ctx, state, 422)
+        return _rerender(pages, http, db, settings, token, ctx, state, refusal_status(err, 422))
     return _done(settings, token, result.info_de, "#nachrichten")
 
 
@@ -311,7 +311,7 @@ def post_offer(
             ))
         except TenderActionError as err:
             state.errors[name] = [str(err)]
-            return _rerender(pages, http, db, settings, token, ctx, state, 422)
+            return _rerender(pages, http, db, settings, token, ctx, state, refusal_status(err, 422))
         assert ctx.tender.id is not None
         wait(auto_release_quietly(engine=engine, client=client, settings=settings, tender_id=ctx.tender.id))
         done = i18n.t("insurer_link.edit.done") if editing else i18n.outcome_text(result.code)

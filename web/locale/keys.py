@@ -37,6 +37,7 @@ BUILT = (
 #: Error pages and refusals that carry their key (``PageError``, ``LinkProblem``, form checks).
 PASSED = (
     N_("csrf.failed"), N_("login.required"), N_("language.unknown"),
+    N_("tenders.update_pending"), N_("tender_actions.contact_edit.not_possible"),
     N_("error.forbidden"), N_("error.method"), N_("error.request_not_found"), N_("error.document_not_found"),
     N_("link.invalid"), N_("link.expired"), N_("link.revoked"), N_("link.ended"),
     N_("question.empty"), N_("question.too_long"), N_("offer.file_broken"), N_("offer.file_not_pdf"),

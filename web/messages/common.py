@@ -39,7 +39,7 @@ from web.core import i18n
 from web.core.access import can_see_request, is_staff
 from web.core.downloads import safe_filename
 from web.core.i18n import N_, party_label
-from web.tenders import TenderActionError
+from web.tenders import TenderActionError, UpdatePending
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,10 @@ class MessagingError(TenderActionError):
 
     A subclass of :class:`web.tenders.service.TenderActionError`, so a route that
     already handles tender refusals handles these too."""
+
+
+class MessagingPending(MessagingError, UpdatePending):
+    """The workflow has not answered yet; the message is kept and appears once it does."""
 
 
 class MessagingNotFound(MessagingError):

@@ -51,6 +51,7 @@ from web.messages.section import Compose, composing, party_of
 from web.messages.service import forward_message, post_message
 from web.messages.threads import open_broker_thread, threads_for
 from web.requests import render_request_page
+from web.tenders import UpdatePending
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["messages"])
@@ -83,6 +84,8 @@ def _status_for(err: MessagingError) -> int:
     """Not opened yet is a state of the request (409); anything else is the input (422)."""
     if isinstance(err, MessagingNotFound):
         return 404
+    if isinstance(err, UpdatePending):
+        return 202
     return 409 if err.key in (NOT_OPENED, OPEN_FIRST) else 422
 
 

@@ -35,6 +35,7 @@ from web.messages.common import (
     Attachment,
     MessagingError,
     MessagingNotFound,
+    MessagingPending,
     PostResult,
     Viewer,
     _audit_once,
@@ -58,7 +59,7 @@ from web.messages.common import (
 )
 from web.messages.notices import notify_backoffice, notify_broker
 from web.messages.threads import broker_thread, insurer_thread_id
-from web.tenders import TenderActionError, ask_question, send_action
+from web.tenders import TenderActionError, UpdatePending, ask_question, send_action
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +180,8 @@ async def _post_as_insurer(
             client, engine, tender, body=question, author=Party.INSURER, action_id=action_id,
             document_id=document_id,
         )
+    except UpdatePending:
+        raise MessagingPending() from None
     except TenderActionError as err:
         await asyncio.to_thread(_forget_document, engine, created_document)
         raise MessagingError(str(err)) from None
@@ -220,6 +223,8 @@ async def _post_to_insurer(
         await send_action(
             client, tender, "notify_insurer", Action(action_id=f"message-{message.id}", actor_user_id=user_id)
         )
+    except UpdatePending:
+        raise MessagingPending() from None
     except TenderActionError as err:
         await asyncio.to_thread(_discard_pending, engine, message.id)
         await asyncio.to_thread(_forget_document, engine, created_document)

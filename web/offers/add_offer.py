@@ -53,6 +53,7 @@ from web.tenders import (
     TenderPage,
     blocked_reason,
     load_tender_page,
+    refusal_status,
     render_tender_page,
     result_flash,
 )
@@ -152,7 +153,7 @@ def offer_submit(
             ))
         except TenderActionError as err:
             page.errors = [str(err)]
-            return _render_offer(http, pages, login, page, settings, 409)
+            return _render_offer(http, pages, login, page, settings, refusal_status(err, 409))
         wait(auto_release_quietly(engine=engine, client=client, settings=settings, tender_id=tender_id))
         response = detail_redirect(request_id, f"#tender-{tender_id}")
         set_flash(response, settings, result_flash(page.insurer_name, i18n.outcome_text(result.code), result.changed))

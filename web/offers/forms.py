@@ -44,7 +44,7 @@ from web.core.uploads import (
     stage_pdf,
     store_staged,
 )
-from web.tenders import OfferTerms, TenderActionError, submit_offer
+from web.tenders import OfferTerms, TenderActionError, UpdatePending, submit_offer
 
 MAX_NOTES_CHARS = 4000
 #: The text fields of every offer form (the PDF comes as ``file``).
@@ -287,6 +287,8 @@ async def submit_uploaded_offer(
     )
     try:
         return await submit_offer(client, engine, tender, terms, by=by, user_id=user_id, action_id=action_id, edit=edit)
+    except UpdatePending:
+        raise  # the offer may still be accepted: keep its document
     except TenderActionError:
         if created is not None:
             await asyncio.to_thread(forget_document, engine, settings, created)

@@ -66,7 +66,7 @@ from web.offers.release import ReleaseError, ReleaseNotAllowed, auto_release_qui
 from web.offers.release import release_offers as release_offers_service
 from web.offers.views import EDITABLE, aware, text
 from web.requests import detail_redirect, render_request_page
-from web.tenders import TenderActionError
+from web.tenders import TenderActionError, refusal_status
 
 router = APIRouter(tags=["offers"])
 
@@ -293,7 +293,7 @@ def edit_submit(
             ))
         except TenderActionError as err:
             return _render_edit(http, pages, login, page, values=values, action_id=new_action_id(),
-                                errors=[str(err)], status_code=422)
+                                errors=[str(err)], status_code=refusal_status(err, 422))
         assert tender.id is not None
         wait(auto_release_quietly(engine=engine, client=client, settings=settings, tender_id=tender.id))
         response = section_redirect(request_id)

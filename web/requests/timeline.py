@@ -63,6 +63,7 @@ AUDIT_LABELS = (
     N_("audit.declined"),
     N_("audit.withdrawn"),
     N_("audit.rescheduled"),
+    N_("audit.contact_changed"),
     N_("audit.deadline_expired"),
     N_("audit.offer_expired"),
     N_("audit.closed"),

@@ -12,15 +12,18 @@ from web.tenders.pages import (
 from web.tenders.service import (
     OfferTerms,
     TenderActionError,
+    UpdatePending,
     ask_question,
     decline,
     insurer_thread,
+    refusal_status,
     send_action,
+    set_update_timeout,
     submit_offer,
 )
 
 __all__ = [
-    "OfferTerms", "TenderActionError", "TenderPage", "ask_question", "blocked_reason", "decline",
-    "insurer_name", "insurer_thread", "load_tender_page", "render_tender_page", "result_flash", "send_action",
-    "submit_offer",
+    "OfferTerms", "TenderActionError", "TenderPage", "UpdatePending", "ask_question", "blocked_reason", "decline",
+    "insurer_name", "insurer_thread", "load_tender_page", "refusal_status", "render_tender_page", "result_flash",
+    "send_action", "set_update_timeout", "submit_offer",
 ]

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -52,11 +52,45 @@ class TenderActionError(ActionRefused):
     """The tender workflow (or a rule in front of it) refused the action."""
 
 
+class UpdatePending(TenderActionError):
+    """The workflow did not answer within :data:`UPDATE_TIMEOUT_S`.
+
+    Nothing is known to have failed: the update keeps its ID, so it is applied
+    at most once, and sending the same form again picks up its result. The
+    pending rows it refers to are therefore kept, not deleted."""
+
+    status_code = 202
+
+    def __init__(self, key: str = "tenders.update_pending", **params: object) -> None:
+        super().__init__(key, **params)
+
+
+#: How long a web request waits for a tender update before it answers
+#: "wird verarbeitet"; set from ``Settings.update_timeout_s`` by the app.
+UPDATE_TIMEOUT_S = 20.0
+
+
+def set_update_timeout(seconds: float) -> None:
+    global UPDATE_TIMEOUT_S
+    UPDATE_TIMEOUT_S = seconds
+
+
+def refusal_status(err: ActionRefused, default: int) -> int:
+    """The answer's status for a refusal shown at a form: 202 while still pending."""
+    return 202 if isinstance(err, UpdatePending) else default
+
+
 async def send_action(client: Client, tender: Tender, update: str, action: Action) -> ActionResult:
-    """Execute one workflow update; refusals become :class:`TenderActionError`."""
+    """Execute one workflow update; refusals become :class:`TenderActionError`,
+    and no answer within :data:`UPDATE_TIMEOUT_S` :class:`UpdatePending`."""
     handle = client.get_workflow_handle(tender.workflow_id)
     try:
-        return await handle.execute_update(update, action, id=action.action_id, result_type=ActionResult)
+        async with asyncio.timeout(UPDATE_TIMEOUT_S):
+            return await handle.execute_update(update, action, id=action.action_id, result_type=ActionResult)
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        # Our bound, or the server's own long-poll limit: not answered yet.
+        log.warning("update %s on %s: no answer within %.0f s", update, tender.workflow_id, UPDATE_TIMEOUT_S)
+        raise UpdatePending() from None
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         if isinstance(cause, ApplicationError) and cause.type == "TransitionRejected":
@@ -126,6 +160,8 @@ async def _with_pending(engine: Engine, row_type: type, row_id: int, send: Any) 
     """Send an action; on refusal delete the pending row, so nothing changed."""
     try:
         result: ActionResult = await send
+    except UpdatePending:
+        raise  # it may still be applied: the row must stay for the projection
     except TenderActionError:
         await asyncio.to_thread(_delete_if_pending, engine, row_type, row_id)
         raise
