@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     #: spent waiting for Temporal without a database connection, so this may be
     #: far above the database pool; it bounds concurrent requests per process.
     web_threads: int = 200
+    #: Uploads (offers, questions with files) processed at once per web process.
+    #: The rest wait their turn without a thread's database work, so a burst of
+    #: insurers cannot take every connection from logins and page loads.
+    upload_slots: int = 8
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025

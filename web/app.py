@@ -11,6 +11,7 @@ and the Temporal client is connected on the first action that needs it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -79,6 +80,7 @@ def create_app(
     app.state.settings = settings
     set_update_timeout(settings.update_timeout_s)
     app.state.engine = engine
+    app.state.upload_slots = threading.BoundedSemaphore(settings.upload_slots)
     app.state.pages = Pages(settings)
     app.state.login_throttle = LoginThrottle()
     app.state.temporal = TemporalConnector(temporal_client_factory or default_factory(settings))

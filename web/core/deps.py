@@ -7,7 +7,8 @@ signature shows what it relies on and tests can swap the app's state.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Path
@@ -76,6 +77,20 @@ async def get_db(engine: EngineDep) -> AsyncIterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_db)]
+
+
+def upload_slot(request: Request) -> Iterator[None]:
+    """One of ``Settings.upload_slots`` per process, held for an upload route's
+    whole request: a bulkhead between bursts of uploads and everything else."""
+    slots: threading.BoundedSemaphore = request.app.state.upload_slots
+    slots.acquire()
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+UploadSlot = Annotated[None, Depends(upload_slot)]
 
 
 def optional_login(request: Request, db: SessionDep, settings: SettingsDep) -> Login | None:

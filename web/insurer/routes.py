@@ -34,6 +34,7 @@ from web.core.deps import (
     StaffLogin,
     StaffRequest,
     TemporalDep,
+    UploadSlot,
 )
 from web.core.downloads import document_response
 from web.core.errors import ActionRefused, not_found
@@ -173,6 +174,7 @@ def post_question(
     engine: EngineDep,
     settings: SettingsDep,
     temporal: TemporalDep,
+    _slot: UploadSlot,
 ) -> Response:
     """A question (text and/or one file) in the insurer's thread. The workflow
     moves the tender to "In Bearbeitung"; the assignee gets an email."""
@@ -257,6 +259,7 @@ def post_offer(
     engine: EngineDep,
     settings: SettingsDep,
     temporal: TemporalDep,
+    _slot: UploadSlot,
 ) -> Response:
     """Offer upload (``mode=new``) or correction of the insurer's own offer
     (``mode=edit``, the PDF optional). The form is parsed here, not by FastAPI,
