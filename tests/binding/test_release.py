@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from tenderdesk.db.models import Account, AuditEvent, Party, Request, RequestStatus, Tender
+from tenderdesk.db.models import Account, AuditEvent, Offer, Party, Request, RequestStatus, Tender
 from tenderdesk.states import TenderStatus
+from web.core.forms import end_of_day_utc, today_berlin
 from web.offers.binding import offer_choices
 from web.offers.release import (
     ReleaseError,
@@ -208,3 +209,21 @@ async def test_expiring_offers_early_warning(bts: Running) -> None:
         assert s.get(Tender, soon_tender.id).status == TenderStatus.OFFER_EXPIRED  # type: ignore[union-attr]
         # Expired offers leave the warning list (they show as "Angebot abgelaufen").
         assert [w.offer.id for w in expiring_offers(s, world.account_id, 30, now=await now(bts))] == [later.id]
+
+
+async def test_days_left_count_calendar_days(bts: Running) -> None:
+    """Issue 10, item 6: valid through tomorrow is "noch 1 Tag", not 2; through today is 0."""
+    world = make_world(bts.engine)
+    first, second, _ = await sent_tenders(bts, world, 3)
+    tomorrow_offer = await give_offer(bts, first, days=1)
+    today_offer = await give_offer(bts, second, days=1)
+    at = await now(bts)
+    today = today_berlin(at)
+    with Session(bts.engine) as s:
+        for offer, day in ((tomorrow_offer, today + timedelta(days=1)), (today_offer, today)):
+            row = s.get(Offer, offer.id)
+            assert row is not None
+            row.valid_until = end_of_day_utc(day)
+        s.commit()
+        left = {w.offer.id: w.days_left for w in expiring_offers(s, world.account_id, now=at)}
+    assert left == {tomorrow_offer.id: 1, today_offer.id: 0}

@@ -31,6 +31,8 @@ from tenderdesk.db.models import (
     Account,
     Binding,
     Broker,
+    Document,
+    DocumentKind,
     Message,
     Offer,
     Party,
@@ -534,7 +536,8 @@ async def test_tab_counts(http: httpx.AsyncClient, web_engine: Engine) -> None:
     await logged_in(http, MAIN_BACKOFFICE)
 
     page = await http.get("/?bearbeiter=none&q=zzz")  # filters do not change the tab counts
-    assert counts(page.text) == {"alle": len(requests), "vermittleraktion": 2, "nachrichten": 2}
+    assert counts(page.text) == {"alle": len(requests), "vermittleraktion": 2, "nachrichten": 2,
+                                 "abgeschlossen": 0, "gesamt": len(requests)}
     action = await http.get("/?tab=vermittleraktion")
     assert set(listed(action.text)) == {requests[0].id, requests[1].id}
     messages = await http.get("/?tab=nachrichten")
@@ -683,3 +686,33 @@ async def test_renders_in_english_for_english_users(http: httpx.AsyncClient, web
         page = await http.get(path)
         assert page.status_code == 200, path
         assert '<html lang="en">' in page.text
+
+
+async def test_bound_requests_are_found_in_the_archive(http: httpx.AsyncClient, web_engine: Engine) -> None:
+    """Issue 10, item 1: after "Abschluss" a request vanished from every list,
+    even when searched by its exact number."""
+    broker = user_by_email(web_engine, BROKER_USER)
+    with session_scope(web_engine) as s:
+        request = s.exec(select(Request).where(Request.broker_id == broker.broker_id)
+                         .order_by(col(Request.id))).first()
+        assert request is not None
+        request.status = RequestStatus.BOUND
+        note = Document(request_id=request.id, kind=DocumentKind.COVER_NOTE, filename="Deckungsnote.pdf",  # type: ignore[arg-type]
+                        content_type="application/pdf", size_bytes=10, sha256="0" * 64, storage_key="x/cover.pdf",
+                        uploaded_by=Party.BACKOFFICE)
+        s.add(note)
+        s.flush()
+        bound_id, number, note_id = request.id, request.number, note.id
+    for who in (MAIN_BACKOFFICE, BROKER_USER):
+        http.cookies.clear()
+        await logged_in(http, who)
+        open_list = await http.get("/", params={"q": number})
+        assert bound_id not in listed(open_list.text)
+        assert "abgeschlossene Anfrage passt" in open_list.text and "tab=abgeschlossen" in open_list.text
+        archive = await http.get("/", params={"tab": "abgeschlossen", "q": number})
+        assert listed(archive.text) == [bound_id]
+        assert f"/requests/{bound_id}/documents/{note_id}" in archive.text and "Abgeschlossen" in archive.text
+        everything = await http.get("/", params={"tab": "gesamt"})
+        assert bound_id in listed(everything.text)
+        tabs = counts(everything.text)
+        assert tabs["abgeschlossen"] == 1 and tabs["gesamt"] == tabs["alle"] + 1

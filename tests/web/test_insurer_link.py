@@ -33,6 +33,7 @@ from tenderdesk.db.models import (
 )
 from tenderdesk.security.tokens import hash_token, new_token
 from tenderdesk.states import TenderStatus
+from web.core.forms import end_of_day_utc, today_berlin
 from web.offers.release import release_offers
 
 from ..binding.helpers import set_need_release
@@ -225,7 +226,7 @@ async def test_offer_input_is_validated_and_nothing_changes(dev: Running, smtp_s
             (dict(content=sample_pdf() + b"%" + b"0" * (MAX_UPLOAD + 1024)), 413, "Die Datei ist zu groß."),
             (dict(content=sample_pdf(), premium=""), 422, "Bitte geben Sie die Jahresprämie an."),
             (dict(content=sample_pdf(), valid_until="01.01.2000"), 422,
-             "Das Gültigkeitsdatum muss in der Zukunft liegen."),
+             "Das Gültigkeitsdatum darf nicht in der Vergangenheit liegen"),
             (dict(content=sample_pdf(), premium="12,345", sum_insured="viel"), 422,
              "Die Prämie ist kein gültiger Betrag"),
             (dict(content=None), 422, "Bitte laden Sie das Angebot als PDF-Datei hoch."),
@@ -507,3 +508,33 @@ async def test_an_update_without_answer_says_it_is_being_processed(dev: Running,
         assert "wird verarbeitet" in response.text
         [offer] = rows(portal.engine, Offer, col(Offer.tender_id) == tender.id)
         assert not offer.active  # kept, not deleted: the update may still be applied
+
+
+async def test_an_offer_valid_through_today_is_accepted(dev: Running, smtp_server: SmtpServer) -> None:
+    """Issue 10, item 12: a validity is a date, valid through its end."""
+    async with open_portal(dev, smtp_server) as portal:
+        [tender], [token], insurer = await linked(portal)
+        today = today_berlin(utcnow())
+        response = await upload(insurer, token, content=sample_pdf(), valid_until=today.strftime("%d.%m.%Y"))
+
+        assert response.status_code == 303, response.text
+        [offer] = rows(portal.engine, Offer, col(Offer.tender_id) == tender.id)
+        assert offer.valid_until == end_of_day_utc(today)
+        assert status_of(portal.engine, tender) == TenderStatus.OFFERED
+
+
+async def test_an_insurer_offer_edited_by_backoffice_keeps_its_origin(dev: Running, smtp_server: SmtpServer) -> None:
+    """Issue 10, item 6: after a pencil edit an uploaded offer read "vom Backoffice erfasst"."""
+    async with open_portal(dev, smtp_server) as portal:
+        [tender], [token], insurer = await linked(portal)
+        assert (await upload(insurer, token, content=sample_pdf())).status_code == 303
+        [offer] = rows(portal.engine, Offer, col(Offer.tender_id) == tender.id)
+        staff, csrf = await portal.as_user(portal.cast.backoffice)
+        url = f"/requests/{portal.request_id}/offers/{offer.id}/edit"
+        form = one_form((await staff.get(url)).text, "/edit")
+        saved = await staff.post(url, data={**form.fields, "premium": "999,00", "valid_until": future_date(30)})
+        assert saved.status_code == 303, saved.text[-1500:]
+
+        page = (await staff.get(f"/requests/{portal.request_id}")).text
+        assert "von der Gesellschaft, vom Backoffice bearbeitet" in page
+        assert "vom Backoffice erfasst" not in page

@@ -349,7 +349,7 @@ async def test_edit_form_refuses_invalid_input_and_changes_nothing(site: Site) -
 
     cases = [
         ({"premium": "1.000,00", "valid_until": "31.02.2030"}, no_file(), "Gültigkeitsdatum ist ungültig"),
-        ({"premium": "1.000,00", "valid_until": yesterday}, no_file(), "muss in der Zukunft liegen"),
+        ({"premium": "1.000,00", "valid_until": yesterday}, no_file(), "darf nicht in der Vergangenheit liegen"),
         ({"premium": "-5,00", "valid_until": future()}, no_file(), "kein gültiger Betrag"),
         ({"premium": "0", "valid_until": future()}, no_file(), "Die Prämie muss größer als 0 sein"),
         ({"premium": "1.000,00", "valid_until": future()},

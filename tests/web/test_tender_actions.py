@@ -207,7 +207,7 @@ async def test_offer_form_refuses_bad_input_and_stores_nothing(dev_http: httpx.A
         (offer_fields(premium=""), pdf, 422, "Bitte geben Sie die Jahresprämie an."),
         (offer_fields(premium="12,345"), pdf, 422, "Die Prämie ist kein gültiger Betrag"),
         (offer_fields(sum_insured="viel"), pdf, 422, "Die Versicherungssumme ist kein gültiger Betrag"),
-        (offer_fields(valid_until="01.01.2020"), pdf, 422, "Das Gültigkeitsdatum muss in der Zukunft liegen."),
+        (offer_fields(valid_until="01.01.2020"), pdf, 422, "darf nicht in der Vergangenheit liegen"),
         (offer_fields(valid_until="bald"), pdf, 422, "Das Gültigkeitsdatum ist ungültig"),
         (offer_fields(), None, 422, "Bitte laden Sie das Angebot als PDF-Datei hoch."),
         (offer_fields(), ("angebot.pdf", b"<html></html>", "application/pdf"), 422, "Die Datei ist kein PDF."),

@@ -10,7 +10,7 @@ subqueries. The status a request shows is its most advanced tender
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +22,8 @@ from tenderdesk.db.models import (
     Account,
     Binding,
     Broker,
+    Document,
+    DocumentKind,
     Offer,
     Policyholder,
     Product,
@@ -49,12 +51,14 @@ from web.dashboard.query import (
 # ---------------------------------------------------------------- rules in SQL
 
 
-def request_scope(user: User) -> list[ColumnElement[bool]]:
-    """Open requests this user may see: the account's, a broker only his own."""
-    conditions: list[ColumnElement[bool]] = [
-        col(Request.account_id) == user.account_id,
-        col(Request.status) == RequestStatus.OPEN,
-    ]
+def request_scope(user: User, tab: str = "alle") -> list[ColumnElement[bool]]:
+    """The requests of ``tab`` this user may see: the account's, a broker only his
+    own. Open ones, except in the archive tabs (bound only, or all)."""
+    conditions: list[ColumnElement[bool]] = [col(Request.account_id) == user.account_id]
+    if tab == "abgeschlossen":
+        conditions.append(col(Request.status) != RequestStatus.OPEN)
+    elif tab != "gesamt":
+        conditions.append(col(Request.status) == RequestStatus.OPEN)
     if not is_staff(user):
         # A broker without a broker record sees nothing rather than everything.
         broker_id = user.broker_id if user.role == Role.BROKER and user.broker_id else -1
@@ -167,7 +171,7 @@ def _like_pattern(text: str) -> str:
 def _conditions(db: Session, user: User, query: DashboardQuery) -> list[ColumnElement[bool]]:
     """Scope, tab and filters of a request list, all correlated to ``Request`` only,
     so the count and the page query need no joins for them."""
-    conditions = request_scope(user)
+    conditions = request_scope(user, query.tab)
     if query.tab == "vermittleraktion":
         conditions.append(broker_action_required_clause(released_only=_released_only(db, user)))
     if query.q:
@@ -250,6 +254,9 @@ class DashboardRow:
     tender_count: int
     created_at: datetime
     self_handled: bool
+    request_status: RequestStatus = RequestStatus.OPEN
+    #: The Deckungsnote of a bound request, linked from its row.
+    cover_note_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -263,6 +270,12 @@ class RequestList:
 def _page_of(total: int, page: int, per_page: int = PAGE_SIZE) -> tuple[int, int]:
     pages = max(1, math.ceil(total / per_page))
     return min(max(1, page), pages), pages
+
+
+def archive_matches(db: Session, user: User, query: DashboardQuery) -> int:
+    """How many bound requests the same search and filters would find: said on an
+    empty open list, so an exact number of a bound request never leads nowhere."""
+    return count_requests(db, _conditions(db, user, replace(query, tab="abgeschlossen")))
 
 
 def count_requests(db: Session, conditions: list[ColumnElement[bool]]) -> int:
@@ -280,6 +293,16 @@ def _policyholder_name_expr() -> Any:
     )
 
 
+def _cover_note_expr() -> Any:
+    return (
+        sa_select(func.max(col(Document.id)))
+        .where(col(Document.request_id) == col(Request.id))
+        .where(col(Document.kind) == DocumentKind.COVER_NOTE)
+        .correlate(Request)
+        .scalar_subquery()
+    )
+
+
 def load_rows(db: Session, ids: list[int]) -> list[DashboardRow]:
     """The rows for these request IDs, in this order: one query, only the columns shown
     (never ``Request.answers``, which can be large)."""
@@ -290,6 +313,7 @@ def load_rows(db: Session, ids: list[int]) -> list[DashboardRow]:
             col(Request.id), col(Request.number), col(Request.trade), col(Request.created_at),
             col(Request.self_handled), col(Broker.name), col(Broker.company), _policyholder_name_expr(),
             col(Product.name), col(Assignee.name), progress_expr(), _tender_count_expr(),
+            col(Request.status), _cover_note_expr(),
         )
         .select_from(Request)
         .join(Broker, col(Broker.id) == col(Request.broker_id))
@@ -299,12 +323,13 @@ def load_rows(db: Session, ids: list[int]) -> list[DashboardRow]:
     )
     by_id: dict[int, DashboardRow] = {}
     for (rid, number, trade, created_at, self_handled, broker_name, company, holder, product, assignee,
-         rank, count) in db.exec(statement).all():  # type: ignore[call-overload]
+         rank, count, request_status, cover_note_id) in db.exec(statement).all():  # type: ignore[call-overload]
         by_id[rid] = DashboardRow(
             id=rid, number=number, broker_name=broker_name, broker_company=company, policyholder_name=holder,
             assignee_name=assignee, product_name=product, trade=trade,
             status=STATUS_BY_PROGRESS.get(int(rank or 0)), tender_count=int(count or 0),
             created_at=created_at, self_handled=bool(self_handled),
+            request_status=RequestStatus(request_status), cover_note_id=cover_note_id,
         )
     return [by_id[i] for i in ids if i in by_id]
 
@@ -332,15 +357,19 @@ class TabCounts:
     alle: int
     vermittleraktion: int
     nachrichten: int
+    abgeschlossen: int
+    gesamt: int
 
     def of(self, tab: str) -> int:
         return int(getattr(self, tab))
 
 
 def tab_counts(db: Session, user: User) -> TabCounts:
-    """Two COUNTs on the request index and the unread-message count."""
+    """Three COUNTs on the request index and the unread-message count."""
     scope = request_scope(user)
     alle = count_requests(db, scope)
     action = count_requests(db, [*scope, broker_action_required_clause(released_only=_released_only(db, user))])
-    return TabCounts(alle=alle, vermittleraktion=action, nachrichten=messaging.unread_count(db, user))
+    bound = count_requests(db, request_scope(user, "abgeschlossen"))
+    return TabCounts(alle=alle, vermittleraktion=action, nachrichten=messaging.unread_count(db, user),
+                     abgeschlossen=bound, gesamt=alle + bound)
 

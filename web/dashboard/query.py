@@ -47,7 +47,10 @@ OFFER_STATES: frozenset[TenderStatus] = frozenset({S.OFFERED, S.OFFER_EXPIRED})
 TABS = ("alle", "vermittleraktion")
 #: The third tab lists messages, not requests (see :mod:`web.messages.service`).
 MESSAGES_TAB = "nachrichten"
-TAB_KEYS = (*TABS, MESSAGES_TAB)
+#: The archive: bound (and closed) requests only, and everything including them.
+#: "alle" stays the open requests, the working list of the day.
+ARCHIVE_TABS = ("abgeschlossen", "gesamt")
+TAB_KEYS = (*TABS, MESSAGES_TAB, *ARCHIVE_TABS)
 #: Sortable columns in display order; labels are ``column.<key>`` in :mod:`web.core.i18n`.
 COLUMNS = ("id", "vermittler", "bearbeiter", "produkt", "gewerbe", "status", "datum")
 #: "Die Anfragen sind nach Datum sortiert" (the guide): newest first.

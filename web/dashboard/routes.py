@@ -20,8 +20,9 @@ from web import messages as messaging
 from web.core import i18n
 from web.core.access import is_staff
 from web.core.deps import CurrentLogin, PagesDep, SessionDep
-from web.dashboard.queries import RequestList, TabCounts, list_requests, tab_counts
+from web.dashboard.queries import RequestList, TabCounts, archive_matches, list_requests, tab_counts
 from web.dashboard.query import (
+    ARCHIVE_TABS,
     ASSIGNEE_ME,
     ASSIGNEE_NONE,
     COLUMNS,
@@ -70,6 +71,8 @@ class DashboardView:
     requests: RequestList | None = None
     messages: messaging.MessagesTab | None = None
     errors: list[str] = field(default_factory=list)
+    #: Bound requests the search would find in "Abgeschlossen" (only asked on an empty open list).
+    archive_hits: int = 0
 
     @property
     def page(self) -> int:
@@ -107,6 +110,8 @@ def load_dashboard(
     else:
         total = None if query.filtered else view.counts.of(query.tab)
         view.requests = list_requests(db, user, query, total=total)
+        if query.filtered and not view.requests.total and query.tab not in ARCHIVE_TABS:
+            view.archive_hits = archive_matches(db, user, query)
     return view
 
 

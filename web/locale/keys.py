@@ -23,7 +23,7 @@ LABELS = (
 
 #: Dashboard tabs and columns, tender actions (``t(f"column.{key}")`` and alike).
 BUILT = (
-    N_("tab.alle"), N_("tab.vermittleraktion"),
+    N_("tab.alle"), N_("tab.vermittleraktion"), N_("tab.abgeschlossen"), N_("tab.gesamt"),
     N_("column.id"), N_("column.vermittler"), N_("column.bearbeiter"), N_("column.produkt"),
     N_("column.gewerbe"), N_("column.status"), N_("column.datum"),
     N_("action.remind_now"), N_("action.mark_in_progress"), N_("action.withdraw"),

@@ -132,7 +132,8 @@ def validate_offer_fields(values: dict[str, str]) -> tuple[OfferInput, list[str]
     else:
         try:
             day = parse_date(raw_date)
-            if day <= today_berlin(utcnow()):
+            # A validity is a date, valid through its end: today is still fine.
+            if day < today_berlin(utcnow()):
                 errors.append(i18n.t("offer.valid_past"))
             else:
                 offer.valid_until = end_of_day_utc(day)

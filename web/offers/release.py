@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -39,6 +38,7 @@ from tenderdesk.mail.render import MailKind, render_email
 from tenderdesk.states import TenderStatus, is_terminal
 from web.core import i18n
 from web.core.access import broker_sees_offer, is_staff
+from web.core.forms import today_berlin
 from web.core.i18n import party_label
 from web.core.notifications import QueuedEmail, queue_email
 
@@ -327,8 +327,9 @@ def expiring_offers(
     for offer, tender, request, insurer in rows:
         valid_until = offer.valid_until
         assert valid_until is not None
-        remaining = (valid_until - now).total_seconds() / 86400
-        result.append(ExpiringOffer(offer, tender, request, insurer, days_left=max(0, math.ceil(remaining))))
+        # Calendar days in Germany: valid through tomorrow is "noch 1 Tag", through today "läuft heute ab".
+        remaining = (today_berlin(valid_until) - today_berlin(now)).days
+        result.append(ExpiringOffer(offer, tender, request, insurer, days_left=max(0, remaining)))
     return result
 
 

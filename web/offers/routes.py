@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form
@@ -200,7 +199,7 @@ def _render_edit(
             "action_id": action_id,
             "errors": list(errors),
             "blocked": blocked,
-            "min_date": (today_berlin(utcnow()) + timedelta(days=1)).isoformat(),
+            "min_date": today_berlin(utcnow()).isoformat(),
             "max_upload_mb": size_mb(pages.settings.max_upload_bytes),
             "max_notes": MAX_NOTES_CHARS,
             "nav": "requests",
