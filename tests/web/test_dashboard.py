@@ -716,3 +716,27 @@ async def test_bound_requests_are_found_in_the_archive(http: httpx.AsyncClient, 
         assert bound_id in listed(everything.text)
         tabs = counts(everything.text)
         assert tabs["abgeschlossen"] == 1 and tabs["gesamt"] == tabs["alle"] + 1
+
+
+async def test_the_broker_sees_his_own_portal(http: httpx.AsyncClient, web_engine: Engine) -> None:
+    """Issue 10, item 10: branded "Backoffice", the staff in his Bearbeiter filter,
+    the insurers' Aussteuerungsgründe on his request page."""
+    broker = user_by_email(web_engine, BROKER_USER)
+    with Session(web_engine) as s:
+        request = s.exec(select(Request).where(Request.broker_id == broker.broker_id)).first()
+        assert request is not None
+    await logged_in(http, BROKER_USER)
+    dashboard = (await http.get("/")).text
+    page = (await http.get(f"/requests/{request.id}")).text
+
+    for html in (dashboard, page):
+        assert "Vermittlerportal" in html and 'class="brand-sub">Backoffice' not in html
+    assert 'name="bearbeiter"' not in dashboard and "Anna Berger" not in dashboard.split("<table")[0]
+    assert "Aussteuerungsgr" not in page
+    refused = await http.get("/", params={"bearbeiter": str(user_by_email(web_engine, MAIN_BACKOFFICE).id)})
+    assert refused.status_code == 400
+
+    http.cookies.clear()
+    await logged_in(http, MAIN_BACKOFFICE)
+    staff_page = (await http.get(f"/requests/{request.id}")).text
+    assert "Aussteuerungsgr" in staff_page and 'class="brand-sub">Backoffice' in staff_page

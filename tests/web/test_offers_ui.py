@@ -185,9 +185,14 @@ async def test_needs_release_broker_sees_nothing_until_released_then_is_emailed(
     bo, bo_csrf = await site.login(site.backoffice)
     broker, _ = await site.login(site.broker)
 
-    before = section((await broker.get(site.page)).text)
+    before_page = (await broker.get(site.page)).text
+    before = section(before_page)
     assert "980,00" not in before and "1.210,50" not in before
     assert "Noch keine Angebote freigegeben" in before and "Abschließen" not in before
+    # Issue 10, item 4: until the Freigabe the broker sees a neutral state, nowhere "Angebot erhalten".
+    dashboard = (await broker.get("/", params={"q": "MA-TEST"})).text
+    for html in (before_page, dashboard):
+        assert "In Prüfung" in html and "Angebot erhalten</span>" not in html
 
     staff = section((await bo.get(site.page)).text)
     assert "Freigeben" in staff and "nicht freigegeben" in staff
@@ -211,7 +216,10 @@ async def test_needs_release_broker_sees_nothing_until_released_then_is_emailed(
     assert "Testversicherung 0 AG" in body and "Testversicherung 1 AG" in body
     assert f"/requests/{site.request_id}" in body and email.to_addr == BROKER_EMAIL
 
-    after = section((await broker.get(site.page)).text)
+    after_page = (await broker.get(site.page)).text
+    after = section(after_page)
+    assert "Angebot erhalten</span>" in after_page and "In Prüfung" not in after_page
+    assert "Angebot erhalten</span>" in (await broker.get("/", params={"q": "MA-TEST"})).text
     assert "980,00" in after and "1.210,50" in after and "Selbstbehalt 500 €" in after
     assert after.count("Abschließen</a>") == 2 and "günstigste Prämie" in after
     # The released offers' documents and the still waiting insurer stay as they are.

@@ -201,6 +201,12 @@ def _conditions(db: Session, user: User, query: DashboardQuery) -> list[ColumnEl
         conditions.append(col(Request.product_id) == query.product_id)
     if query.status:
         conditions.append(_status_condition(query.status))
+        if query.status != STATUS_NEW and TenderStatus(query.status) in OFFER_STATES and _released_only(db, user):
+            # The broker's "Angebot erhalten" means an offer released to him.
+            conditions.append(col(Request.id).in_(
+                sa_select(col(Offer.request_id)).where(col(Offer.active).is_(True))
+                .where(col(Offer.released_at).is_not(None))
+            ))
     return conditions
 
 
@@ -257,6 +263,9 @@ class DashboardRow:
     request_status: RequestStatus = RequestStatus.OPEN
     #: The Deckungsnote of a bound request, linked from its row.
     cover_note_id: int | None = None
+    #: For a broker: an offer came in but none is released to him yet, so the
+    #: row says "In Prüfung" instead of the offer state.
+    under_review: bool = False
 
 
 @dataclass(frozen=True)
@@ -347,7 +356,24 @@ def list_requests(db: Session, user: User, query: DashboardQuery, *, total: int 
         statement = statement.outerjoin(target, on)
     statement = statement.where(*conditions).order_by(*keys).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
     ids = [int(i) for i in db.exec(statement).scalars().all()]  # type: ignore[call-overload]
-    return RequestList(rows=load_rows(db, ids), total=total, page=page, pages=pages)
+    rows = load_rows(db, ids)
+    if _released_only(db, user):
+        rows = _hide_unreleased(db, rows)
+    return RequestList(rows=rows, total=total, page=page, pages=pages)
+
+
+def _hide_unreleased(db: Session, rows: list[DashboardRow]) -> list[DashboardRow]:
+    """A broker learns of an offer only once it is released to him."""
+    offered = [r.id for r in rows if r.status in OFFER_STATES]
+    if not offered:
+        return rows
+    released = set(db.exec(
+        sa_select(col(Offer.request_id)).distinct()
+        .where(col(Offer.request_id).in_(offered))
+        .where(col(Offer.active).is_(True))
+        .where(col(Offer.released_at).is_not(None))
+    ).scalars().all())  # type: ignore[call-overload]
+    return [replace(r, under_review=True) if r.id in offered and r.id not in released else r for r in rows]
 
 
 @dataclass(frozen=True)

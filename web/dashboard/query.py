@@ -150,14 +150,15 @@ STATUS_VALUES = frozenset({STATUS_NEW, *(s.value for s in PROGRESS)})
 
 
 def load_choices(db: Session, user: User) -> Choices:
-    """Backoffice users of the account (active ones) and every product."""
+    """Backoffice users of the account (active ones; for the backoffice only, a
+    broker is not shown the pool's staff list) and every product."""
     staff = db.exec(
         select(User.id, User.name)
         .where(User.account_id == user.account_id)
         .where(col(User.role).in_([Role.BACKOFFICE, Role.ADMIN]))
         .where(col(User.is_active).is_(True))
         .order_by(func.lower(col(User.name)), col(User.id))
-    ).all()
+    ).all() if is_staff(user) else []
     products = db.exec(select(Product.id, Product.name).order_by(col(Product.name), col(Product.id))).all()
     return Choices(
         assignees=[(uid, name) for uid, name in staff if uid is not None],
