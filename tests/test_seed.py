@@ -169,7 +169,7 @@ def test_counts_and_account_settings(seeded: Seeded) -> None:
 def test_logins_verify_and_are_linked(seeded: Seeded) -> None:
     roles = Counter(role for _, _, role in seeded.logins)
     assert roles == {Role.BACKOFFICE.value: 4, Role.ADMIN.value: 1, Role.BROKER.value: 2}
-    assert ("anna.berger@tenderdesk.example", "demo1234!", "backoffice") in seeded.logins
+    assert ("anna.berger@tenderdesk.example", "Elbe-Demo-2026!", "backoffice") in seeded.logins
     with Session(seeded.engine) as session:
         main = _main_account(session)
         for email, password, role in seeded.logins:

@@ -14,8 +14,8 @@ log = logging.getLogger(__name__)
 
 
 DAY_S = 86400.0
-DEMO_PASSWORD = "demo1234!"
-ADMIN_PASSWORD = "admin1234!"
+DEMO_PASSWORD = "Elbe-Demo-2026!"
+ADMIN_PASSWORD = "Elbe-Admin-2026!"
 
 
 # --------------------------------------------------------------------------- catalogue

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import update
 from sqlmodel import Session, col, delete, select
 
 from tenderdesk.config import Settings
@@ -41,6 +42,14 @@ def queue_password_reset(session: Session, *, user: User, mail_from: str) -> Sys
         .where(col(PasswordReset.user_id) == user.id)
         .where(col(PasswordReset.expires_at) < now - timedelta(days=1))
     )
+    # A new link voids every older one still open: only the newest email works.
+    session.exec(  # type: ignore[call-overload]
+        update(PasswordReset)
+        .where(col(PasswordReset.user_id) == user.id)
+        .where(col(PasswordReset.used_at).is_(None))
+        .where(col(PasswordReset.expires_at) > now)
+        .values(expires_at=now)
+    )
     reset = PasswordReset(user_id=user.id, created_at=now, expires_at=now + RESET_LIFETIME)
     session.add(reset)
     session.flush()
@@ -61,7 +70,10 @@ def mint_password_reset(session: Session, email: SystemEmail, settings: Settings
     assert user is not None
     token = new_token()
     reset.token_hash = hash_token(token)
-    reset.expires_at = utcnow() + RESET_LIFETIME
+    if reset.expires_at is None or reset.expires_at > utcnow():
+        # Counted from the sending (a retried send starts the clock again), unless a
+        # newer request voided this one meanwhile: then its link is dead on arrival.
+        reset.expires_at = utcnow() + RESET_LIFETIME
     session.add(reset)
     return _render(user, f"{settings.base_url.rstrip('/')}{RESET_PATH}/{token}")
 

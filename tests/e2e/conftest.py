@@ -30,7 +30,7 @@ from ..conftest import Running, SmtpServer, free_port
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 LINK_RE = re.compile(r"(http://127\.0\.0\.1:\d+/t/[A-Za-z0-9_-]{40,})")
-PASSWORD = "demo1234!"
+PASSWORD = "Elbe-Demo-2026!"
 BACKOFFICE = "anna.berger@tenderdesk.example"
 BROKER = "thomas.meier@example.com"
 

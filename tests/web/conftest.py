@@ -59,7 +59,7 @@ BASE_URL = "http://testserver"
 #: Small, so the oversized-upload tests need no big bodies.
 MAX_UPLOAD = 200 * 1024
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
-PASSWORDS = {"backoffice": "demo1234!", "broker": "demo1234!", "admin": "admin1234!"}
+PASSWORDS = {"backoffice": "Elbe-Demo-2026!", "broker": "Elbe-Demo-2026!", "admin": "Elbe-Admin-2026!"}
 MAIN_BACKOFFICE = "anna.berger@tenderdesk.example"
 OTHER_BACKOFFICE = "jonas.keller@tenderdesk.example"
 SECOND_ACCOUNT_USER = "lena.gruber@tenderdesk.example"

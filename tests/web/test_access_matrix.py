@@ -44,7 +44,7 @@ from web.app import create_app
 from .test_routes import api_routes
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
-PASSWORD = {"admin@tenderdesk.example": "admin1234!"}
+PASSWORD = {"admin@tenderdesk.example": "Elbe-Admin-2026!"}
 
 #: who → e-mail; "owner" is the broker of the request under test.
 WHO = {
@@ -156,7 +156,7 @@ async def clients(world: World) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
         page = await client.get("/login")
         match = CSRF_RE.search(page.text)
         assert match
-        done = await client.post("/login", data={"email": email, "password": PASSWORD.get(email, "demo1234!"),
+        done = await client.post("/login", data={"email": email, "password": PASSWORD.get(email, "Elbe-Demo-2026!"),
                                                  "csrf_token": match.group(1), "next": "/"})
         assert done.status_code == 303, (who, done.text[:300])
         out[who] = client

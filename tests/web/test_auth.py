@@ -110,7 +110,7 @@ async def test_login_form_needs_its_csrf_cookie(web_app: FastAPI) -> None:
         token = csrf_from(page.text)
         client.cookies.clear()
         response = await client.post(
-            "/login", data={"email": MAIN_BACKOFFICE, "password": "demo1234!", "csrf_token": token}
+            "/login", data={"email": MAIN_BACKOFFICE, "password": "Elbe-Demo-2026!", "csrf_token": token}
         )
     assert response.status_code == 403
     assert "Sicherheitsprüfung" in response.text
@@ -121,7 +121,7 @@ async def test_login_never_redirects_off_site(http: httpx.AsyncClient) -> None:
     assert 'name="next" value="/"' in page.text
     response = await http.post(
         "/login",
-        data={"email": MAIN_BACKOFFICE, "password": "demo1234!", "csrf_token": csrf_from(page.text),
+        data={"email": MAIN_BACKOFFICE, "password": "Elbe-Demo-2026!", "csrf_token": csrf_from(page.text),
               "next": "//evil.example/x"},
     )
     assert response.headers["location"] == "/"
@@ -187,7 +187,7 @@ async def test_password_change_needs_current_and_ends_other_sessions(
         assert "Das aktuelle Passwort ist nicht korrekt." in wrong.text
 
         ok = await first.post("/password", data={
-            "csrf_token": csrf, "current_password": "demo1234!",
+            "csrf_token": csrf, "current_password": "Elbe-Demo-2026!",
             "new_password": "ein-neues-langes-Passwort", "new_password_repeat": "ein-neues-langes-Passwort",
         })
         assert ok.status_code == 303
@@ -281,7 +281,7 @@ async def test_wrong_current_password_counts_as_failure(http: httpx.AsyncClient)
             "new_password": "ein-neues-langes-Passwort", "new_password_repeat": "ein-neues-langes-Passwort"}
     for _ in range(5):
         assert (await http.post("/password", data=form)).status_code == 422
-    blocked = await http.post("/password", data={**form, "current_password": "demo1234!"})
+    blocked = await http.post("/password", data={**form, "current_password": "Elbe-Demo-2026!"})
     assert blocked.status_code == 429
     assert "Zu viele fehlgeschlagene Anmeldeversuche" in blocked.text
 
@@ -706,3 +706,58 @@ async def test_admin_has_backoffice_rights_and_no_page_of_its_own(
             assert as_staff.status_code == as_admin.status_code, path
             checked += 1
         assert checked >= 5
+
+
+# ---------------------------------------------------------------- issue 8, defect 15
+COMMON = ["password1234", "Passwort1234", "Passwort123!", "qwertz123456", "hallo1234567", "Sommer2024!!",
+          "123456789012", "P@ssw0rd2024"]
+
+
+async def test_common_passwords_are_refused_long_and_emoji_ones_work(
+    web_app: FastAPI, web_engine: Engine
+) -> None:
+    async with client_for(web_app) as client:
+        csrf = await logged_in(client, MAIN_BACKOFFICE)
+        for common in COMMON:
+            refused = await client.post("/password", data={
+                "csrf_token": csrf, "current_password": "Elbe-Demo-2026!",
+                "new_password": common, "new_password_repeat": common,
+            })
+            assert refused.status_code == 422, common
+            assert "zu häufig" in refused.text, common
+        long_one = "Ein langer Satz über den Hamburger Hafen, " * 5
+        emoji = "Drei 🚀 Raketen über der Elbe 🌊"
+        for good, current in ((long_one, "Elbe-Demo-2026!"), (emoji, long_one)):
+            ok = await client.post("/password", data={
+                "csrf_token": csrf, "current_password": current, "new_password": good, "new_password_repeat": good,
+            })
+            assert ok.status_code == 303, good
+    async with client_for(web_app) as fresh:
+        assert (await login(fresh, MAIN_BACKOFFICE, emoji)).status_code == 303
+
+
+def test_the_demo_logins_follow_the_password_rule() -> None:
+    """Issue 10, item 5: a user who changed a demo password could not set it back."""
+    from tenderdesk.demo.data import ADMIN_PASSWORD, DEMO_PASSWORD
+    from tenderdesk.security.common import is_common
+    from web.auth.routes import MIN_PASSWORD_LENGTH
+
+    for password in (DEMO_PASSWORD, ADMIN_PASSWORD):
+        assert len(password) >= MIN_PASSWORD_LENGTH and not is_common(password)
+
+
+async def test_a_new_reset_link_voids_the_older_one(
+    mail_app: FastAPI, web_engine: Engine, smtp_server: SmtpServer
+) -> None:
+    async with client_for(mail_app) as browser:
+        await request_reset(browser, MAIN_BACKOFFICE)
+        await eventually(lambda: [e for e in reset_emails(web_engine) if e.status == EmailStatus.SENT])
+        await request_reset(browser, MAIN_BACKOFFICE)
+        mails = await eventually(lambda: m if len(m := smtp_server.capture.to(MAIN_BACKOFFICE)) == 2 else None)
+        first, second = (RESET_LINK.search(m.get_body(("plain",)).get_content()).group(1)  # type: ignore[union-attr]
+                         for m in mails)
+
+        old = await browser.get(f"/passwort-zuruecksetzen/{first}")
+        assert old.status_code == 410 and "neueren Link ersetzt" in old.text
+        new = await browser.get(f"/passwort-zuruecksetzen/{second}")
+        assert new.status_code == 200

@@ -18,6 +18,7 @@ from starlette.responses import RedirectResponse, Response
 
 from tenderdesk.db.models import User, utcnow
 from tenderdesk.mail.password_reset import RESET_PATH
+from tenderdesk.security.common import is_common
 from tenderdesk.security.passwords import hash_password, needs_rehash, verify_password
 from web.auth.throttle import LoginThrottle, client_address
 from web.core import csrf, i18n
@@ -174,6 +175,8 @@ def _new_password_errors(new_password: str, new_password_repeat: str) -> list[st
     errors: list[str] = []
     if len(new_password) < MIN_PASSWORD_LENGTH:
         errors.append(i18n.t("password.too_short", min=MIN_PASSWORD_LENGTH))
+    elif is_common(new_password):
+        errors.append(i18n.t("password.common"))
     if new_password != new_password_repeat:
         errors.append(i18n.t("password.mismatch"))
     return errors
