@@ -17,6 +17,14 @@ ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = ROOT / "var"
 
 
+#: Fine on a developer's machine; refused once the app is served over https.
+DEFAULT_SECRET_KEY = "dev-only-change-me"
+
+
+class InsecureSettings(RuntimeError):
+    """Settings that must not go live; the message says which and what to do."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
@@ -52,10 +60,21 @@ class Settings(BaseSettings):
     mail_from: str = "Tenderdesk Backoffice <backoffice@tenderdesk.example>"
 
     base_url: str = "http://127.0.0.1:8000"
-    secret_key: str = "dev-only-change-me"
+    secret_key: str = DEFAULT_SECRET_KEY
     storage_dir: Path = VAR_DIR / "documents"
     max_upload_bytes: int = 15 * 1024 * 1024
     session_max_age_s: int = 12 * 3600
+
+
+def refuse_insecure(settings: Settings) -> None:
+    """Refuse to serve the public (an https ``BASE_URL``) with the published
+    development secret: anyone could forge CSRF tokens and flash cookies."""
+    if settings.base_url.startswith("https://") and settings.secret_key == DEFAULT_SECRET_KEY:
+        raise InsecureSettings(
+            "SECRET_KEY is the development default while BASE_URL is https. "
+            "Set SECRET_KEY to a long random value, e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+        )
 
 
 @lru_cache

@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from starlette.staticfiles import StaticFiles
 
-from tenderdesk.config import Settings, get_settings
+from tenderdesk.config import Settings, get_settings, refuse_insecure
 from tenderdesk.db.engine import get_engine
 from web.auth import reset
 from web.auth import routes as auth
@@ -58,6 +58,7 @@ def create_app(
     temporal_client_factory: TemporalClientFactory | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
+    refuse_insecure(settings)
     engine = engine if engine is not None else get_engine(settings.database_url)
 
     @asynccontextmanager

@@ -45,6 +45,7 @@ class MailKind(StrEnum):
     OFFERS_RELEASED = "offers_released"
     BOUND_BROKER = "bound_broker"
     PASSWORD_RESET = "password_reset"
+    LOGIN_THROTTLED = "login_throttled"
 
 
 def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "translate later"
@@ -67,6 +68,7 @@ SUBJECTS: dict[MailKind, str | tuple[str, str]] = {
     ),
     MailKind.BOUND_BROKER: N_("Abschluss bestätigt: Anfrage {number} – {product}"),
     MailKind.PASSWORD_RESET: N_("Tenderdesk: Passwort zurücksetzen"),
+    MailKind.LOGIN_THROTTLED: N_("Tenderdesk: fehlgeschlagene Anmeldeversuche"),
 }
 
 

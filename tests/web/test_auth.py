@@ -3,6 +3,7 @@ logout, password change, password reset by email, language switch and roles."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from datetime import timedelta
@@ -243,7 +244,7 @@ async def test_throttle_holds_across_two_app_instances(
             also_blocked = await login(second, MAIN_BACKOFFICE)
         for response in (blocked, also_blocked):
             assert response.status_code == 429
-            assert "Bitte versuchen Sie es in 15 Minuten erneut." in response.text
+            assert "Bitte versuchen Sie es in 1 Minute erneut." in response.text
     finally:
         for engine in engines:
             engine.dispose()
@@ -346,8 +347,11 @@ def form_csrf(html: str) -> str:
 
 
 async def reset_mail(smtp_server: SmtpServer, email: str) -> EmailMessage:
-    """The one reset email to ``email``, once the worker delivered it."""
-    [message] = await eventually(lambda: smtp_server.capture.to(email))
+    """The one reset email to ``email``, once the worker delivered it (a login notice may be there too)."""
+    [message] = await eventually(
+        lambda: [m for m in smtp_server.capture.to(email)
+                 if RESET_LINK.search(m.get_body(("plain",)).get_content())]  # type: ignore[union-attr]
+    )
     return message
 
 
@@ -761,3 +765,63 @@ async def test_a_new_reset_link_voids_the_older_one(
         assert old.status_code == 410 and "neueren Link ersetzt" in old.text
         new = await browser.get(f"/passwort-zuruecksetzen/{second}")
         assert new.status_code == 200
+
+
+# ---------------------------------------------------------------- headers and settings (issue 8)
+CSP_MUST = ("default-src 'none'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'")
+
+
+async def test_every_page_type_sends_the_security_headers_and_safe_cookies(
+    web_settings: Settings, web_engine: Engine, no_temporal: TemporalClientFactory
+) -> None:
+    """Login page, backoffice page, error page and a dead insurer link, over http
+    and https: CSP, nosniff, HSTS only on https; every cookie HttpOnly and SameSite,
+    Secure on https."""
+    for base in ("http://testserver", "https://testserver"):
+        settings = web_settings.model_copy(update={"base_url": base.replace("testserver", "tenderdesk.example"),
+                                                    "secret_key": "k" * 48})
+        app = create_app(settings, web_engine, temporal_client_factory=no_temporal)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base) as client:
+            answers = [await client.get("/login"), await login(client, MAIN_BACKOFFICE)]
+            answers += [await client.get("/"), await client.get("/requests/999999"), await client.get("/t/" + "x" * 43)]
+        for response in answers:
+            headers = response.headers
+            assert all(part in headers["content-security-policy"] for part in CSP_MUST), response.url
+            assert headers["x-content-type-options"] == "nosniff"
+            assert ("strict-transport-security" in headers) == base.startswith("https"), response.url
+            for cookie in headers.get_list("set-cookie"):
+                assert "HttpOnly" in cookie and "SameSite=" in cookie, cookie
+                assert ("Secure" in cookie) == base.startswith("https"), cookie
+        assert {r.status_code for r in answers} >= {200, 303, 404}
+
+
+def test_the_web_refuses_the_default_secret_key_on_https(web_settings: Settings, web_engine: Engine) -> None:
+    from tenderdesk.config import DEFAULT_SECRET_KEY, InsecureSettings
+
+    public = web_settings.model_copy(update={"base_url": "https://tenderdesk.example",
+                                             "secret_key": DEFAULT_SECRET_KEY})
+    with pytest.raises(InsecureSettings, match="SECRET_KEY"):
+        create_app(public, web_engine)
+    local = public.model_copy(update={"base_url": "http://127.0.0.1:8000"})
+    create_app(local, web_engine)  # a developer's machine may keep it
+
+
+async def test_failed_logins_slow_down_the_guesser_not_the_owner_who_is_told(
+    mail_app: FastAPI, web_engine: Engine, smtp_server: SmtpServer
+) -> None:
+    """Issue 8: five failures used to lock the account for everyone for 15 minutes."""
+    async with client_from(mail_app, "10.1.1.1") as guesser, client_from(mail_app, "10.2.2.2") as owner:
+        for _ in range(5):
+            assert (await login(guesser, MAIN_BACKOFFICE, "falsch")).status_code == 401
+        for _ in range(3):
+            slowed = await login(guesser, MAIN_BACKOFFICE, "falsch")
+            assert slowed.status_code == 429 and "in 1 Minute erneut" in slowed.text
+        assert (await login(owner, MAIN_BACKOFFICE)).status_code == 303
+
+    [notice] = await eventually(lambda: smtp_server.capture.to(MAIN_BACKOFFICE) or None)
+    assert notice["Subject"] == "Tenderdesk: fehlgeschlagene Anmeldeversuche"
+    body = notice.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "5 fehlgeschlagene Anmeldeversuche" in body and "/passwort-vergessen" in body
+    assert "10.1.1.1" not in body and "falsch" not in body
+    await asyncio.sleep(0.5)
+    assert len(smtp_server.capture.to(MAIN_BACKOFFICE)) == 1  # once per episode

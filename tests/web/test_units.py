@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from tenderdesk.config import Settings
 from tenderdesk.db.engine import make_engine
 from tenderdesk.db.models import Account, LoginAttempt, PasswordReset, Role, User
-from web.auth.throttle import Limit, LoginThrottle, Verdict
+from web.auth.throttle import Backoff, Limit, LoginThrottle, Verdict
 from web.core import flash
 from web.core.downloads import content_disposition, safe_filename
 from web.core.forms import FormValueError, end_of_day_utc, parse_date, parse_eur_cents
@@ -125,22 +125,40 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
-def test_throttle_window_per_account(throttle_db: Engine) -> None:
+def test_throttle_backs_off_per_account_and_address(throttle_db: Engine) -> None:
+    """Issue 8: a slowdown that doubles, not a lock: the owner is never shut out for long."""
     clock = Clock()
-    throttle = LoginThrottle(account_limit=Limit(3, timedelta(seconds=60)), clock=clock)
+    throttle = LoginThrottle(pair_backoff=Backoff(3, timedelta(minutes=15), first=timedelta(seconds=10),
+                                                  cap=timedelta(seconds=40)), clock=clock)
     with Session(throttle_db) as db:
         for _ in range(3):
             assert throttle.begin_login(db, email="A@x.example", address="10.0.0.1").allowed
             clock.advance(1)
-        refused = throttle.begin_login(db, email=" a@X.example ", address="10.0.0.2")
-        assert not refused.allowed
-        assert refused.retry_after_s == pytest.approx(57)  # the oldest of the three leaves at 60 s
-        assert refused.minutes == 1
+        refused = throttle.begin_login(db, email=" a@X.example ", address="10.0.0.1")
+        assert not refused.allowed and refused.retry_after_s == pytest.approx(9)
         assert len(db.exec(select(LoginAttempt)).all()) == 3  # a refused try leaves no row behind
-        clock.advance(58)
-        assert throttle.begin_login(db, email="a@x.example", address="10.0.0.1").allowed
+        # Another address is not slowed by this one's failures.
+        assert throttle.begin_login(db, email="a@x.example", address="10.0.0.2").allowed
+        waits = []
+        for _ in range(4):
+            clock.advance(100)
+            assert throttle.begin_login(db, email="a@x.example", address="10.0.0.1").allowed
+            waits.append(throttle.begin_login(db, email="a@x.example", address="10.0.0.1").retry_after_s)
+        assert waits == [20, 40, 40, 40]  # doubling up to the cap
         throttle.login_succeeded(db, email="A@X.EXAMPLE")
         assert db.exec(select(LoginAttempt)).all() == []
+
+
+def test_throttle_slows_guessing_spread_over_addresses(throttle_db: Engine) -> None:
+    clock = Clock()
+    throttle = LoginThrottle(account_backoff=Backoff(4, timedelta(minutes=15)), clock=clock)
+    with Session(throttle_db) as db:
+        for n in range(4):
+            assert throttle.begin_login(db, email="a@x.example", address=f"10.0.0.{n}").allowed
+            assert throttle.failure_starts_backoff(db, email="a@x.example", address=f"10.0.0.{n}") == (n == 3)
+        assert not throttle.begin_login(db, email="a@x.example", address="10.9.9.9").allowed
+        clock.advance(31)
+        assert throttle.begin_login(db, email="a@x.example", address="10.9.9.9").allowed
 
 
 def test_throttle_window_per_address(throttle_db: Engine) -> None:
@@ -192,7 +210,8 @@ def test_throttle_is_shared_by_two_engines(throttle_db: Engine) -> None:
     """Two throttles on two connection pools (as in two processes) count together."""
     other = make_engine(throttle_db.url.render_as_string(hide_password=False))
     try:
-        first, second = LoginThrottle(), LoginThrottle()
+        spread = Backoff(5, timedelta(minutes=15))
+        first, second = LoginThrottle(account_backoff=spread), LoginThrottle(account_backoff=spread)
         with Session(throttle_db) as db1, Session(other) as db2:
             for n in range(5):
                 throttle, db = (first, db1) if n % 2 else (second, db2)

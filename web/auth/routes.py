@@ -10,13 +10,15 @@ import logging
 from functools import lru_cache
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Path
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Path
 from sqlalchemy import func
 from sqlmodel import Session, select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from tenderdesk.config import Settings
 from tenderdesk.db.models import User, utcnow
+from tenderdesk.mail.login_notice import queue_login_notice
 from tenderdesk.mail.password_reset import RESET_PATH
 from tenderdesk.security.common import is_common
 from tenderdesk.security.passwords import hash_password, needs_rehash, verify_password
@@ -29,9 +31,11 @@ from web.core.deps import (
     PagesDep,
     SessionDep,
     SettingsDep,
+    TemporalDep,
 )
 from web.core.errors import PageError
 from web.core.flash import Flash, set_flash
+from web.core.notifications import start_delivery
 from web.core.sessions import (
     clear_session_cookie,
     end_other_sessions,
@@ -39,6 +43,7 @@ from web.core.sessions import (
     set_session_cookie,
     start_session,
 )
+from web.core.temporal import TemporalConnector
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +116,24 @@ def login_form(
     return _login_page(request, pages, settings, next_path=safe_next(next))
 
 
+def tell_owner_if_slowed(
+    db: Session, throttle: LoginThrottle, settings: Settings, temporal: TemporalConnector,
+    background: BackgroundTasks, *, user: User | None, email: str, address: str,
+) -> None:
+    """After a recorded failure: if it starts the backoff for this account, email
+    its owner (durably, after the answer, so the page costs the same either way)."""
+    if user is None or user.id is None or not user.is_active:
+        return
+    if not throttle.failure_starts_backoff(db, email=email, address=address):
+        return
+    notice = queue_login_notice(db, user=user, failures=throttle.pair_backoff.free, mail_from=settings.mail_from,
+                                base_url=settings.base_url)
+    db.commit()
+    assert notice.id is not None
+    background.add_task(start_delivery, temporal=temporal, settings=settings, system_email_id=notice.id,
+                        kind=notice.kind)
+
+
 @router.post("/login")
 def login_submit(
     request: Request,
@@ -118,6 +141,8 @@ def login_submit(
     settings: SettingsDep,
     db: SessionDep,
     throttle: ThrottleDep,
+    temporal: TemporalDep,
+    background: BackgroundTasks,
     email: Annotated[str, Form(max_length=320)] = "",
     password: Annotated[str, Form(max_length=MAX_PASSWORD_LENGTH)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
@@ -145,6 +170,8 @@ def login_submit(
         ok = verify_password(user.password_hash, password) and user.is_active
     if not ok or user is None:
         # The attempt's row stays: it is the recorded failure.
+        tell_owner_if_slowed(db, throttle, settings, temporal, background, user=user, email=email,
+                             address=client_address(request))
         return _login_page(
             request, pages, settings, email=email, next_path=next_path,
             error=i18n.t("login.failed"), status_code=401,

@@ -31,6 +31,26 @@ class Limit:
 
 
 @dataclass(frozen=True)
+class Backoff:
+    """After ``free`` failures within ``window``, the next try must wait
+    ``first``, doubling with every further failure, at most ``cap``.
+
+    A slowdown, not a lock: nobody can shut an owner out for long by failing
+    his password, and guessing stays slow."""
+
+    free: int
+    window: timedelta
+    first: timedelta = timedelta(seconds=30)
+    cap: timedelta = timedelta(minutes=15)
+
+    def wait_s(self, failures: int, last: datetime | None, now: datetime) -> float:
+        if failures < self.free or last is None:
+            return 0.0
+        delay = min(self.first * 2 ** (failures - self.free), self.cap)
+        return max(0.0, (last + delay - now).total_seconds())
+
+
+@dataclass(frozen=True)
 class Verdict:
     """The answer for one attempt: go ahead, or wait ``retry_after_s``."""
 
@@ -44,7 +64,11 @@ class Verdict:
 
 
 WINDOW = timedelta(minutes=15)
-ACCOUNT_LIMIT = Limit(5, WINDOW)
+#: One account from one address: the owner mistyping, or one guesser.
+PAIR_BACKOFF = Backoff(5, WINDOW)
+#: One account from anywhere: guessing spread over many addresses.
+ACCOUNT_BACKOFF = Backoff(50, WINDOW)
+#: One address, any accounts: trying many accounts.
 ADDRESS_LIMIT = Limit(20, WINDOW)
 RESET_ACCOUNT_LIMIT = Limit(3, WINDOW)
 RESET_ADDRESS_LIMIT = Limit(10, WINDOW)
@@ -66,31 +90,66 @@ class LoginThrottle:
     def __init__(
         self,
         *,
-        account_limit: Limit = ACCOUNT_LIMIT,
+        pair_backoff: Backoff = PAIR_BACKOFF,
+        account_backoff: Backoff = ACCOUNT_BACKOFF,
         address_limit: Limit = ADDRESS_LIMIT,
         reset_account_limit: Limit = RESET_ACCOUNT_LIMIT,
         reset_address_limit: Limit = RESET_ADDRESS_LIMIT,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.account_limit = account_limit
+        self.pair_backoff = pair_backoff
+        self.account_backoff = account_backoff
         self.address_limit = address_limit
         self.reset_account_limit = reset_account_limit
         self.reset_address_limit = reset_address_limit
         self._clock = clock
         self._keep = max(
-            limit.window for limit in (account_limit, address_limit, reset_account_limit, reset_address_limit)
+            limit.window
+            for limit in (pair_backoff, account_backoff, address_limit, reset_account_limit, reset_address_limit)
         )
 
     # ------------------------------------------------------------------ login
     def begin_login(self, db: Session, *, email: str, address: str) -> Verdict:
         """Record an attempt for ``email`` from ``address`` and say whether it may
-        proceed. If it may, the row counts as a failure until :meth:`login_succeeded`."""
+        proceed. If it may, the row counts as a failure until :meth:`login_succeeded`.
+
+        The row is written first and the failures before it counted after, so
+        concurrent attempts see each other: a burst cannot slip past the backoff."""
         key = account_key(email)
-        rules = [
-            (col(LoginAttempt.email) == key, self.account_limit),
-            (self._login_rows_from(address), self.address_limit),
+        address = address[:MAX_ADDRESS_CHARS]
+        now = self._clock()
+        db.exec(delete(LoginAttempt).where(col(LoginAttempt.at) < now - self._keep))  # type: ignore[call-overload]
+        row = LoginAttempt(email=key, address=address, at=now)
+        db.add(row)
+        db.commit()
+        pair = and_(col(LoginAttempt.email) == key, col(LoginAttempt.address) == address)
+        account = col(LoginAttempt.email) == key
+        waits = [
+            self.pair_backoff.wait_s(*self._before(db, pair, row, self.pair_backoff.window), now),
+            self.account_backoff.wait_s(*self._before(db, account, row, self.account_backoff.window), now),
         ]
-        return self._attempt(db, key, address, rules)
+        by_address = self._login_rows_from(address)
+        if self._count(db, by_address, now - self.address_limit.window) > self.address_limit.attempts:
+            waits.append(self._wait_s(db, by_address, self.address_limit, now))
+        wait = max(waits)
+        if wait <= 0:
+            return Verdict(allowed=True)
+        db.delete(row)
+        db.commit()
+        return Verdict(allowed=False, retry_after_s=wait)
+
+    def failure_starts_backoff(self, db: Session, *, email: str, address: str) -> bool:
+        """Whether the failure just recorded is the one that starts slowing this
+        account down (from this address, or from everywhere): the moment to tell
+        its owner, once per episode."""
+        key = account_key(email)
+        since_pair = self._clock() - self.pair_backoff.window
+        since_account = self._clock() - self.account_backoff.window
+        pair = and_(col(LoginAttempt.email) == key, col(LoginAttempt.address) == address[:MAX_ADDRESS_CHARS])
+        return (
+            self._count(db, pair, since_pair) == self.pair_backoff.free
+            or self._count(db, col(LoginAttempt.email) == key, since_account) == self.account_backoff.free
+        )
 
     def login_succeeded(self, db: Session, *, email: str) -> None:
         """The password was right: forget this account's failures (and its reserved row)."""
@@ -139,6 +198,16 @@ class LoginThrottle:
         db.commit()
         wait = max(self._wait_s(db, where, limit, now) for where, limit in over)
         return Verdict(allowed=False, retry_after_s=wait)
+
+    def _before(
+        self, db: Session, where: ColumnElement[bool], row: LoginAttempt, window: timedelta
+    ) -> tuple[int, datetime | None]:
+        """Failures matching ``where`` in the window other than ``row``, and the latest of them."""
+        stmt = select(func.count(), func.max(LoginAttempt.at)).where(
+            where, col(LoginAttempt.at) > row.at - window, col(LoginAttempt.id) != row.id
+        )
+        count, last = db.exec(stmt).one()
+        return int(count), last
 
     @staticmethod
     def _count(db: Session, where: ColumnElement[bool], since: datetime) -> int:

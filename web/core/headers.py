@@ -21,7 +21,7 @@ from web.core.i18n import t
 
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
 
 
@@ -49,7 +49,7 @@ class SecurityHeadersMiddleware:
                 if not is_static:
                     headers.setdefault("Cache-Control", "no-store")
                 if self.https:
-                    headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+                    headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
