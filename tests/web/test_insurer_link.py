@@ -538,3 +538,32 @@ async def test_an_insurer_offer_edited_by_backoffice_keeps_its_origin(dev: Runni
         page = (await staff.get(f"/requests/{portal.request_id}")).text
         assert "von der Gesellschaft, vom Backoffice bearbeitet" in page
         assert "vom Backoffice erfasst" not in page
+
+
+async def test_uploads_that_are_not_clean_pdfs_are_refused(dev: Running, smtp_server: SmtpServer) -> None:
+    """Issue 8, uploads: a non-PDF, a malformed PDF and a PDF/HTML polyglot are
+    refused with a reason; a good one is stored under a server name and served
+    as an attachment."""
+    async with open_portal(dev, smtp_server) as portal:
+        [tender], [token], insurer = await linked(portal)
+        good = sample_pdf()
+        first_line, rest = good.split(b"\n", 1)
+        polyglot = first_line + b"\n%<html><body><script>alert(document.cookie)</script></body></html>\n" + rest
+        cases = [
+            (b"MZ\x90\x00 a program, not a PDF", "kein PDF"),
+            (b"%PDF-1.7\n1 0 obj << /Type /Catalog >> garbage without pages", "nicht gelesen"),
+            (polyglot, "nicht gelesen"),
+        ]
+        for content, reason in cases:
+            refused = await upload(insurer, token, content=content, filename="<script>.pdf")
+            assert refused.status_code == 422, content[:20]
+            assert reason in refused.text, (content[:20], ALERT_RE.findall(refused.text))
+        assert rows(portal.engine, Offer, col(Offer.tender_id) == tender.id) == []
+        assert not list((Path(portal.settings.storage_dir) / ".incoming").glob("*"))
+
+        assert (await upload(insurer, token, content=good, filename="../../etc/Angebot.pdf")).status_code == 303
+        [document] = rows(portal.engine, Document, col(Document.kind) == DocumentKind.OFFER)
+        assert "Angebot" not in document.storage_key and ".." not in document.storage_key
+        served = await insurer.get(f"/t/{token}/documents/{document.id}")
+        assert served.headers["content-disposition"].startswith("attachment")
+        assert served.headers["x-content-type-options"] == "nosniff"

@@ -28,6 +28,7 @@ import asyncio
 import hashlib
 import logging
 import os
+import re
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -191,11 +192,23 @@ async def stage_upload(settings: Settings, upload: UploadFile, limit: int) -> St
     return StagedFile(path=path, size=size, sha256=digest.hexdigest())
 
 
+#: Markup a browser would take for a web page. A PDF that carries it near its
+#: start is a PDF/HTML polyglot: harmless as served here (attachment, nosniff,
+#: sandbox), but nothing a real offer needs, so it is refused outright.
+_MARKUP = re.compile(rb"<\s*(!doctype|html|head|body|script|iframe|svg|object|embed|meta)\b", re.IGNORECASE)
+SNIFF_BYTES = 4096
+
+
 def pdf_problem(path: Path) -> str | None:
-    """``None`` for a readable PDF, else the i18n key of what is wrong."""
+    """``None`` for a readable PDF, else the i18n key of what is wrong. Reads the
+    file through its handle (pypdf seeks in it), never whole into memory."""
     with path.open("rb") as fh:
-        if fh.read(len(PDF_MAGIC)) != PDF_MAGIC:
-            return "offer.file_not_pdf"
+        head = fh.read(SNIFF_BYTES)
+    if not head.startswith(PDF_MAGIC):
+        return "offer.file_not_pdf"
+    if _MARKUP.search(head):
+        log.info("uploaded PDF rejected: markup near its start")
+        return "offer.file_broken"
     try:
         reader = PdfReader(path, strict=False)
         if reader.is_encrypted:
