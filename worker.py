@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 from collections.abc import Sequence
 from datetime import timedelta
@@ -57,6 +56,9 @@ def build_worker(client: Client, engine: Engine, settings: Settings, task_queue:
         workflows=[TenderWorkflow, NotificationWorkflow, BindingWorkflow, ReconcileWorkflow],
         activities=activities_for(engine, settings, client),
         max_concurrent_activities=50,
+        # On SIGTERM, running activities get this long to finish (an SMTP
+        # exchange fits); what is still running then is retried elsewhere.
+        graceful_shutdown_timeout=timedelta(seconds=10),
     )
 
 
@@ -86,8 +88,3 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
-    # The worker has finished and logged its stop. Skip interpreter finalization:
-    # the Temporal core's native threads can still touch the GIL while Python
-    # tears down, which aborts with "PyGILState_Release" instead of exiting 0.
-    logging.shutdown()
-    os._exit(0)

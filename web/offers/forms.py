@@ -287,10 +287,17 @@ async def submit_uploaded_offer(
         document_id=document_id,
     )
     try:
-        return await submit_offer(client, engine, tender, terms, by=by, user_id=user_id, action_id=action_id, edit=edit)
+        result = await submit_offer(client, engine, tender, terms, by=by, user_id=user_id, action_id=action_id,
+                                    edit=edit)
     except UpdatePending:
         raise  # the offer may still be accepted: keep its document
     except TenderActionError:
         if created is not None:
             await asyncio.to_thread(forget_document, engine, settings, created)
         raise
+    if created is not None:
+        # The same form twice at the same moment: the offer kept the other upload's document.
+        _, kept = await asyncio.to_thread(_offer_document_of_action, engine, action_id)
+        if kept != created:
+            await asyncio.to_thread(forget_document, engine, settings, created)
+    return result

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
@@ -244,6 +245,19 @@ async def submit_offer(
 def _pending_offer(
     engine: Engine, tender: Tender, terms: OfferTerms, by: Party, user_id: int | None, action_id: str
 ) -> int | None:
+    """The not-yet-active Offer row of this action (written once, reused on a repeat).
+
+    The same form posted twice at the same moment: both look, both insert, the
+    unique ``action_id`` lets one win, and the other reads the winner's row."""
+    try:
+        return _pending_offer_once(engine, tender, terms, by, user_id, action_id)
+    except IntegrityError:
+        return _pending_offer_once(engine, tender, terms, by, user_id, action_id)
+
+
+def _pending_offer_once(
+    engine: Engine, tender: Tender, terms: OfferTerms, by: Party, user_id: int | None, action_id: str
+) -> int | None:
     """The not-yet-active Offer row of this action (written once, reused on a repeat)."""
     with session_scope(engine) as session:
         offer = session.exec(select(Offer).where(Offer.action_id == action_id)).first()
@@ -272,10 +286,17 @@ def _message_for(
     engine: Engine, tender: Tender, body: str, author: Party, user_id: int | None,
     action_id: str, document_id: int | None = None,
 ) -> int:
-    """The pending message of this action: the one a repeat wrote already, or a new one."""
-    return _existing_message(engine, tender, action_id) or _pending_message(
-        engine, tender, body, author, user_id, action_id, document_id
-    )
+    """The pending message of this action: the one a repeat wrote already, or a
+    new one (of two at the same moment, the unique ``action_id`` keeps one)."""
+    try:
+        return _existing_message(engine, tender, action_id) or _pending_message(
+            engine, tender, body, author, user_id, action_id, document_id
+        )
+    except IntegrityError:
+        existing = _existing_message(engine, tender, action_id)
+        if existing is None:  # the thread, not the message, collided: write it now
+            return _pending_message(engine, tender, body, author, user_id, action_id, document_id)
+        return existing
 
 
 def _existing_message(engine: Engine, tender: Tender, action_id: str) -> int | None:
