@@ -567,3 +567,33 @@ async def test_uploads_that_are_not_clean_pdfs_are_refused(dev: Running, smtp_se
         served = await insurer.get(f"/t/{token}/documents/{document.id}")
         assert served.headers["content-disposition"].startswith("attachment")
         assert served.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_tampered_random_and_replayed_links_fail(dev: Running, smtp_server: SmtpServer) -> None:
+    """Issue 8, links: a changed character, 200 random tokens and a link used
+    again after its tender ended all fail; revocation counts on the next request."""
+    import secrets as random_tokens
+
+    async with open_portal(dev, smtp_server) as portal:
+        tenders, tokens, insurer = await linked(portal, 2)
+        token = tokens[0]
+        assert (await insurer.get(f"/t/{token}")).status_code == 200
+        flipped = token[:10] + ("A" if token[10] != "A" else "B") + token[11:]
+        codes = [(await insurer.get(f"/t/{flipped}")).status_code]
+        codes += [(await insurer.get(f"/t/{random_tokens.token_urlsafe(32)}")).status_code for _ in range(200)]
+        assert set(codes) == {404}, set(codes)
+
+        # Revoked in the database: refused on the very next request.
+        with session_scope(portal.engine) as s:
+            link = s.exec(select(TenderLink).where(TenderLink.token_hash == hash_token(tokens[1]))).one()
+            link.revoked_at = utcnow()
+        assert (await insurer.get(f"/t/{tokens[1]}")).status_code == 410
+
+        # Replayed after the end: the insurer declined; the same link, page and form are dead.
+        decline = one_form((await insurer.get(f"/t/{token}")).text, "/decline")
+        assert (await insurer.post(f"/t/{token}/decline",
+                                   data={**decline.fields, "reason": "Kein Appetit"})).status_code == 303
+        replay = await insurer.post(f"/t/{token}/decline", data={**decline.fields, "reason": "Noch einmal"})
+        assert replay.status_code in (303, 410)  # the same form again answers its first result, or ended
+        assert (await insurer.get(f"/t/{token}")).status_code == 410
+        assert rows(portal.engine, Message, col(Message.body).contains("Noch einmal")) == []

@@ -210,11 +210,13 @@ def pdf_problem(path: Path) -> str | None:
         log.info("uploaded PDF rejected: markup near its start")
         return "offer.file_broken"
     try:
-        reader = PdfReader(path, strict=False)
-        if reader.is_encrypted:
-            reader.decrypt("")
-        if len(reader.pages) < 1:
-            return "offer.file_broken"
+        # A handle, not the path: given a path, pypdf reads the whole file into memory.
+        with path.open("rb") as fh:
+            reader = PdfReader(fh, strict=False)
+            if reader.is_encrypted:
+                reader.decrypt("")
+            if len(reader.pages) < 1:
+                return "offer.file_broken"
     except Exception as err:  # pypdf raises many kinds on broken files
         log.info("uploaded PDF rejected: %s", type(err).__name__)
         return "offer.file_broken"
