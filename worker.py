@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Sequence
 from datetime import timedelta
@@ -88,3 +89,10 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
+    # The worker has drained (graceful_shutdown_timeout) and logged its stop.
+    # Skip interpreter finalization: the Temporal core's native threads can
+    # still touch the GIL while Python tears down, which aborts with
+    # "PyGILState_Release" (measured: 1 of 60 stops without this line, 0 of 60
+    # with it; RELIABILITY.md).
+    logging.shutdown()
+    os._exit(0)

@@ -8,6 +8,7 @@ import logging
 import re
 from datetime import timedelta
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -825,3 +826,17 @@ async def test_failed_logins_slow_down_the_guesser_not_the_owner_who_is_told(
     assert "10.1.1.1" not in body and "falsch" not in body
     await asyncio.sleep(0.5)
     assert len(smtp_server.capture.to(MAIN_BACKOFFICE)) == 1  # once per episode
+
+
+def test_passwords_use_argon2id_at_least_at_owasp_parameters(web_engine: Engine) -> None:
+    """The production hasher (the test run's fast one is set by an environment variable)."""
+    from argon2 import PasswordHasher, extract_parameters
+
+    from tenderdesk.security import passwords
+
+    production = PasswordHasher(time_cost=passwords.OWASP_TIME_COST, memory_cost=passwords.OWASP_MEMORY_KIB,
+                                parallelism=passwords.OWASP_PARALLELISM)
+    params = extract_parameters(production.hash("ein-langes-Passwort"))
+    assert params.type.name == "ID" and params.memory_cost >= 19 * 1024 and params.time_cost >= 2
+    source = Path(passwords.__file__).read_text()
+    assert "PasswordHasher(time_cost=OWASP_TIME_COST, memory_cost=OWASP_MEMORY_KIB" in source

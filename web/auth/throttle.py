@@ -11,11 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, not_
+from sqlalchemy import ColumnElement, and_, case, func, not_, or_, type_coerce
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, delete, select
 from starlette.requests import Request
 
 from tenderdesk.db.models import LoginAttempt, PasswordReset, utcnow
+from tenderdesk.db.types import UTCDateTime
 
 RESET_PREFIX = "reset:"
 MAX_ADDRESS_CHARS = 100
@@ -122,15 +124,29 @@ class LoginThrottle:
         row = LoginAttempt(email=key, address=address, at=now)
         db.add(row)
         db.commit()
-        pair = and_(col(LoginAttempt.email) == key, col(LoginAttempt.address) == address)
-        account = col(LoginAttempt.email) == key
+        # One query for all three rules (a login is on the path a burst competes for).
+        at, email_col, address_col = col(LoginAttempt.at), col(LoginAttempt.email), col(LoginAttempt.address)
+        pair_since = now - self.pair_backoff.window
+        account_since = now - self.account_backoff.window
+        address_since = now - self.address_limit.window
+        in_pair = and_(email_col == key, address_col == address, at > pair_since)
+        in_account = and_(email_col == key, at > account_since)
+        in_address = and_(address_col == address, not_(email_col.startswith(RESET_PREFIX)), at > address_since)
+        counts = db.execute(
+            sa_select(
+                func.count().filter(in_pair), func.max(type_coerce(case((in_pair, at)), UTCDateTime())),
+                func.count().filter(in_account), func.max(type_coerce(case((in_account, at)), UTCDateTime())),
+                func.count().filter(in_address),
+            ).where(or_(email_col == key, address_col == address), col(LoginAttempt.id) != row.id,
+                    at > now - self._keep)
+        ).one()
+        pair_n, pair_last, account_n, account_last, address_n = counts
         waits = [
-            self.pair_backoff.wait_s(*self._before(db, pair, row, self.pair_backoff.window), now),
-            self.account_backoff.wait_s(*self._before(db, account, row, self.account_backoff.window), now),
+            self.pair_backoff.wait_s(int(pair_n), pair_last, now),
+            self.account_backoff.wait_s(int(account_n), account_last, now),
         ]
-        by_address = self._login_rows_from(address)
-        if self._count(db, by_address, now - self.address_limit.window) > self.address_limit.attempts:
-            waits.append(self._wait_s(db, by_address, self.address_limit, now))
+        if int(address_n) >= self.address_limit.attempts:
+            waits.append(self._wait_s(db, self._login_rows_from(address), self.address_limit, now))
         wait = max(waits)
         if wait <= 0:
             return Verdict(allowed=True)
