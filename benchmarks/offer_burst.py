@@ -46,6 +46,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 from temporalio.client import Client
 
+from benchmarks.send_to_sent import free_port, wait_port
 from tenderdesk.config import ROOT
 from tenderdesk.db.engine import make_engine, migrate, session_scope
 from tenderdesk.db.models import Tender, User, utcnow
@@ -266,26 +267,6 @@ class _Sink:
         return "250 OK"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def _wait_port(port: int, timeout: float = 60) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.2)
-    raise RuntimeError(f"port {port} did not open")
-
-
 def _pg_url(tmp: Path) -> str:
     name = f"td_burst_{os.getpid()}"
     subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", f"CREATE DATABASE {name}"],
@@ -301,11 +282,11 @@ async def main(insurers: int, logins: int, pg: bool) -> None:
     migrate(db_url)
     engine = make_engine(db_url)
     sink = _Sink()
-    smtp_port, t_port, web_port = _free_port(), _free_port(), _free_port()
+    smtp_port, t_port, web_port = free_port(), free_port(), free_port()
     smtp = Controller(sink, hostname="127.0.0.1", port=smtp_port)  # type: ignore[arg-type]
     smtp.start()
     (tmp / "temporal").mkdir()
-    server = subprocess.Popen(temporal_dev_command(var_dir=tmp, port=t_port, ui_port=_free_port()),
+    server = subprocess.Popen(temporal_dev_command(var_dir=tmp, port=t_port, ui_port=free_port()),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base_url = f"http://127.0.0.1:{web_port}"
     env = web_env(database_url=db_url, temporal_address=f"127.0.0.1:{t_port}", task_queue="tenders",
@@ -313,7 +294,7 @@ async def main(insurers: int, logins: int, pg: bool) -> None:
                   secret_key="benchmark-secret-key-0123456789")
     worker: subprocess.Popen[bytes] | None = None
     try:
-        await _wait_port(t_port)
+        await wait_port(t_port)
         client = await Client.connect(f"127.0.0.1:{t_port}")
         worker = subprocess.Popen([sys.executable, str(ROOT / "worker.py")], env=env, cwd=ROOT,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

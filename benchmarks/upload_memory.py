@@ -23,7 +23,8 @@ from pathlib import Path
 import httpx
 from fpdf import FPDF
 
-from benchmarks.offer_burst import _free_port, hidden_fields, web_env, web_process
+from benchmarks.offer_burst import hidden_fields, web_env, web_process
+from benchmarks.send_to_sent import free_port
 from tenderdesk.db.engine import make_engine, migrate, session_scope
 from tenderdesk.db.models import Tender, TenderLink, utcnow
 from tenderdesk.security.tokens import hash_token, new_token
@@ -86,10 +87,10 @@ def main(mib: float) -> None:
         s.flush()
         s.add(TenderLink(tender_id=tender.id, token_hash=hash_token(token),  # type: ignore[arg-type]
                          expires_at=utcnow() + timedelta(days=1)))
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = web_env(database_url=url, temporal_address=f"127.0.0.1:{_free_port()}", task_queue="tenders",
-                  id_prefix="tender", smtp_port=_free_port(), storage_dir=tmp / "docs", base_url=base,
+    env = web_env(database_url=url, temporal_address=f"127.0.0.1:{free_port()}", task_queue="tenders",
+                  id_prefix="tender", smtp_port=free_port(), storage_dir=tmp / "docs", base_url=base,
                   secret_key="benchmark-secret-key-0123456789")
     pdf = big_pdf(mib)
     with web_process(port, env, tmp / "web.log") as proc, httpx.Client(base_url=base, timeout=120) as client:
