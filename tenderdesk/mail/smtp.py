@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from email import policy
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 from enum import StrEnum
 
 import aiosmtplib
@@ -58,6 +59,18 @@ class SmtpOutcome:
     error_type: str = ""
 
 
+#: How a message goes on the wire. Python's header folder mangles a long
+#: subject with non-ASCII words ("Cyberversicherung  –Online-Händler", a stray
+#: encoded word); headers are allowed 998 characters, so ours are not folded
+#: at all and every mail client shows the subject exactly as rendered.
+WIRE_POLICY = policy.SMTP.clone(max_line_length=998)
+
+
+def wire_bytes(mail_from: str, email: Outgoing) -> bytes:
+    """The message as sent: CRLF line ends, headers unfolded (see :data:`WIRE_POLICY`)."""
+    return mime_message(mail_from, email).as_bytes(policy=WIRE_POLICY)
+
+
 def mime_message(mail_from: str, email: Outgoing) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = mail_from
@@ -89,7 +102,9 @@ async def send(settings: Settings, email: Outgoing) -> SmtpOutcome:
     """Deliver once and say how it went; never raises for an SMTP or network failure."""
     try:
         await aiosmtplib.send(
-            mime_message(settings.mail_from, email),
+            wire_bytes(settings.mail_from, email),
+            sender=parseaddr(settings.mail_from)[1],
+            recipients=[email.to_addr],
             hostname=settings.smtp_host,
             port=settings.smtp_port,
             username=settings.smtp_username,

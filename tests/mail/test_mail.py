@@ -102,3 +102,22 @@ def test_insurer_emails_speak_the_contacts_language(kind: MailKind) -> None:
     assert english.subject != german.subject and "MA-7" in english.subject
     # HTML only in the email's own language: never German markup under an English text.
     assert english.html is None or ("Kind regards" in english.html and "Grüßen" not in english.html)
+
+
+async def test_a_long_subject_arrives_exactly_as_rendered(settings: Settings, smtp_server: SmtpServer) -> None:
+    """Issue 10, item 9: folding turned "Cyberversicherung – Online-Händler" into
+    "Cyberversicherung  –Online-Händler" with a stray encoded word."""
+    subject = subject_for(MailKind.REMINDER, {
+        "number": "MA-2026-00003", "product": "Cyberversicherung",
+        "trade": "Online-Händler für Büroausstattung, Möbel und Zubehör (Großhandel)",
+    })
+    assert "  " not in subject
+    outgoing = smtp.Outgoing(to_addr="kontakt@versicherer.example", subject=subject, text="Text",
+                             message_id=message_id("fold", settings.mail_from), date=datetime.now(UTC))
+    smtp_server.capture.reset()
+    outcome = await smtp.send(settings, outgoing)
+
+    assert outcome.delivery == smtp.Delivery.SENT
+    [received] = smtp_server.capture.messages
+    assert str(received["Subject"]) == subject
+    assert all(len(line) <= 998 for line in smtp.wire_bytes(settings.mail_from, outgoing).split(b"\r\n"))
