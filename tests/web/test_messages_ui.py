@@ -513,3 +513,30 @@ async def test_brokers_and_strangers_reach_only_their_own(dev: Running, smtp_ser
             f"/requests/{portal.request_id}/messages/{question.id}/forward",
             data={"csrf_token": csrf, "target_thread_id": "999999"})
         assert other_thread_target.status_code == 404
+
+
+async def test_a_hidden_tab_refreshing_does_not_mark_messages_read(dev: Running, smtp_server: SmtpServer) -> None:
+    """Issue 10, item 11: the live refresh of a background tab marked new messages read."""
+    from tenderdesk.db.models import Party
+    from web.core.forms import new_action_id
+    from web.messages.inbox import unread_count
+    from web.messages.service import post_message
+    from web.messages.threads import open_broker_thread
+
+    async with open_portal(dev, smtp_server) as portal:
+        staff, _ = await portal.as_user(portal.cast.backoffice)
+        open_broker_thread(portal.engine, portal.request_id, portal.cast.backoffice)
+        await post_message(engine=portal.engine, client=dev.client, settings=dev.settings, thread_id=None,
+                           author=Party.BROKER, user=portal.cast.broker, tender=None, body="Gibt es schon Angebote?",
+                           action_id=new_action_id(), request_id=portal.request_id)
+
+        def unread() -> int:
+            with Session(portal.engine) as s:
+                return unread_count(s, portal.cast.backoffice)
+
+        assert unread() == 1
+        hidden = await staff.get(f"/requests/{portal.request_id}", headers={"X-Live-Visibility": "hidden"})
+        assert hidden.status_code == 200 and "Gibt es schon Angebote?" in hidden.text
+        assert unread() == 1
+        await staff.get(f"/requests/{portal.request_id}", headers={"X-Live-Visibility": "visible"})
+        assert unread() == 0

@@ -192,8 +192,9 @@ def messaging_extras(db: Session, settings: Settings, login: Login, view: Any) -
         max_upload_mb=_mb(settings.max_upload_bytes),
         not_opened_text=i18n.t("messages.staff.not_opened") if staff else i18n.t(NOT_OPENED),
     )
-    # Read after rendering data was taken: new messages show as "neu" this once.
-    for thread in views:
+    # Read after rendering data was taken: new messages show as "neu" this once;
+    # only when someone looks (not for a live refresh of a hidden tab).
+    for thread in views if getattr(view, "seen", True) else ():
         if thread.unread:
             try:
                 mark_read(engine, thread.id, user)

@@ -49,6 +49,9 @@ from web.core.templating import Pages
 from web.requests.timeline import timeline
 from web.requests.views import load_request_view, staff_members
 
+#: Sent by live.js with every refresh: the tab's ``document.visibilityState``.
+LIVE_VISIBILITY_HEADER = "x-live-visibility"
+
 router = APIRouter(tags=["requests"])
 
 
@@ -67,6 +70,8 @@ def render_request_page(
     """The request page; with ``errors`` it is the answer to invalid input (4xx),
     showing the German messages where the flash messages go."""
     view = load_request_view(db, settings, login.user, request)
+    # live.js says whether its tab is visible when it refreshes (web/static/live.js).
+    view.seen = http.headers.get(LIVE_VISIBILITY_HEADER, "visible") != "hidden"
     context: dict[str, Any] = {
         "view": view,
         "nav": "requests",

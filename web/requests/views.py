@@ -124,6 +124,9 @@ class RequestView:
     staff_members: list[StaffMember] = field(default_factory=list)
     answer_count: int = 0
     document_groups: list[DocumentGroup] = field(default_factory=list)
+    #: Whether a person is looking: False for a live refresh of a hidden tab,
+    #: which must not mark new messages read.
+    seen: bool = True
 
     @property
     def open(self) -> bool:

@@ -75,13 +75,22 @@
     deferred = skipped;
   }
 
+  var unseen = false;
+
   function refresh() {
     if (fetching) {
       again = true;
       return;
     }
     fetching = true;
-    fetch(window.location.href, { credentials: "same-origin", cache: "no-store" })
+    // The server marks new messages read only for a tab someone can see;
+    // a refresh while hidden is repeated once the tab is shown.
+    unseen = document.visibilityState === "hidden";
+    fetch(window.location.href, {
+      credentials: "same-origin",
+      cache: "no-store",
+      headers: { "X-Live-Visibility": document.visibilityState },
+    })
       .then(function (response) {
         var path = new URL(response.url).pathname;
         if (response.redirected && path === "/login") {
@@ -143,6 +152,9 @@
       disconnect();
     } else {
       connect();
+      if (unseen) {
+        refresh();
+      }
     }
   });
 
