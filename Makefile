@@ -12,9 +12,17 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: run test
 
+# Ports of `make run`, e.g. `make run PORT=8001 TEMPORAL_PORT=7234`; every one
+# is checked before anything starts.
+PORT ?= 8000
+TEMPORAL_PORT ?= 7233
+TEMPORAL_UI_PORT ?= 8233
+SMTP_PORT ?= 8025
+
 ## run: install if needed, then start the whole product on embedded defaults.
 run: $(INSTALLED)
-	$(VENV)/bin/tenderdesk run
+	$(VENV)/bin/tenderdesk run --port $(PORT) --temporal-port $(TEMPORAL_PORT) \
+		--temporal-ui-port $(TEMPORAL_UI_PORT) --smtp-port $(SMTP_PORT)
 
 ## test: install if needed, make sure Chromium and PostgreSQL are there, lint, test.
 test: $(INSTALLED)

@@ -259,3 +259,42 @@ def test_seed_runs_only_on_an_empty_database(
     assert (tmp_path / "demo-logins.txt").stat().st_mode & 0o077 == 0
     other = Settings(database_url=f"sqlite:///{tmp_path / 'other.db'}", _env_file=None)  # type: ignore[call-arg]
     assert cli.saved_logins(other) == []  # logins of another database are not shown
+
+
+def test_run_takes_other_ports_and_points_everything_at_them() -> None:
+    """Issue 10, item 14: ``make run PORT=… TEMPORAL_PORT=… SMTP_PORT=…``."""
+    from tenderdesk.config import Settings
+
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    environ: dict[str, str] = {}
+    ports = cli.Ports(web=8101, temporal=7301, temporal_ui=8301, smtp=8101 + 24)
+    cli.apply_ports(settings, "127.0.0.1", ports, environ)
+    assert environ == {"TEMPORAL_ADDRESS": "127.0.0.1:7301", "TEMPORAL_UI_URL": "http://127.0.0.1:8301",
+                       "SMTP_PORT": "8125", "BASE_URL": "http://127.0.0.1:8101"}
+    assert cli.embedded_temporal(settings, ports) and cli.embedded_mail(settings, ports)
+    kept = Settings(_env_file=None)  # type: ignore[call-arg]
+    cli.apply_ports(kept, "127.0.0.1", ports, {"BASE_URL": "https://td.example", "TEMPORAL_ADDRESS": "t:7233"})
+    assert kept.base_url != "http://127.0.0.1:8101" and kept.temporal_address == "127.0.0.1:7233"
+    makefile = (ROOT / "Makefile").read_text()
+    assert all(f"$({name})" in makefile for name in ("PORT", "TEMPORAL_PORT", "TEMPORAL_UI_PORT", "SMTP_PORT"))
+
+
+def test_every_busy_port_is_named_before_anything_starts() -> None:
+    from tenderdesk.config import Settings
+
+    with socket.socket() as web, socket.socket() as mail:
+        web.bind(("127.0.0.1", 0))
+        web.listen()
+        mail.bind(("127.0.0.1", 0))
+        mail.listen()
+        ports = cli.Ports(web=web.getsockname()[1], temporal=free_port(), temporal_ui=free_port(),
+                          smtp=mail.getsockname()[1])
+        settings = Settings(_env_file=None)  # type: ignore[call-arg]
+        cli.apply_ports(settings, "127.0.0.1", ports, {})
+        busy = cli.busy_ports(settings, "127.0.0.1", ports)
+        assert len(busy) == 2
+        assert f"make run PORT={ports.web + 1}" in busy[0] and "SMTP_PORT" in busy[1]
+        sup = devstack.Supervisor()
+        with pytest.raises(devstack.DevStackError, match="Web app"):
+            cli._start_stack(sup, settings, "127.0.0.1", ports)
+        assert sup.children == []  # nothing was started

