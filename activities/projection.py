@@ -32,7 +32,7 @@ from tenderdesk.db.models import (
     TenderLink,
     utcnow,
 )
-from tenderdesk.states import is_terminal
+from tenderdesk.states import TenderStatus, is_terminal
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +112,8 @@ class ProjectionActivities:
             if is_terminal(snap.status):
                 self._revoke_links(session, snap.tender_id, snap.ended_at or now)
                 self._cancel_unsent_insurer_mail(session, snap.tender_id)
+            if snap.status == TenderStatus.WITHDRAWN:
+                self._retire_offers(session, snap.tender_id)
             self._audit(session, tender, inp)
         log.info("tender %s projected v%s: %s", snap.tender_id, snap.version, snap.status.value)
 
@@ -128,6 +130,15 @@ class ProjectionActivities:
             session.add(older)
         offer.active = True
         session.add(offer)
+
+    @staticmethod
+    def _retire_offers(session: Session, tender_id: int) -> None:
+        """A withdrawn tender's offer leaves the comparison and the release list
+        (it stays on record, as the tender's row and in the timeline)."""
+        session.execute(
+            update(Offer).where(col(Offer.tender_id) == tender_id).where(col(Offer.active).is_(True))
+            .values(active=False)
+        )
 
     @staticmethod
     def _revoke_links(session: Session, tender_id: int, at: datetime) -> None:

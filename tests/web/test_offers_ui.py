@@ -19,6 +19,7 @@ import pytest
 from fastapi import FastAPI
 from sqlmodel import Session, col, select
 
+from tenderdesk.contracts import Action
 from tenderdesk.db.models import (
     Account,
     Document,
@@ -33,9 +34,11 @@ from tenderdesk.db.models import (
 )
 from tenderdesk.states import TenderStatus
 from web.app import create_app
+from web.core.forms import new_action_id
 from web.core.sessions import cookie_name, start_session
 from web.offers.release import RELEASE_EMAIL_KIND
 from web.offers.views import extension_action_id
+from web.tenders import send_action
 
 from ..binding.helpers import (
     BROKER_EMAIL,
@@ -484,3 +487,25 @@ async def test_every_offer_form_checks_csrf(site: Site) -> None:
         from tenderdesk.db.models import Binding
 
         assert s.exec(select(Binding)).first() is None
+
+
+async def test_a_withdrawn_tenders_offer_leaves_the_release_list_and_the_comparison(site: Site) -> None:
+    """Issue 10, item 3: after a withdrawal the offer was still "nicht freigegeben"
+    while the footer said all were released."""
+    kept_tender, withdrawn_tender = await sent_tenders(site.run, site.world, 2)
+    kept = await give_offer(site.run, kept_tender, premium_cents=120_000)
+    gone = await give_offer(site.run, withdrawn_tender, premium_cents=90_000)
+    bo, bo_csrf = await site.login(site.backoffice)
+    before = section((await bo.get(site.page)).text)
+    assert f'value="{gone.id}" form="release-form"' in before
+
+    await send_action(site.run.client, tender_row(site, withdrawn_tender.id), "withdraw",
+                      Action(action_id=new_action_id(), actor_user_id=site.backoffice.id))
+    await wait_for(lambda: not [o for o in offers_of(site) if o.id == gone.id and o.active], what="offer retired")
+
+    after = section((await bo.get(site.page)).text)
+    assert f'value="{gone.id}" form="release-form"' not in after and "900,00" not in after
+    assert f'value="{kept.id}" form="release-form"' in after
+    assert "Alle aktuellen Angebote sind freigegeben" not in after
+    page = await release_via_page(site, bo, bo_csrf, kept)
+    assert "Alle aktuellen Angebote sind freigegeben" in section(page) and "900,00" not in section(page)
