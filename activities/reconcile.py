@@ -86,7 +86,7 @@ class ReconcileActivities:
                 self._client, task_queue=s.temporal_task_queue, workflow_id=t.workflow_id,
                 tender_id=t.tender_id, request_id=t.request_id, insurer_id=t.insurer_id,
                 plan=t.plan, summary=tender_summary(t.request_number, t.insurer_id),
-                reuse_running=True,
+                reuse_running=True, request_number=t.request_number,
             )):
                 result.tenders_started += 1
         for binding_id, request_id in bindings:

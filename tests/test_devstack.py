@@ -48,6 +48,8 @@ def test_temporal_dev_command_has_search_attributes_tuning_and_var_db() -> None:
     assert sorted(flag_values(argv, "--search-attribute")) == [
         "InsurerId=Keyword",
         "RequestId=Keyword",
+        "RequestNumber=Keyword",
+        "TenderOutcome=Keyword",
         "TenderStatus=Keyword",
     ]
     assert flag_values(argv, "--sqlite-pragma") == ["journal_mode=wal", "synchronous=normal"]

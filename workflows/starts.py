@@ -28,7 +28,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from tenderdesk.contracts import NotificationInput, TenderInput, TenderPlan
 from tenderdesk.ids import binding_workflow_id, mail_workflow_id
 from tenderdesk.states import TenderStatus
-from workflows import INSURER_ID, REQUEST_ID, TENDER_STATUS
+from workflows import INSURER_ID, REQUEST_ID, REQUEST_NUMBER, TENDER_STATUS
 from workflows.binding import BindingInput
 
 
@@ -66,6 +66,7 @@ async def start_tender(
     plan: TenderPlan,
     summary: str,
     reuse_running: bool = False,
+    request_number: str = "",
 ) -> None:
     """Start one TenderWorkflow. The web starts with ``reuse_running=False``: a
     running workflow of the same (request, insurer) means a second tender, and
@@ -83,6 +84,7 @@ async def start_tender(
                 SearchAttributePair(REQUEST_ID, str(request_id)),
                 SearchAttributePair(INSURER_ID, str(insurer_id)),
                 SearchAttributePair(TENDER_STATUS, TenderStatus.QUEUED.value),
+                *([SearchAttributePair(REQUEST_NUMBER, request_number)] if request_number else []),
             ]
         ),
         static_summary=summary,

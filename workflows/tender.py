@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
         check_transition,
         is_terminal,
     )
-    from workflows import TENDER_STATUS
+    from workflows import TENDER_OUTCOME, TENDER_STATUS
     from workflows import tender_rules as rules
     from workflows.policies import DB_RETRY, EMAIL_RETRY
     from workflows.tender_outbox import Delivery, Outbox
@@ -56,6 +56,8 @@ S = TenderStatus
 #: timers, cancel insurer mail at the end, skip passed reminders and ask
 #: whether the request is still open before they accept an insurer's action.
 EDGES_PATCH = "durable-edges-1"
+#: Closing upserts the TenderOutcome search attribute (won or lost).
+OUTCOME_PATCH = "outcome-1"
 #: Duplicate updates are answered from this map; Temporal itself deduplicates
 #: update IDs within a run, so only the most recent ones need keeping.
 MAX_REMEMBERED_ACTIONS = 256
@@ -361,6 +363,9 @@ class TenderWorkflow:
             check_transition(self._status, S.CLOSED, "close")
             was_offering = self._status != S.QUEUED
             self._end(S.CLOSED)
+            if workflow.patched(OUTCOME_PATCH):
+                # Ops ask "every tender we won with insurer Y": TenderStatus says only "closed".
+                workflow.upsert_search_attributes([TENDER_OUTCOME.value_set("won" if action.won else "lost")])
             if action.won:
                 self._mail.add(EmailKind.COVER_ORDER)
                 self._cover_order_owed = self._v2

@@ -212,3 +212,49 @@ async def test_binding_refused_for_foreign_unreleased_expired_offers_and_for_bac
     assert bindings(site) == [] and request_status(site) == RequestStatus.OPEN
     # The released, valid offer is still bindable by its broker.
     assert f"/offers/{ok.id}/bind" in page
+
+
+async def test_winner_and_losers_are_told_apart_in_the_page_and_for_ops(
+    broker_site: Site, smtp_server: SmtpServer
+) -> None:
+    """Issue 10, items 2 and 13: both showed "Abgeschlossen"; ops could neither find a
+    request by its number in the Temporal UI nor ask for the tenders won."""
+    site = broker_site
+    chosen, other = await sent_tenders(site.run, site.world, 2)
+    won = await give_offer(site.run, chosen, premium_cents=90_000)
+    lost = await give_offer(site.run, other, premium_cents=95_000)
+    bo, bo_csrf = await site.login(site.backoffice)
+    broker, broker_csrf = await site.login(site.broker)
+    await release_via_page(site, bo, bo_csrf, won, lost)
+    bound = await broker.post(f"{site.page}/offers/{won.id}/bind", data={"csrf_token": broker_csrf})
+    assert bound.status_code == 303
+    await binding_result(site.run, site.request_id)
+    await wait_for(lambda: all(tender_row(site, t.id).status == TenderStatus.CLOSED for t in (chosen, other)),
+                   what="tenders closed")
+
+    page = (await bo.get(site.page)).text
+    assert "Beauftragt" in page and "Nicht zum Zuge gekommen" in page
+
+    client = site.run.client
+    prefix = site.run.settings.workflow_id_prefix
+
+    async def ids(query: str) -> set[str] | None:
+        found = {w.id async for w in client.list_workflows(f"{query} AND WorkflowId STARTS_WITH '{prefix}'")}
+        return found or None
+
+    number = "MA-TEST-00001"
+    assert await eventually_async(lambda: ids(f"RequestNumber = '{number}'")) == {chosen.workflow_id,
+                                                                                   other.workflow_id}
+    assert await eventually_async(lambda: ids("TenderOutcome = 'won'")) == {chosen.workflow_id}
+    assert await eventually_async(lambda: ids("TenderOutcome = 'lost'")) == {other.workflow_id}
+
+
+async def eventually_async(check, timeout: float = 15.0):  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("not found in time")
+        await asyncio.sleep(0.2)

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from tenderdesk.config import Settings
 from tenderdesk.db.models import (
     Account,
+    Binding,
     Broker,
     Document,
     DocumentKind,
@@ -92,6 +93,8 @@ class TenderRow:
     actions: list[tuple[str, str, str]]  # (update name, label, fresh action id)
     can_add_offer: bool = False
     can_reschedule: bool = False
+    #: For a closed tender: chosen in the Abschluss ("Beauftragt") or not.
+    won: bool = False
 
 
 @dataclass
@@ -186,6 +189,7 @@ def load_request_view(
     is_open = request.status == RequestStatus.OPEN
 
     tenders: list[TenderRow] = []
+    won_tender_id = db.exec(select(Binding.tender_id).where(Binding.request_id == request.id)).first()
     insurer_names: dict[int, str] = {}
     rows = db.exec(
         select(Tender, Insurer)
@@ -217,6 +221,7 @@ def load_request_view(
                 actions=actions,
                 can_add_offer=acting and can_add_offer(tender),
                 can_reschedule=acting and can_reschedule(tender),
+                won=tender.id == won_tender_id,
             )
         )
 

@@ -58,6 +58,7 @@ class _Planned:
     tender: Tender
     insurer_name: str
     summary: str
+    request_number: str = ""
 
 
 async def start_tenders(
@@ -91,7 +92,8 @@ async def start_tenders(
         email_notes, document_ids,
     )
     results = await asyncio.gather(
-        *(_start_one(client, task_queue, p.tender, p.insurer_name, p.summary, plan) for p in planned)
+        *(_start_one(client, task_queue, p.tender, p.insurer_name, p.summary, plan, p.request_number)
+          for p in planned)
     )
     started: list[Tender] = []
     for p, outcome in zip(planned, results, strict=True):
@@ -153,7 +155,8 @@ def _plan_tenders(
                 )
                 session.add(tender)
                 summary = tender_summary(request.number, insurer_id)
-                planned.append(_Planned(tender=tender, insurer_name=insurer.name, summary=summary))
+                planned.append(_Planned(tender=tender, insurer_name=insurer.name, summary=summary,
+                                        request_number=request.number))
         session.flush()
         plan = plan_for(account)
     return planned, refused, plan
@@ -196,7 +199,8 @@ def _checked_documents(
 
 
 async def _start_one(
-    client: Client, task_queue: str, tender: Tender, insurer_name: str, summary: str, plan: TenderPlan
+    client: Client, task_queue: str, tender: Tender, insurer_name: str, summary: str, plan: TenderPlan,
+    request_number: str = "",
 ) -> tuple[str, bool] | None:
     """Start one workflow. ``None`` if it started; else a refusal naming the
     insurer and whether the row must go (only when another tender's workflow
@@ -207,6 +211,7 @@ async def _start_one(
         await start_tender(
             client, task_queue=task_queue, workflow_id=tender.workflow_id, tender_id=tender.id,
             request_id=tender.request_id, insurer_id=tender.insurer_id, plan=plan, summary=summary,
+            request_number=request_number,
         )
     except WorkflowAlreadyStartedError:
         return i18n.t("tenders.refusal.running", insurer=insurer_name), True
