@@ -10,7 +10,12 @@ PYTHON := $(VENV)/bin/python
 # is newer than this file.
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test
+.PHONY: run test fonts
+
+# Debian's fonts that the Deckungsnote embeds (text, CJK, emoji and symbols).
+FONT_FILES := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf \
+	/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf \
+	/usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf
 
 # Ports of `make run`, e.g. `make run PORT=8001 TEMPORAL_PORT=7234`; every one
 # is checked before anything starts.
@@ -20,12 +25,12 @@ TEMPORAL_UI_PORT ?= 8233
 SMTP_PORT ?= 8025
 
 ## run: install if needed, then start the whole product on embedded defaults.
-run: $(INSTALLED)
+run: $(INSTALLED) fonts
 	$(VENV)/bin/tenderdesk run --port $(PORT) --temporal-port $(TEMPORAL_PORT) \
 		--temporal-ui-port $(TEMPORAL_UI_PORT) --smtp-port $(SMTP_PORT)
 
 ## test: install if needed, make sure Chromium and PostgreSQL are there, lint, test.
-test: $(INSTALLED)
+test: $(INSTALLED) fonts
 	@# Browser for the end-to-end tests (Debian package; we run as root).
 	@test -x /usr/bin/chromium || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 	@# PostgreSQL on 127.0.0.1:5432 for the tests that use it.
@@ -36,6 +41,11 @@ test: $(INSTALLED)
 	$(VENV)/bin/mypy tenderdesk workflows activities web worker.py
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/pytest -q
+
+## fonts: install the Deckungsnote's fonts from Debian's packages if one is missing.
+fonts:
+	@ls $(FONT_FILES) >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y fonts-dejavu-core fonts-droid-fallback fonts-symbola; }
 
 $(PYTHON):
 	python3 -m venv $(VENV)

@@ -42,7 +42,7 @@ from tenderdesk.db.models import (
     Request,
     Tender,
 )
-from tenderdesk.documents.cover_note import format_date_de, format_eur, load_cover_note, render_cover_note_pdf
+from tenderdesk.documents.cover_note import load_cover_note, render_cover_note_pdf
 from tenderdesk.documents.storage import store_bytes
 from tenderdesk.mail import outbox
 from tenderdesk.mail.context import request_context
@@ -239,15 +239,14 @@ class BindingActivities:
                 **parties,
                 "subject": {"number": request.number, "product": parties["product"].name},
                 "insurer": insurer,
-                "premium": format_eur(offer.premium_cents),
-                "sum_insured": format_eur(offer.sum_insured_cents) if offer.sum_insured_cents else "",
-                "valid_until": format_date_de(offer.valid_until),
+                "offer": offer,
                 "link": f"{self._settings.base_url.rstrip('/')}/requests/{request.id}",
                 "has_cover_note": binding.cover_note_document_id is not None,
             })
             row = outbox.record(
                 session, key=key, kind=BROKER_EMAIL_KIND, to_addr=parties["broker"].email, subject=rendered.subject,
                 body=rendered.text, mail_from=self._settings.mail_from, request_id=request.id,
+                attachment_document_id=binding.cover_note_document_id,
             )
             assert row.id is not None
             return row.id

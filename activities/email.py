@@ -51,6 +51,7 @@ from tenderdesk.mail.tender import (
     LINK_PLACEHOLDER,
     LINKED,
     insurer_link,
+    stored_attachments,
     tender_attachments,
     tender_context,
 )
@@ -179,7 +180,8 @@ class EmailActivities:
                 rendered = mint_password_reset(session, row, self._settings)
             else:
                 rendered = RenderedEmail(subject=row.subject, text=row.body_text)
-            return Prepared(email_id=email_id, already_sent=False, email=_outgoing(row, rendered))
+            attachments = stored_attachments(session, self._settings, row.attachment_document_id)
+            return Prepared(email_id=email_id, already_sent=False, email=_outgoing(row, rendered, attachments))
 
     @staticmethod
     def _refusal(session: Session, tender: Tender, kind: EmailKind) -> str:

@@ -330,6 +330,9 @@ class SystemEmail(SQLModel, table=True):
     subject: str
     body_text: str
     message_id_header: str
+    #: A stored document that goes with the email as an attachment (the
+    #: Deckungsnote to the broker); read from storage at each delivery attempt.
+    attachment_document_id: int | None = None
     status: EmailStatus = EmailStatus.PENDING
     attempts: int = 0
     last_reply: str = ""

@@ -12,28 +12,30 @@ database into a plain :class:`CoverNote`, :func:`render_cover_note_pdf` turns
 that into PDF bytes without touching the database.
 
 Fonts: fpdf2's core fonts only know latin-1 (umlauts and ß are fine, but not
-„“, – or €). When a Unicode TTF is installed (DejaVu or Liberation, present on
-Debian-based images) we embed it; otherwise we fall back to Helvetica and
-transliterate only the characters outside latin-1, so the PDF is always
-produced. The amounts and formatting helpers are shared with the emails.
+„“, – or €, and no Japanese or emoji). So we embed Unicode TTFs from Debian's
+packages, which ``make run`` and ``make test`` install: DejaVu Sans for the
+text, and as fallbacks for glyphs DejaVu lacks Droid Sans Fallback (Chinese,
+Japanese, Korean) and Symbola (emoji and symbols, monochrome). A customer's
+name in any script reaches the note as typed. Only if no TTF is installed do
+we fall back to Helvetica and transliterate what latin-1 lacks, so the PDF is
+always produced.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo
 
-from babel.numbers import format_decimal
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from sqlmodel import Session, col, select
 
+from tenderdesk import formats
 from tenderdesk.db.models import (
     Account,
     Binding,
@@ -52,8 +54,6 @@ from tenderdesk.db.models import (
     User,
 )
 
-BERLIN = ZoneInfo("Europe/Berlin")
-
 #: Unicode fonts we embed if one is installed: (regular, bold). First match wins.
 FONT_CANDIDATES: tuple[tuple[str, str], ...] = (
     ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
@@ -62,6 +62,13 @@ FONT_CANDIDATES: tuple[tuple[str, str], ...] = (
         "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf",
     ),
     ("/usr/share/fonts/dejavu/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans-Bold.ttf"),
+)
+
+#: Fonts for the glyphs the body font lacks, in the order fpdf2 tries them:
+#: CJK (Debian fonts-droid-fallback), then emoji and symbols (fonts-symbola).
+FALLBACK_FONT_CANDIDATES: tuple[tuple[str, str], ...] = (
+    ("CJK", "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"),
+    ("Symbols", "/usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf"),
 )
 
 #: Replacements for the core-font fallback: typographic characters people type
@@ -75,21 +82,17 @@ _LATIN1_FALLBACK = {
 
 # ------------------------------------------------------------------ formatting
 def format_eur(cents: int | None) -> str:
-    """``123456`` → ``"1.234,56 €"`` (German grouping, plain space, as on the pages)."""
-    if cents is None:
-        return "—"
-    return f"{format_decimal(Decimal(cents) / 100, format='#,##0.00', locale='de_DE')} €"
+    """``123456`` → ``"1.234,56 €"`` with a plain space (as the pages show it)."""
+    return formats.money(cents, "de").replace("\xa0", " ")
 
 
 def format_date_de(at: datetime | None) -> str:
     """A date as Germans read it, in Berlin time (a validity ending 23:59 Berlin stays that day)."""
-    aware = at
-    return aware.astimezone(BERLIN).strftime("%d.%m.%Y") if aware else "—"
+    return formats.day(at, "de")
 
 
 def format_datetime_de(at: datetime | None) -> str:
-    aware = at
-    return aware.astimezone(BERLIN).strftime("%d.%m.%Y %H:%M") if aware else "—"
+    return formats.moment(at, "de")
 
 
 # ------------------------------------------------------------------- the data
@@ -248,6 +251,12 @@ def unicode_font() -> tuple[str, str] | None:
     return None
 
 
+@lru_cache(maxsize=1)
+def fallback_fonts() -> tuple[tuple[str, str], ...]:
+    """The installed fallback fonts as (family, path)."""
+    return tuple((family, path) for family, path in FALLBACK_FONT_CANDIDATES if Path(path).is_file())
+
+
 def latin1_safe(text: str) -> str:
     """Keep latin-1 (umlauts, ß) as is; replace only what the core fonts cannot show."""
     out = []
@@ -267,10 +276,19 @@ class _Pdf(FPDF):
     def __init__(self, note: CoverNote, font: tuple[str, str] | None) -> None:
         super().__init__(orientation="portrait", unit="mm", format="A4")
         self._note = note
+        self._fallback_cmaps: list[Mapping[int, object]] = []
         if font is not None:
             self.add_font("Body", "", font[0])
             self.add_font("Body", "B", font[1])
             self.body_font = "Body"
+            families = []
+            for family, path in fallback_fonts():
+                self.add_font(family, "", path)
+                families.append(family)
+                self._fallback_cmaps.append(getattr(self.fonts[family.lower()], "cmap", {}))
+            if families:
+                # Bold text falls back to the regular face: these fonts have no bold.
+                self.set_fallback_fonts(families, exact_match=False)
         else:
             self.body_font = "Helvetica"
         self._unicode = font is not None
@@ -283,7 +301,12 @@ class _Pdf(FPDF):
         cmap = getattr(self.current_font, "cmap", None)
         if not cmap:
             return text
-        return "".join(c if ord(c) in cmap or c in "\n\r\t" else (_LATIN1_FALLBACK.get(c) or "?") for c in text)
+        return "".join(
+            c if c in "\n\r\t" or self._drawable(ord(c), cmap) else (_LATIN1_FALLBACK.get(c) or "?") for c in text
+        )
+
+    def _drawable(self, code: int, cmap: Mapping[int, object]) -> bool:
+        return code in cmap or any(code in fallback for fallback in self._fallback_cmaps)
 
     def footer(self) -> None:
         self.set_y(-12)

@@ -34,6 +34,7 @@ def record(
     request_id: int | None,
     tender_id: int | None = None,
     seq: int = 0,
+    attachment_document_id: int | None = None,
 ) -> SystemEmail:
     """The row of ``key``, created on first use; the stored body never holds a token."""
     row = find(session, key)
@@ -48,6 +49,7 @@ def record(
             subject=subject,
             body_text=body,
             message_id_header=message_id(key, mail_from),
+            attachment_document_id=attachment_document_id,
         )
         session.add(row)
         session.flush()

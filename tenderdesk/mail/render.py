@@ -4,7 +4,9 @@ HTML is always autoescaped (names, trades and notes are typed by people); text
 is not. Texts go through gettext with the recipient's locale, so a template or
 subject in ``_()`` follows the catalogue of that locale and falls back to the
 German msgid. Subjects are ``str.format`` patterns filled from the context's
-``subject`` mapping.
+``subject`` mapping. Amounts and dates reach the templates as numbers and
+datetimes and are formatted there by the ``money``, ``day`` and ``moment``
+filters in the recipient's language (:mod:`tenderdesk.formats`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from babel.messages.pofile import read_po
 from babel.support import Translations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from tenderdesk import formats
 from tenderdesk.config import ROOT
 
 TEMPLATES_DIR = ROOT / "templates" / "email"
@@ -127,6 +130,10 @@ def environment() -> Environment:
         extensions=["jinja2.ext.i18n"],
     )
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    # Amounts and dates in the recipient's language, as the pages show them.
+    env.filters["money"] = lambda cents: formats.money(cents, _locale.get())
+    env.filters["day"] = lambda at: formats.day(at, _locale.get())
+    env.filters["moment"] = lambda at: formats.moment(at, _locale.get())
     return env
 
 

@@ -53,7 +53,7 @@ def tender_context(session: Session, tender: Tender, kind: EmailKind) -> dict[st
         "insurer": insurer,
         "tender": tender,
         "offer": offer,
-        "respond_by": respond_by.strftime("%d.%m.%Y"),
+        "respond_by": respond_by,
         "note": tender.email_note,
         "kind": kind.value,
         "locale": contact_locale(session, tender),
@@ -101,7 +101,21 @@ def tender_attachments(session: Session, settings: Settings, tender: Tender) -> 
     return result
 
 
+def stored_attachments(session: Session, settings: Settings, document_id: int | None) -> list[Attachment]:
+    """The document a System Email carries (the Deckungsnote), read at delivery.
+
+    A file missing from storage is an error Temporal retries (storage may be a
+    mount that is back in a minute); sending the email without the attachment it
+    promises would lose it silently."""
+    if document_id is None:
+        return []
+    doc = session.get(Document, document_id)
+    if doc is None:
+        raise LookupError(f"document {document_id} missing")
+    return [Attachment(doc.filename, doc.content_type, open_path(settings, doc.storage_key).read_bytes())]
+
+
 __all__ = [
     "LINKED", "LINK_LIFETIME", "LINK_PLACEHOLDER", "MAX_ATTACHMENT_BYTES", "fits_attachments", "insurer_link",
-    "tender_attachments", "tender_context",
+    "stored_attachments", "tender_attachments", "tender_context",
 ]

@@ -27,6 +27,7 @@ from tenderdesk.db.models import (
     Tender,
     TenderLink,
 )
+from tenderdesk.documents.storage import open_path
 from tenderdesk.states import TenderStatus
 from web.core import i18n
 from web.core.forms import new_action_id
@@ -114,8 +115,15 @@ async def cascade(run: Running, smtp_server: SmtpServer) -> None:
     assert not any("nicht zum Zuge" in s for s in _subjects_to(smtp_server, contacts[winner.id]))
     broker_mails = [m for m in smtp_server.capture.to(BROKER_EMAIL) if "Abschluss" in str(m["Subject"])]
     assert len(broker_mails) == 1
-    assert "Testversicherung 0 AG" in broker_mails[0].get_content()
-    assert f"/requests/{world.request_id}" in broker_mails[0].get_content()
+    assert "Testversicherung 0 AG" in broker_mails[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    # The Deckungsnote the bind page promises "per E-Mail" is attached, the same PDF as under "Dokumente".
+    (pdf,) = list(broker_mails[0].iter_attachments())
+    assert pdf.get_content_type() == "application/pdf" and pdf.get_filename().startswith("Deckungsnote")
+    with Session(run.engine) as s:
+        note = s.get(Document, result.cover_note_document_id)
+        assert note is not None and pdf.get_content() == open_path(run.settings, note.storage_key).read_bytes()
+    assert "980,00\xa0€" in broker_mails[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert f"/requests/{world.request_id}" in broker_mails[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
 
 async def test_binding_closes_every_tender_under_time_skipping(bts: Running, smtp_server: SmtpServer) -> None:

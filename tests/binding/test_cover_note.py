@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from io import BytesIO
 
@@ -25,6 +26,7 @@ from tenderdesk.documents.cover_note import (
     ChatEntry,
     ChatThread,
     CoverNote,
+    fallback_fonts,
     format_date_de,
     latin1_safe,
     render_cover_note_pdf,
@@ -165,6 +167,20 @@ def test_umlauts_survive_with_either_font(font: str | None) -> None:
         assert "\"Allgefahren\" - inkl. Glasbruch..." in text and "987,65 EUR" in text
     else:
         assert "„Allgefahren“ – inkl. Glasbruch…" in text and "987,65 €" in text
+
+
+def test_text_outside_latin1_reaches_the_note_as_typed() -> None:
+    """Japanese and emoji in a name and a chat come out as typed: DejaVu draws
+    the text, Droid Sans Fallback and Symbola the glyphs it lacks (``make test``
+    installs all three from Debian's packages, as ``make run`` does)."""
+    assert unicode_font() is not None and len(fallback_fonts()) == 2, "make test installs the fonts"
+    note = replace(NOTE, policyholder="日本語 🚀 Handel GmbH", threads=[ChatThread("Chat", [
+        ChatEntry(datetime(2030, 1, 10, 8, 0, tzinfo=UTC), "Gesellschaft", Party.INSURER, "Ελληνικά, русский, 中文 ✈ 🥐"),  # noqa: E501
+    ])])
+    text = pdf_text(render_cover_note_pdf(note))
+    assert "日本語 🚀 Handel GmbH" in text
+    assert "Ελληνικά, русский, 中文 ✈ 🥐" in text
+    assert "?" not in text.replace("Wie groß", "")
 
 
 def test_latin1_fallback_keeps_umlauts_and_replaces_the_rest() -> None:

@@ -28,7 +28,8 @@ def test_html_is_escaped_and_text_is_not() -> None:
         "request": request, "account": SimpleNamespace(name="A & B", contact_email="a@b.example"),
         "product": SimpleNamespace(name="BHV"),
         "policyholder": SimpleNamespace(name="X", legal_form="", postcode="1", city="Y"),
-        "broker": SimpleNamespace(company="Makler"), "respond_by": "01.01.2027", "note": "", "link": "http://l",
+        "broker": SimpleNamespace(company="Makler"), "respond_by": datetime(2026, 12, 31, 23, 30, tzinfo=UTC),
+        "note": "", "link": "http://l",
     }
     email = render_email(MailKind.TENDER, context)
     assert email.html is not None and "&lt;b&gt;Dach&lt;/b&gt;" in email.html and "A &amp; B" in email.html
@@ -88,7 +89,7 @@ def _tender_context() -> dict[str, object]:
         "account": SimpleNamespace(name="Pool", contact_email="bo@pool.example"),
         "product": SimpleNamespace(name="Cyber"), "broker": SimpleNamespace(company="Makler GmbH"),
         "policyholder": SimpleNamespace(name="X", legal_form="", postcode="1", city="Y"),
-        "respond_by": "01.01.2027", "note": "", "link": "http://l", "offer": None,
+        "respond_by": datetime(2026, 12, 31, 23, 30, tzinfo=UTC), "note": "", "link": "http://l", "offer": None,
     }
 
 
@@ -102,6 +103,18 @@ def test_insurer_emails_speak_the_contacts_language(kind: MailKind) -> None:
     assert english.subject != german.subject and "MA-7" in english.subject
     # HTML only in the email's own language: never German markup under an English text.
     assert english.html is None or ("Kind regards" in english.html and "Grüßen" not in english.html)
+
+
+def test_amounts_and_dates_follow_the_recipients_language() -> None:
+    """As the pages show them (Babel), not "1234.56 EUR"; dates in Berlin time
+    (23:30 UTC on New Year's Eve is already 1 January in Germany)."""
+    context = {**_tender_context(), "offer": SimpleNamespace(premium_cents=123_456)}
+    german = render_email(MailKind.COVER_ORDER, context)
+    english = render_email(MailKind.COVER_ORDER, context, locale="en")
+    assert "1.234,56\xa0€" in german.text and "1.234,56\xa0€" in (german.html or "")
+    assert "€1,234.56" in english.text and "1234.56" not in german.text + english.text
+    assert "01.01.2027" in render_email(MailKind.TENDER, context).text
+    assert "01/01/2027" in render_email(MailKind.TENDER, context, locale="en").text
 
 
 async def test_a_long_subject_arrives_exactly_as_rendered(settings: Settings, smtp_server: SmtpServer) -> None:

@@ -11,11 +11,12 @@ import re
 import uuid
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
+
+from tenderdesk import formats
 
 #: Dates in the UI are German calendar days; an offer is valid until the end
 #: of its last day in Germany.
-BERLIN = ZoneInfo("Europe/Berlin")
+BERLIN = formats.BERLIN
 
 #: Above this an amount is a typo (cents would also overflow nothing, but no
 #: commercial premium or sum insured is a trillion euros).

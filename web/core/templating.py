@@ -20,46 +20,31 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
+from tenderdesk import formats
 from tenderdesk.config import ROOT, Settings
 from web.core import flash, i18n
-from web.core.forms import BERLIN
 from web.core.sessions import Login
 
 TEMPLATES_DIR = ROOT / "templates"
-BABEL_LOCALES = {"de": "de_DE", "en": "en_GB"}
-
-
-def _babel_locale(locale: str) -> str:
-    return BABEL_LOCALES.get(locale, "de_DE")
+_babel_locale = formats.babel_locale
 
 
 def fmt_datetime(value: datetime | None, locale: str = "de") -> str:
-    if value is None:
-        return "—"
-    return format_datetime(
-        value, "dd.MM.yyyy HH:mm", tzinfo=BERLIN, locale=_babel_locale(locale)
-    )
+    return formats.moment(value, locale)
 
 
 def fmt_date(value: datetime | None, locale: str = "de") -> str:
-    if value is None:
-        return "—"
-    aware = value
-    assert aware is not None
-    return format_date(aware.astimezone(BERLIN).date(), "dd.MM.yyyy", locale=_babel_locale(locale))
+    return formats.day(value, locale)
 
 
 def fmt_eur(cents: int | None, locale: str = "de") -> str:
-    if cents is None:
-        return "—"
-    return format_currency(Decimal(cents) / 100, "EUR", locale=_babel_locale(locale))
+    return formats.money(cents, locale)
 
 
 def fmt_eur_input(cents: int | None) -> str:

@@ -32,7 +32,6 @@ from tenderdesk.db.models import (
     User,
     utcnow,
 )
-from tenderdesk.documents.cover_note import format_date_de, format_eur
 from tenderdesk.mail.context import request_context
 from tenderdesk.mail.render import MailKind, render_email
 from tenderdesk.states import TenderStatus, is_terminal
@@ -280,9 +279,9 @@ def _release_email(engine: Engine, settings: Settings, done: _Released) -> Queue
         for offer, insurer in rows:
             lines.append({
                 "insurer": insurer.name,
-                "premium": format_eur(offer.premium_cents),
-                "sum_insured": format_eur(offer.sum_insured_cents) if offer.sum_insured_cents else "",
-                "valid_until": format_date_de(offer.valid_until),
+                "premium_cents": offer.premium_cents,
+                "sum_insured_cents": offer.sum_insured_cents,
+                "valid_until": offer.valid_until,
             })
         rendered = render_email(MailKind.OFFERS_RELEASED, {
             **parties, "offers": lines, "link": f"{settings.base_url.rstrip('/')}/requests/{request.id}",

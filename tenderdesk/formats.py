@@ -1,0 +1,51 @@
+"""Amounts and dates as people read them, in their language (Babel).
+
+One place for the pages, the emails and the Deckungsnote, so an insurer's
+cover order shows "1.234,56 €" exactly as the backoffice saw it on screen, and
+an English reader gets "€1,234.56". Times are shown in Berlin time: a validity
+that ends 23:59 Berlin stays that day wherever the server runs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency
+
+BERLIN = ZoneInfo("Europe/Berlin")
+#: The Babel locale of each UI language; anything else reads German.
+BABEL_LOCALES = {"de": "de_DE", "en": "en_GB"}
+DASH = "—"
+
+
+def babel_locale(locale: str) -> str:
+    return BABEL_LOCALES.get((locale or "de")[:2], "de_DE")
+
+
+def money(cents: int | None, locale: str = "de") -> str:
+    """``123456`` → ``"1.234,56 €"`` (de) or ``"€1,234.56"`` (en)."""
+    if cents is None:
+        return DASH
+    return format_currency(Decimal(cents) / 100, "EUR", locale=babel_locale(locale))
+
+
+def day(at: datetime | None, locale: str = "de") -> str:
+    """A date in Berlin time: ``31.03.2030`` (de) or ``31/03/2030`` (en)."""
+    if at is None:
+        return DASH
+    pattern = "dd.MM.yyyy" if babel_locale(locale) == "de_DE" else "dd/MM/yyyy"
+    return format_date(at.astimezone(BERLIN).date(), pattern, locale=babel_locale(locale))
+
+
+def moment(at: datetime | None, locale: str = "de") -> str:
+    """A date and time in Berlin time: ``31.03.2030 09:00``."""
+    if at is None:
+        return DASH
+    pattern = "dd.MM.yyyy HH:mm" if babel_locale(locale) == "de_DE" else "dd/MM/yyyy HH:mm"
+    return format_datetime(at, pattern, tzinfo=BERLIN, locale=babel_locale(locale))
+
+
+__all__ = ["BABEL_LOCALES", "BERLIN", "babel_locale", "day", "money", "moment"]
