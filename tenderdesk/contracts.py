@@ -22,6 +22,7 @@ class EmailKind(StrEnum):
     NOT_SELECTED = "not_selected"
     COVER_ORDER = "cover_order"
     MESSAGE = "message"
+    WITHDRAWN = "withdrawn"
 
 
 #: The emails of a running tender; none of them may reach the insurer after its end.

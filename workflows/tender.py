@@ -58,6 +58,8 @@ S = TenderStatus
 EDGES_PATCH = "durable-edges-1"
 #: Closing upserts the TenderOutcome search attribute (won or lost).
 OUTCOME_PATCH = "outcome-1"
+#: Withdrawing a tender the insurer knows of tells the insurer (a short email).
+WITHDRAWN_MAIL_PATCH = "withdrawn-mail-1"
 #: Duplicate updates are answered from this map; Temporal itself deduplicates
 #: update IDs within a run, so only the most recent ones need keeping.
 MAX_REMEMBERED_ACTIONS = 256
@@ -288,7 +290,11 @@ class TenderWorkflow:
     async def withdraw(self, action: Action) -> ActionResult:
         async def apply() -> str:
             check_transition(self._status, S.WITHDRAWN, "withdraw")
+            insurer_knows = self._status != S.QUEUED
             self._end(S.WITHDRAWN)
+            if insurer_knows and workflow.patched(WITHDRAWN_MAIL_PATCH):
+                # The insurer may be working on it, or holds an offer that is now void.
+                self._mail.add(EmailKind.WITHDRAWN)
             await self._project("withdrawn", action)
             return "withdrawn"
 

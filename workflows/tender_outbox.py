@@ -5,8 +5,8 @@ that retries for hours never holds back the response deadline or the offer's
 validity. When the tender ends, the insurer's own kinds (tender email,
 reminder, message notice) that are queued are dropped and one in flight is
 cancelled: nothing of the tender's own goes out after its end. The outcome
-emails (cover order, "nicht zum Zuge gekommen") are sent after the end by
-design.
+emails (cover order, "nicht zum Zuge gekommen", "zurückgezogen") are sent
+after the end by design.
 """
 
 from __future__ import annotations

@@ -43,6 +43,7 @@ class MailKind(StrEnum):
     NOT_SELECTED = "not_selected"
     COVER_ORDER = "cover_order"
     MESSAGE = "message"
+    WITHDRAWN = "withdrawn"
     MESSAGE_BACKOFFICE = "message_backoffice"
     MESSAGE_BROKER = "message_broker"
     OFFERS_RELEASED = "offers_released"
@@ -62,6 +63,7 @@ SUBJECTS: dict[MailKind, str | tuple[str, str]] = {
     MailKind.REMINDER: N_("Erinnerung: Ausschreibung {number}: {product} – {trade}"),
     MailKind.NOT_SELECTED: N_("Ausschreibung {number}: nicht zum Zuge gekommen"),
     MailKind.COVER_ORDER: N_("Deckungsauftrag zur Ausschreibung {number}: {product}"),
+    MailKind.WITHDRAWN: N_("Ausschreibung {number} zurückgezogen: {product} – {trade}"),
     MailKind.MESSAGE: N_("Neue Nachricht zur Ausschreibung {number}: {product}"),
     MailKind.MESSAGE_BACKOFFICE: N_("Neue Nachricht zur Anfrage {number} ({who})"),
     MailKind.MESSAGE_BROKER: N_("Neue Nachricht zu Ihrer Anfrage {number}: {product}"),

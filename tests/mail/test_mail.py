@@ -94,7 +94,7 @@ def _tender_context() -> dict[str, object]:
 
 
 @pytest.mark.parametrize("kind", [MailKind.TENDER, MailKind.REMINDER, MailKind.NOT_SELECTED, MailKind.MESSAGE,
-                                  MailKind.COVER_ORDER])
+                                  MailKind.COVER_ORDER, MailKind.WITHDRAWN])
 def test_insurer_emails_speak_the_contacts_language(kind: MailKind) -> None:
     english = render_email(kind, _tender_context(), locale="en")
     german = render_email(kind, _tender_context())

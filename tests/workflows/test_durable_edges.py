@@ -103,7 +103,8 @@ async def test_withdrawal_cancels_a_greylisted_reminder_and_mints_no_link(
     await ts.env.sleep(timedelta(hours=2))
     await asyncio.sleep(0.5)
 
-    assert subjects(smtp_server) == ["Ausschreibung MA-TEST-00001"]
+    # The reminder never arrives; the insurer learns of the withdrawal instead.
+    assert subjects(smtp_server) == ["Ausschreibung MA-TEST-00001", "Ausschreibung MA-TEST-00001 zurückgezogen"]
     assert [e.status for e in emails(ts, "reminder")] == [EmailStatus.CANCELLED]
     assert len(_links(ts)) == links_before
     assert all(link.revoked_at is not None for link in _links(ts))

@@ -113,6 +113,33 @@ async def test_withdraw_from_each_open_state(ts: Running) -> None:
         assert [m.body for m in s.exec(select(Message))] == ["Frage"]
 
 
+async def test_withdrawal_tells_the_insurer_once_and_voids_its_offer(ts: Running, smtp_server: SmtpServer) -> None:
+    world, tender = await _sent(ts)
+    await _offer(ts, tender)
+    action = Action(action_id=new_action_id(), actor_user_id=world.backoffice_user_id)
+    await send_action(ts.client, tender, "withdraw", action)
+    await send_action(ts.client, tender, "withdraw", action)  # a repeated click
+    assert await result_after(ts, tender, timedelta(0)) == TenderStatus.WITHDRAWN.value
+    withdrawn = [m for m in smtp_server.capture.messages if "zurückgezogen" in str(m["Subject"])]
+    assert len(withdrawn) == 1 and withdrawn[0]["To"] == tender.contact_email
+    body = withdrawn[0].get_content()
+    assert "990,00\xa0€" in body and "gegenstandslos" in body and "http" not in body
+    with Session(ts.engine) as s:
+        assert [e.kind for e in s.exec(select(AuditEvent).where(col(AuditEvent.kind).like("withdrawn%")))] == [
+            "withdrawn", "withdrawn_sent"]
+
+
+async def test_withdrawing_a_tender_never_sent_emails_nobody(ts: Running, smtp_server: SmtpServer) -> None:
+    world = make_world(ts.engine)
+    smtp_server.capture.script_rcpt("550 5.1.1 User unknown")
+    [tender] = await start(ts, world)
+    await ts.env.sleep(timedelta(minutes=5))
+    assert row(ts, tender).status == TenderStatus.QUEUED  # delivery failed, the insurer never heard of it
+    await send_action(ts.client, tender, "withdraw", Action(action_id=new_action_id()))
+    assert await result_after(ts, tender, timedelta(hours=1)) == TenderStatus.WITHDRAWN.value
+    assert not any("zurückgezogen" in str(m["Subject"]) for m in smtp_server.capture.messages)
+
+
 async def test_offer_after_close_is_rejected_and_nothing_fires(ts: Running, smtp_server: SmtpServer) -> None:
     _, tender = await _sent(ts)
     await _offer(ts, tender, days=5)
