@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, replace
@@ -206,6 +207,18 @@ def _start_stack(sup: devstack.Supervisor, settings: Settings, host: str, ports:
     sup.check_alive(worker)
 
 
+def _expired_offer_showcase() -> None:
+    """Once, on a freshly seeded database: a request whose released offers have
+    already expired (``web/demo.py``; it drives the running stack, so it runs
+    as a child process of its own, after the worker and the web app are up)."""
+    print("Preparing the expired-offer demo request (about 15 s) ...", flush=True)
+    try:
+        subprocess.run(devstack.demo_showcase_command(), check=True, timeout=180)
+    except (subprocess.SubprocessError, OSError) as err:
+        # The product runs without it; say so rather than stop.
+        print(f"warning: the expired-offer demo request was not prepared ({err})", file=sys.stderr)
+
+
 def _print_banner(settings: Settings, host: str, port: int, embedded_mail: bool) -> None:
     print()
     print("Tenderdesk is running.")
@@ -227,7 +240,8 @@ def cmd_run(host: str, port: int, ports: Ports | None = None) -> int:
     apply_ports(settings, host, ports, os.environ)
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     cmd_migrate(settings)
-    if seed_if_empty(settings) is not None:
+    seeded = seed_if_empty(settings) is not None
+    if seeded:
         print("Demo data created.")
     mail_here = embedded_mail(settings, ports)
 
@@ -244,6 +258,8 @@ def cmd_run(host: str, port: int, ports: Ports | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             print("Stopping ...", flush=True)
             return 1
+        if seeded:
+            _expired_offer_showcase()
         _print_banner(settings, host, port, mail_here)
         code = sup.wait(on_exit=on_exit)
         print("\nStopping ...", flush=True)

@@ -130,6 +130,10 @@ def worker_command() -> list[str]:
     return [sys.executable, str(ROOT / "worker.py")]
 
 
+def demo_showcase_command() -> list[str]:
+    return [sys.executable, "-m", "web.demo"]
+
+
 def web_command(host: str = WEB_HOST, port: int = WEB_PORT) -> list[str]:
     return [
         sys.executable, "-m", "uvicorn", "web.app:app",

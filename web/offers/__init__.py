@@ -10,9 +10,10 @@ from web.offers.forms import (
     stage_offer_pdf,
     submit_uploaded_offer,
 )
-from web.offers.release import auto_release_quietly, insurer_may_edit
+from web.offers.release import auto_release_quietly, insurer_may_edit, release_offers
 
 __all__ = [
     "MAX_NOTES_CHARS", "OfferPdf", "OfferRefused", "auto_release_quietly", "check_offer_form",
-    "insurer_may_edit", "read_offer_form", "read_offer_request", "stage_offer_pdf", "submit_uploaded_offer",
+    "insurer_may_edit", "read_offer_form", "read_offer_request", "release_offers", "stage_offer_pdf",
+    "submit_uploaded_offer",
 ]

@@ -21,9 +21,10 @@ from web.tenders.service import (
     set_update_timeout,
     submit_offer,
 )
+from web.tenders.start import start_tenders
 
 __all__ = [
     "OfferTerms", "TenderActionError", "TenderPage", "UpdatePending", "ask_question", "blocked_reason", "decline",
     "insurer_name", "insurer_thread", "load_tender_page", "refusal_status", "render_tender_page", "result_flash",
-    "send_action", "set_update_timeout", "submit_offer",
+    "send_action", "set_update_timeout", "start_tenders", "submit_offer",
 ]
