@@ -34,6 +34,7 @@ from web.core.sessions import is_https
 from web.core.templating import Pages, warm_templates
 from web.core.temporal import TemporalClientFactory, TemporalConnector, default_factory
 from web.dashboard import routes as dashboard
+from web.documents import removal as document_removal
 from web.documents import routes as documents
 from web.help import routes as contact
 from web.insurer import link as insurer_links
@@ -97,8 +98,8 @@ def create_app(
     install_error_handlers(app)
     insurer_links.install_link_errors(app)
     for module in (
-        auth, reset, dashboard, requests, tender_actions, tender_contact, add_tenders, documents, insurer_link,
-        contact, live, messages_ui, offers_ui, add_offer, expiring, bind,
+        auth, reset, dashboard, requests, tender_actions, tender_contact, add_tenders, documents, document_removal,
+        insurer_link, contact, live, messages_ui, offers_ui, add_offer, expiring, bind,
     ):
         app.include_router(module.router)
     install_token_redaction()

@@ -40,6 +40,12 @@ class DocumentKind(StrEnum):
     OFFER = "offer"
     ATTACHMENT = "attachment"
     COVER_NOTE = "cover_note"
+    #: Uploaded in "+ Ausschreibung hinzufügen" but not sent yet: it becomes a
+    #: request document only with the tender that sends it, so a cancelled
+    #: wizard leaves nothing that a later tender would send.
+    STAGED = "staged"
+    #: Removed by the backoffice before it went out; kept for the timeline.
+    REMOVED = "removed"
 
 
 class EmailStatus(StrEnum):

@@ -232,6 +232,7 @@ ROUTES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/requests/{request_id}/tenders/{tender_id}/offer"): STAFF,
     ("GET", "/requests/{request_id}/tenders/{tender_id}/insurer-view"): STAFF,
     ("GET", "/requests/{request_id}/documents/{document_id}"): OWNER_AND_STAFF,
+    ("POST", "/requests/{request_id}/documents/{document_id}/remove"): STAFF,
     ("POST", "/requests/{request_id}/messages"): OWNER_AND_STAFF,
     ("POST", "/requests/{request_id}/broker-thread"): STAFF,
     ("POST", "/requests/{request_id}/messages/{message_id}/forward"): STAFF,

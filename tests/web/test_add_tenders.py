@@ -236,11 +236,11 @@ async def test_preview_renders_each_email_and_uploads_documents(
 
     assert page.status_code == 200, page.text
     text = html.unescape(page.text)
-    assert "2 Dokument(e) hochgeladen und zur Anfrage hinzugefügt." in text
+    assert "2 Dokument(e) hochgeladen. Sie werden erst mit dem Senden zu Anfrageunterlagen" in text
     new_docs = [d for d in request_docs(web_engine, request.id) if d.id not in {e.id for e in existing}]
     assert sorted(d.filename for d in new_docs) == ["Gebäude & Inhalt.docx", "Schadenliste.pdf"]
     for doc in new_docs:
-        assert doc.kind == DocumentKind.REQUEST and doc.uploaded_by == Party.BACKOFFICE
+        assert doc.kind == DocumentKind.STAGED and doc.uploaded_by == Party.BACKOFFICE
         assert doc.uploaded_by_user_id == user_by_email(web_engine, MAIN_BACKOFFICE).id
     assert {d.content_type for d in new_docs} == {
         "application/pdf", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
@@ -401,6 +401,83 @@ async def test_send_stores_notes_and_documents_per_tender(
     assert "ist für diese Anfrage bereits ausgeschrieben" in html.unescape(again.text)
     assert len(tenders_of(web_engine, request.id)) == 2
     assert await workflow_run(web_dev, request.id, ids["starred"]) == runs[ids["starred"]]
+
+
+async def test_a_cancelled_upload_goes_nowhere_and_can_be_removed(
+    dev_http: httpx.AsyncClient, web_dev: Running, smtp_server: SmtpServer
+) -> None:
+    """The walk-through's bug: upload in the wizard, go on to "E-Mail prüfen",
+    cancel. The file must not become a request document, must not be ticked in
+    the next wizard, and must reach no insurer; it can be removed. A request
+    document can be removed until a tender has sent it, then not any more."""
+    http, web_engine = dev_http, web_dev.engine
+    request = first_request(web_engine)
+    ids = setup_picker(web_engine, request)
+    csrf = await logged_in(http, MAIN_BACKOFFICE)
+    preview = await http.post(
+        f"/requests/{request.id}/tenders/preview", data=form(csrf, [ids["other"]], document_id=[]),
+        files=[("files", ("Falsche Kundendatei.pdf", sample_pdf(), "application/pdf"))],
+    )
+    assert preview.status_code == 200, preview.text
+    [wrong] = [d for d in request_docs(web_engine, request.id) if d.filename == "Falsche Kundendatei.pdf"]
+    assert wrong.kind == DocumentKind.STAGED
+    # ... cancelled. The next wizard neither lists nor ticks it.
+    picker = await http.get(f"/requests/{request.id}/tenders/new")
+    assert "Falsche Kundendatei.pdf" not in html.unescape(picker.text)
+    page = html.unescape((await http.get(f"/requests/{request.id}")).text)
+    assert "Hochgeladen, noch nicht versendet" in page and f"/documents/{wrong.id}/remove" in page
+
+    # A tender with the default documents goes out without it.
+    sent = await http.post(f"/requests/{request.id}/tenders", data=form(csrf, [ids["other"]]))
+    assert sent.status_code == 303
+    [tender] = tenders_of(web_engine, request.id)
+    await eventually(lambda: tender_status(web_engine, tender.id) == TenderStatus.SENT)
+    [message] = smtp_server.capture.to(tender.contact_email)
+    assert "Falsche Kundendatei.pdf" not in [part.get_filename() for part in message.iter_attachments()]
+
+    # Removed, recorded once; a repeated click changes nothing.
+    for _ in range(2):
+        removed = await http.post(f"/requests/{request.id}/documents/{wrong.id}/remove", data={"csrf_token": csrf})
+        assert removed.status_code == 303
+    with Session(web_engine) as s:
+        assert s.get(Document, wrong.id).kind == DocumentKind.REMOVED  # type: ignore[union-attr]
+        events = s.exec(select(AuditEvent).where(AuditEvent.kind == "document_removed")).all()
+    assert [e.detail for e in events] == ["Falsche Kundendatei.pdf"]
+    page = html.unescape((await http.get(f"/requests/{request.id}")).text)
+    assert "Dokument entfernt, bevor es versendet wurde" in page
+    assert f'/documents/{wrong.id}"' not in page
+
+    # The request's own documents went out with that tender (it chose none, so all): no removal.
+    sent_doc = next(d for d in request_docs(web_engine, request.id) if d.kind == DocumentKind.REQUEST)
+    refused = await http.post(f"/requests/{request.id}/documents/{sent_doc.id}/remove", data={"csrf_token": csrf})
+    assert refused.status_code == 409
+    assert "bereits mit einer Ausschreibung versendet" in html.unescape(refused.text)
+    assert next(d for d in request_docs(web_engine, request.id) if d.id == sent_doc.id).kind == DocumentKind.REQUEST
+
+
+async def test_a_staged_upload_becomes_a_request_document_when_sent(
+    dev_http: httpx.AsyncClient, web_dev: Running, smtp_server: SmtpServer
+) -> None:
+    http, web_engine = dev_http, web_dev.engine
+    request = first_request(web_engine)
+    ids = setup_picker(web_engine, request)
+    csrf = await logged_in(http, MAIN_BACKOFFICE)
+    preview = await http.post(
+        f"/requests/{request.id}/tenders/preview", data=form(csrf, [ids["other"]], document_id=[]),
+        files=[("files", ("Schadenliste.pdf", sample_pdf(), "application/pdf"))],
+    )
+    staged_ids = HIDDEN_DOC_RE.findall(preview.text)
+    sent = await http.post(f"/requests/{request.id}/tenders", data=form(
+        csrf, [ids["other"]], step="preview", documents_chosen="1", document_id=staged_ids))
+    assert sent.status_code == 303, sent.text
+    [doc] = [d for d in request_docs(web_engine, request.id) if d.filename == "Schadenliste.pdf"]
+    assert doc.kind == DocumentKind.REQUEST
+    [tender] = tenders_of(web_engine, request.id)
+    await eventually(lambda: tender_status(web_engine, tender.id) == TenderStatus.SENT)
+    [message] = smtp_server.capture.to(tender.contact_email)
+    assert [part.get_filename() for part in message.iter_attachments()] == ["Schadenliste.pdf"]
+    refused = await http.post(f"/requests/{request.id}/documents/{doc.id}/remove", data={"csrf_token": csrf})
+    assert refused.status_code == 409
 
 
 async def test_plain_form_without_wizard_still_works(

@@ -17,7 +17,7 @@ LABELS = (
     N_("status.closed"),
     N_("email_status.pending"), N_("email_status.retrying"), N_("email_status.sent"), N_("email_status.failed"),
     N_("document_kind.request"), N_("document_kind.offer"), N_("document_kind.attachment"),
-    N_("document_kind.cover_note"),
+    N_("document_kind.cover_note"), N_("document_kind.staged"), N_("document_kind.removed"),
     N_("party.backoffice"), N_("party.broker"), N_("party.insurer"), N_("party.system"),
 )
 

@@ -80,6 +80,7 @@ AUDIT_LABELS = (
     N_("audit.offers_released"),
     N_("audit.bound"),
     N_("audit.cover_note_created"),
+    N_("audit.document_removed"),
 )
 
 #: Kinds the workflow writes when a timer ran out rather than on someone's action.

@@ -34,6 +34,7 @@ from web.core import i18n
 from web.core.access import STAFF_ROLES, broker_sees_offer, can_see_document, is_staff
 from web.core.forms import new_action_id
 from web.core.templating import fmt_days
+from web.documents import removable, sent_document_ids
 from web.requests.timeline import email_kind_label
 
 #: The per-tender actions that are one confirmed click (workflow update names),
@@ -127,6 +128,8 @@ class RequestView:
     staff_members: list[StaffMember] = field(default_factory=list)
     answer_count: int = 0
     document_groups: list[DocumentGroup] = field(default_factory=list)
+    #: Uploads no tender has sent yet: the backoffice may still remove them.
+    removable_document_ids: set[int] = field(default_factory=set)
     #: Whether a person is looking: False for a live refresh of a hidden tab,
     #: which must not mark new messages read.
     seen: bool = True
@@ -243,11 +246,13 @@ def load_request_view(
         doc
         for doc in db.exec(
             select(Document)
-            .where(Document.request_id == request.id)
+            .where(Document.request_id == request.id, Document.kind != DocumentKind.REMOVED)
             .order_by(col(Document.created_at), col(Document.id))
         ).all()
         if can_see_document(db, user, account, doc)
     ]
+    sent = sent_document_ids([row.tender for row in tenders])
+    removable_ids = {d.id for d in documents if staff and d.id is not None and removable(d, sent)}
     return RequestView(
         request=request,
         account=account,
@@ -264,6 +269,7 @@ def load_request_view(
         staff_members=staff_members(db, account.id) if staff and account.id else [],
         answer_count=_count_answers(request.answers),
         document_groups=document_groups(documents, insurer_names),
+        removable_document_ids=removable_ids,
     )
 
 
@@ -273,8 +279,11 @@ class DocumentGroup:
     items: list[tuple[Document, str]]  # (document, insurer name for offers and tender attachments)
 
 
-#: Dokumente in a fixed order: request papers, offers, chat attachments, cover notes.
-DOCUMENT_GROUP_ORDER = (DocumentKind.REQUEST, DocumentKind.OFFER, DocumentKind.ATTACHMENT, DocumentKind.COVER_NOTE)
+#: Dokumente in a fixed order: request papers, uploads not sent yet, offers,
+#: chat attachments, cover notes. Removed files show only in the timeline.
+DOCUMENT_GROUP_ORDER = (
+    DocumentKind.REQUEST, DocumentKind.STAGED, DocumentKind.OFFER, DocumentKind.ATTACHMENT, DocumentKind.COVER_NOTE,
+)
 
 
 def document_groups(documents: Sequence[Document], insurer_by_tender: dict[int, str]) -> list[DocumentGroup]:

@@ -4,9 +4,10 @@ others covering the product, the rest) and the request's documents."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, and_, col, or_, select
 
 from tenderdesk.db.models import (
     Document,
@@ -105,14 +106,19 @@ def load_picker(db: Session, request: Request) -> InsurerPicker:
     return picker
 
 
-def request_documents(db: Session, request_id: int) -> list[Document]:
+def request_documents(db: Session, request_id: int, staged: Collection[int] = ()) -> list[Document]:
     """The documents a tender email may attach: the request's own papers
-    (never other insurers' offers or chat attachments)."""
+    (never other insurers' offers or chat attachments), plus the files staged
+    in this run of the wizard (``staged``, from its hidden fields). Files staged
+    by a wizard that was cancelled are not offered again."""
+    kinds = col(Document.kind) == DocumentKind.REQUEST
+    if staged:
+        kinds = or_(kinds, and_(col(Document.kind) == DocumentKind.STAGED, col(Document.id).in_(list(staged))))
     return list(
         db.exec(
             select(Document)
             .where(Document.request_id == request_id)
-            .where(col(Document.kind) == DocumentKind.REQUEST)
+            .where(kinds)
             .order_by(col(Document.id))
         ).all()
     )

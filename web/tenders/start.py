@@ -20,6 +20,7 @@ from tenderdesk.db.engine import session_scope
 from tenderdesk.db.models import (
     Account,
     Document,
+    DocumentKind,
     Insurer,
     InsurerContact,
     Product,
@@ -157,9 +158,21 @@ def _plan_tenders(
                 summary = tender_summary(request.number, insurer_id)
                 planned.append(_Planned(tender=tender, insurer_name=insurer.name, summary=summary,
                                         request_number=request.number))
+        if planned and chosen_documents:
+            _promote_staged(session, chosen_documents)
         session.flush()
         plan = plan_for(account)
     return planned, refused, plan
+
+
+def _promote_staged(session: Session, document_ids: Sequence[int]) -> None:
+    """Files staged in the wizard become request documents with the tender that
+    sends them, in the same transaction as its row."""
+    for document in session.exec(
+        select(Document).where(col(Document.id).in_(list(document_ids)), Document.kind == DocumentKind.STAGED)
+    ).all():
+        document.kind = DocumentKind.REQUEST
+        session.add(document)
 
 
 def tender_refusal(
@@ -182,7 +195,8 @@ def tender_refusal(
 def _checked_documents(
     session: Session, request_id: int, document_ids: Sequence[int] | None
 ) -> list[int] | None:
-    """The chosen documents, refused unless every one belongs to this request."""
+    """The chosen documents, refused unless every one is a request document
+    (or a staged upload) of this request: never an offer or a chat attachment."""
     if document_ids is None:
         return None
     wanted = list(dict.fromkeys(document_ids))
@@ -190,6 +204,7 @@ def _checked_documents(
         session.exec(
             select(Document.id)
             .where(Document.request_id == request_id)
+            .where(col(Document.kind).in_([DocumentKind.REQUEST, DocumentKind.STAGED]))
             .where(col(Document.id).in_(wanted))
         ).all()
     ) if wanted else set()

@@ -94,7 +94,7 @@ def _render_picker(
     http: HttpRequest, pages: Pages, db: Session, settings: Settings, login: Login, request: Request, *,
     errors: Sequence[str] = (), inp: WizardInput | None = None, status_code: int = 200,
 ) -> Response:
-    documents = request_documents(db, request.id) if request.id else []
+    documents = request_documents(db, request.id, inp.document_ids if inp else ()) if request.id else []
     if inp is None or not inp.documents_chosen:
         chosen_documents = {d.id for d in documents}
     else:
@@ -133,7 +133,7 @@ def _render_preview(
 ) -> Response:
     picker = load_picker(db, request)
     choices = [picker.by_id[i] for i in inp.insurer_ids if i in picker.by_id and picker.by_id[i].selectable]
-    documents = request_documents(db, request.id) if request.id else []
+    documents = request_documents(db, request.id, inp.document_ids) if request.id else []
     chosen = [d for d in documents if d.id in inp.document_ids] if inp.documents_chosen else documents
     return pages.render(
         http,
@@ -224,7 +224,8 @@ async def _stage_documents(settings: Settings, uploads: Sequence[UploadFile]) ->
 def _store_documents(
     settings: Settings, engine: Engine, request_id: int, user_id: int | None, items: Sequence[StagedDocument]
 ) -> list[int]:
-    """Move checked uploads into storage and record them as request documents
+    """Move checked uploads into storage and record them as staged documents:
+    they become request documents only when a tender that sends them starts
     (in a thread: file moves and the commit must not block the event loop)."""
     documents = []
     with session_scope(engine) as db:
@@ -232,7 +233,7 @@ def _store_documents(
             key = store_staged(settings, item.staged)
             document = Document(
                 request_id=request_id,
-                kind=DocumentKind.REQUEST,
+                kind=DocumentKind.STAGED,
                 filename=item.filename,
                 content_type=item.content_type,
                 size_bytes=item.staged.size,

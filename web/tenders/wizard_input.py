@@ -104,7 +104,7 @@ def check_input(
             errors.append(i18n.t("add_tenders.note.too_long", insurer=name, max=MAX_NOTE_CHARS))
     if len(inp.common_note) > MAX_NOTE_CHARS:
         errors.append(i18n.t("tenders.note_too_long", max=MAX_NOTE_CHARS))
-    available = {d.id for d in request_documents(db, request.id)} if request.id else set()
+    available = {d.id for d in request_documents(db, request.id, inp.document_ids)} if request.id else set()
     if any(doc_id not in available for doc_id in inp.document_ids):
         errors.append(i18n.t("add_tenders.documents.foreign"))
     elif inp.documents_chosen and available and not inp.document_ids and not new_documents:
