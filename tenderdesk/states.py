@@ -8,6 +8,8 @@ inside the workflow sandbox.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -56,6 +58,23 @@ class TransitionError(ValueError):
 
 def is_terminal(status: TenderStatus) -> bool:
     return status in TERMINAL
+
+
+#: Without a reminder plan, a tender counts as overdue after this long unanswered.
+OVERDUE_WITHOUT_PLAN_S = 3 * 86400.0
+
+
+def overdue_since(sent_at: datetime, reminder_offsets_s: Sequence[float]) -> datetime:
+    """When an unanswered tender becomes "überfällig": once its first automatic
+    reminder was due (the account's rule for "the insurer should have answered")."""
+    return sent_at + timedelta(seconds=min(reminder_offsets_s, default=OVERDUE_WITHOUT_PLAN_S))
+
+
+def is_overdue(status: TenderStatus, sent_at: datetime | None, reminder_offsets_s: Sequence[float],
+               now: datetime) -> bool:
+    """Still waiting for the insurer and past :func:`overdue_since`: what
+    "Alle überfälligen erinnern" reminds."""
+    return status in AWAITING_INSURER and sent_at is not None and overdue_since(sent_at, reminder_offsets_s) <= now
 
 
 def check_transition(current: TenderStatus, target: TenderStatus, action: str) -> None:

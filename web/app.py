@@ -26,6 +26,7 @@ from tenderdesk.db.engine import get_engine
 from web.auth import reset
 from web.auth import routes as auth
 from web.auth.throttle import LoginThrottle
+from web.bulk import routes as bulk
 from web.core import i18n
 from web.core.errors import install_error_handlers
 from web.core.headers import BodySizeLimitMiddleware, SecurityHeadersMiddleware
@@ -99,7 +100,7 @@ def create_app(
     insurer_links.install_link_errors(app)
     for module in (
         auth, reset, dashboard, requests, tender_actions, tender_contact, add_tenders, documents, document_removal,
-        insurer_link, contact, live, messages_ui, offers_ui, add_offer, expiring, bind,
+        insurer_link, contact, bulk, live, messages_ui, offers_ui, add_offer, expiring, bind,
     ):
         app.include_router(module.router)
     install_token_redaction()

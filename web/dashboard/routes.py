@@ -13,6 +13,7 @@ from starlette.requests import Request as HttpRequest
 from starlette.responses import Response
 
 from tenderdesk.db.models import (
+    Account,
     User,
 )
 from web import live
@@ -20,6 +21,7 @@ from web import messages as messaging
 from web.core import i18n
 from web.core.access import is_staff
 from web.core.deps import CurrentLogin, PagesDep, SessionDep
+from web.core.forms import new_action_id
 from web.dashboard.queries import RequestList, TabCounts, archive_matches, list_requests, tab_counts
 from web.dashboard.query import (
     ARCHIVE_TABS,
@@ -36,6 +38,7 @@ from web.dashboard.query import (
     load_choices,
     parse_query,
 )
+from web.tenders import overdue_tenders
 
 router = APIRouter(tags=["dashboard"])
 
@@ -127,6 +130,14 @@ def reset_url(query: DashboardQuery) -> str:
     return DashboardQuery(tab=query.tab, sort=query.sort, direction=query.direction).url()
 
 
+def _overdue_count(db: Session, user: User) -> int:
+    """How many tenders "Alle überfälligen erinnern" would remind (staff only)."""
+    if not is_staff(user):
+        return 0
+    account = db.get(Account, user.account_id)
+    return len(overdue_tenders(db, account)) if account is not None else 0
+
+
 @router.get("/")
 def dashboard(http: HttpRequest, pages: PagesDep, db: SessionDep, login: CurrentLogin) -> Response:
     user = login.user
@@ -156,6 +167,8 @@ def dashboard(http: HttpRequest, pages: PagesDep, db: SessionDep, login: Current
             "range_last": fmt_count((page - 1) * per_page + shown),
             "fmt_count": fmt_count,
             "staff": is_staff(user),
+            "overdue_count": _overdue_count(db, user),
+            "batch_id": new_action_id(),
             "live_marker": live.page_marker(http, db, user),
             "nav": "requests",
             "page_title": i18n.t("title.dashboard"),

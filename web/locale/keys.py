@@ -32,6 +32,7 @@ BUILT = (
     N_("offers.extension.sent"), N_("offers.offer.edited_again"), N_("offers.offer.edited_release"),
     N_("offers.offer.edited_visible"), N_("offers.offer.not_editable"), N_("offers.offer.not_found"),
     N_("offers.offer.superseded"), N_("offers.release.none"), N_("offers.release.not_needed"),
+    N_("offers.release.all_done"), N_("bulk.assign.none"), N_("bulk.assign.invalid"),
 )
 
 #: Error pages and refusals that carry their key (``PageError``, ``LinkProblem``, form checks).

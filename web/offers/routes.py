@@ -63,7 +63,7 @@ from web.offers.forms import (
 )
 from web.offers.release import ReleaseError, ReleaseNotAllowed, auto_release_quietly
 from web.offers.release import release_offers as release_offers_service
-from web.offers.views import EDITABLE, aware, text
+from web.offers.views import EDITABLE, aware, staff_rows, text
 from web.requests import detail_redirect, render_request_page
 from web.tenders import TenderActionError, refusal_status
 
@@ -105,8 +105,12 @@ def release(
     temporal: TemporalDep,
     login: StaffCsrfLogin,
     offer_id: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI copies defaults
+    release_all: Annotated[str, Form(alias="all", max_length=1)] = "",
 ) -> Response:
-    """"Freigeben": the ticked offers of this request, at once; the broker gets one email."""
+    """"Freigeben": the ticked offers of this request, at once; the broker gets one
+    email. "Alle freigeben" (``all=1``) releases every offer that may be released
+    now, chosen here rather than by the form, so a repeated click finds nothing
+    new and changes nothing."""
     account = db.get(Account, request.account_id)
     assert account is not None
 
@@ -115,6 +119,12 @@ def release(
 
     if not account.offers_need_release:
         return refuse(text("release.not_needed"), 409)
+    if release_all:
+        offer_id = [str(row.offer.id) for row in staff_rows(db, request, account) if row.can_release]
+        if not offer_id:
+            response = section_redirect(request_id)
+            set_flash(response, settings, Flash("info", text("release.all_done")))
+            return response
     parsed = [parse_id(value) for value in offer_id]
     if any(value is None for value in parsed):
         return refuse(text("offer.not_found"), 422)

@@ -111,7 +111,7 @@ def detail_redirect(request_id: int, anchor: str = "") -> RedirectResponse:
     return RedirectResponse(f"/requests/{request_id}{anchor}", status_code=303)
 
 
-def _set_assignee(db: Session, request: Request, assignee: User, actor: User) -> None:
+def set_assignee(db: Session, request: Request, assignee: User, actor: User) -> None:
     """Make ``assignee`` Bearbeiter and write the audit event the timeline shows."""
     assert request.id is not None
     request.assignee_id = assignee.id
@@ -143,7 +143,7 @@ def assign_to_me(
     if request.assignee_id == login.user.id:
         set_flash(response, settings, Flash("info", i18n.t("requests.assign.same", name=login.user.name)))
         return response
-    _set_assignee(db, request, login.user, login.user)
+    set_assignee(db, request, login.user, login.user)
     set_flash(response, settings, Flash("success", i18n.t("request.assigned")))
     return response
 
@@ -177,7 +177,7 @@ def reassign(
     if request.assignee_id == assignee.id:
         set_flash(response, settings, Flash("info", i18n.t("requests.assign.same", name=assignee.name)))
         return response
-    _set_assignee(db, request, assignee, login.user)
+    set_assignee(db, request, assignee, login.user)
     text = (
         i18n.t("request.assigned") if assignee.id == login.user.id
         else i18n.t("requests.assign.other", name=assignee.name)

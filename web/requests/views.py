@@ -28,8 +28,9 @@ from tenderdesk.db.models import (
     SystemEmail,
     Tender,
     User,
+    utcnow,
 )
-from tenderdesk.states import AWAITING_INSURER, TenderStatus, is_terminal
+from tenderdesk.states import AWAITING_INSURER, TenderStatus, is_overdue, is_terminal
 from web.core import i18n
 from web.core.access import STAFF_ROLES, broker_sees_offer, can_see_document, is_staff
 from web.core.forms import new_action_id
@@ -128,6 +129,10 @@ class RequestView:
     staff_members: list[StaffMember] = field(default_factory=list)
     answer_count: int = 0
     document_groups: list[DocumentGroup] = field(default_factory=list)
+    #: What the Sammelaktionen of the tender section would act on, and their batch.
+    overdue_count: int = 0
+    open_count: int = 0
+    batch_id: str = field(default_factory=new_action_id)
     #: Uploads no tender has sent yet: the backoffice may still remove them.
     removable_document_ids: set[int] = field(default_factory=set)
     #: Whether a person is looking: False for a live refresh of a hidden tab,
@@ -270,6 +275,11 @@ def load_request_view(
         answer_count=_count_answers(request.answers),
         document_groups=document_groups(documents, insurer_names),
         removable_document_ids=removable_ids,
+        overdue_count=sum(
+            1 for row in tenders
+            if is_overdue(row.tender.status, row.tender.sent_at, account.reminder_offsets_s, utcnow())
+        ) if staff else 0,
+        open_count=sum(1 for row in tenders if not is_terminal(row.tender.status)) if staff else 0,
     )
 
 
