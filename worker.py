@@ -20,6 +20,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.binding import BindingActivities
+from activities.calendar import tender_dates_activity
 from activities.email import EmailActivities
 from activities.projection import ProjectionActivities
 from activities.reconcile import ReconcileActivities
@@ -43,7 +44,7 @@ def activities_for(engine: Engine, settings: Settings, client: Client | None = N
     projection = ProjectionActivities(engine)
     acts: list[Any] = [
         projection.project_tender, projection.request_is_open, emails.send_email, emails.deliver_system_email,
-        binding.create_cover_note, binding.record_binding_email,
+        binding.create_cover_note, binding.record_binding_email, tender_dates_activity,
     ]
     if client is not None:
         acts += [binding.close_tenders, ReconcileActivities(engine, settings, client).reconcile]

@@ -88,6 +88,7 @@ class ProjectionActivities:
                     reminders_sent=snap.reminders_sent,
                     deadline_at=snap.deadline_at,
                     next_reminder_at=snap.next_reminder_at,
+                    reminders_paused=snap.reminders_paused,
                     next_timer_at=snap.next_timer_at,
                     next_timer_kind=snap.next_timer_kind.value if snap.next_timer_kind else None,
                     delivery_failed=snap.delivery_failed,

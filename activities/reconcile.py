@@ -28,6 +28,7 @@ from tenderdesk.db.models import (
     Account,
     Binding,
     EmailStatus,
+    Policyholder,
     Request,
     RequestStatus,
     SystemEmail,
@@ -125,9 +126,10 @@ class ReconcileActivities:
     ) -> tuple[list[_TenderStart], list[tuple[int, int]], list[_Close], list[tuple[int, str]]]:
         with session_scope(self._engine) as session:
             never_started = session.exec(
-                select(Tender, Request.number, Account)
+                select(Tender, Request.number, Account, Policyholder.state)
                 .join(Request, col(Request.id) == col(Tender.request_id))
                 .join(Account, col(Account.id) == col(Request.account_id))
+                .join(Policyholder, col(Policyholder.id) == col(Request.policyholder_id))
                 .where(col(Tender.status) == TenderStatus.QUEUED)
                 .where(col(Tender.projection_version) == 0)
                 .where(col(Tender.created_at) < cutoff)
@@ -137,8 +139,8 @@ class ReconcileActivities:
             ).all()
             tenders = [
                 _TenderStart(tender_id=t.id, request_id=t.request_id, insurer_id=t.insurer_id,  # type: ignore[arg-type]
-                             workflow_id=t.workflow_id, request_number=number, plan=plan_for(account))
-                for t, number, account in never_started
+                             workflow_id=t.workflow_id, request_number=number, plan=plan_for(account, state))
+                for t, number, account, state in never_started
             ]
             unfinished = session.exec(
                 select(Binding.id, Binding.request_id)

@@ -43,6 +43,24 @@ class TenderPlan:
     reminder_offsets_s: list[float] = field(default_factory=lambda: [3 * 86400.0, 7 * 86400.0])
     response_deadline_s: float = 14 * 86400.0
     offer_validity_s: float = 60 * 86400.0
+    #: Whole-day offsets count German business days of ``state`` (the
+    #: policyholder's Bundesland, e.g. "HH"); dates come from an activity.
+    business_days: bool = False
+    state: str = ""
+
+
+@dataclass
+class DatesInput:
+    """What ``tender_dates`` needs: when the tender went out and the plan."""
+
+    sent_at: datetime
+    plan: TenderPlan
+
+
+@dataclass
+class DatesResult:
+    reminders: list[datetime]
+    deadline_at: datetime
 
 
 @dataclass
@@ -123,6 +141,8 @@ class TenderSnapshot:
     offer_id: int | None = None
     offer_valid_until: datetime | None = None
     delivery_failed: bool = False
+    #: The insurer asked and waits for our answer: no reminders meanwhile.
+    reminders_paused: bool = False
 
 
 @dataclass

@@ -48,4 +48,24 @@ def moment(at: datetime | None, locale: str = "de") -> str:
     return format_datetime(at, pattern, tzinfo=BERLIN, locale=babel_locale(locale))
 
 
-__all__ = ["BABEL_LOCALES", "BERLIN", "babel_locale", "day", "money", "moment"]
+def _weekday(at: datetime, locale: str) -> str:
+    return format_datetime(at, "EEE", tzinfo=BERLIN, locale=babel_locale(locale)).rstrip(".")
+
+
+def weekday_moment(at: datetime | None, locale: str = "de") -> str:
+    """When a reminder goes out, as the tender table shows it: ``Di 05.05. 09:00``."""
+    if at is None:
+        return DASH
+    pattern = "dd.MM. HH:mm" if babel_locale(locale) == "de_DE" else "dd/MM HH:mm"
+    return f"{_weekday(at, locale)} {format_datetime(at, pattern, tzinfo=BERLIN, locale=babel_locale(locale))}"
+
+
+def weekday_day(at: datetime | None, locale: str = "de") -> str:
+    """A deadline's day with its weekday: ``Fr 15.05.``."""
+    if at is None:
+        return DASH
+    pattern = "dd.MM." if babel_locale(locale) == "de_DE" else "dd/MM"
+    return f"{_weekday(at, locale)} {format_datetime(at, pattern, tzinfo=BERLIN, locale=babel_locale(locale))}"
+
+
+__all__ = ["BABEL_LOCALES", "BERLIN", "babel_locale", "day", "money", "moment", "weekday_day", "weekday_moment"]

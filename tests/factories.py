@@ -37,6 +37,8 @@ def make_world(
     response_deadline_s: float = 14 * 86400.0,
     offer_validity_s: float = 60 * 86400.0,
     tag: str = "",
+    business_days: bool = False,
+    state: str = "HH",
 ) -> World:
     """One account, broker, policyholder, product, request and N insurers with contacts."""
     with session_scope(engine) as s:
@@ -45,6 +47,8 @@ def make_world(
             reminder_offsets_s=list(reminder_offsets_s),
             response_deadline_s=response_deadline_s,
             offer_validity_s=offer_validity_s,
+            # Timer tests count plain days unless they test business days.
+            business_days=business_days,
         )
         s.add(account)
         s.flush()
@@ -53,7 +57,7 @@ def make_world(
         broker = Broker(account_id=account.id, name="Erika Muster", company="Muster Makler GmbH",  # type: ignore[arg-type]
                         email="erika@makler.example")
         holder = Policyholder(account_id=account.id, name="Elektro Blitz", legal_form="GmbH",  # type: ignore[arg-type]
-                              postcode="20095", city="Hamburg")
+                              postcode="20095", city="Hamburg", state=state)
         s.add_all([broker, holder])
         s.flush()
         user = User(account_id=account.id, email=f"bo{tag}@test.example", name="Bea Backoffice",  # type: ignore[arg-type]

@@ -140,10 +140,28 @@ async def delivery_failed_then_resent(run: Running, smtp: SmtpServer) -> Tender:
     return tender
 
 
+async def business_days_question_answered_withdrawn(run: Running, smtp: SmtpServer) -> Tender:
+    """Patches business-days-1 and withdrawn-mail-1: dates from the tender_dates
+    local activity, reminders paused by a question until the backoffice answers,
+    an offer, then a withdrawal that emails the insurer."""
+    world = make_world(run.engine, reminder_offsets_s=(3 * 86400.0, 7 * 86400.0), response_deadline_s=30 * 86400.0,
+                       business_days=True, state="HH")
+    [tender] = await start(run, world)
+    await wait_status(run, tender, TenderStatus.SENT)
+    await ask_question(run.client, run.engine, tender, body="Gibt es Vorschäden?")
+    await run.env.sleep(5 * DAY)
+    await send_action(run.client, tender, "notify_insurer", Action(action_id=new_action_id()))
+    await run.env.sleep(12 * DAY)
+    await _offer(run, tender, 30)
+    await send_action(run.client, tender, "withdraw", Action(action_id=new_action_id()))
+    assert await result_after(run, tender, timedelta(0)) == TenderStatus.WITHDRAWN
+    return tender
+
+
 SCENARIOS: dict[str, Scenario] = {
     fn.__name__: fn
     for fn in (reminders_then_expired, offered_then_offer_expired_then_edited, declined,
-               withdrawn, closed_won, delivery_failed_then_resent)
+               withdrawn, closed_won, delivery_failed_then_resent, business_days_question_answered_withdrawn)
 }
 
 

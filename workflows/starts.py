@@ -38,14 +38,18 @@ class TimingRules(Protocol):
     reminder_offsets_s: list[float]
     response_deadline_s: float
     offer_validity_s: float
+    business_days: bool
 
 
-def plan_for(account: TimingRules) -> TenderPlan:
-    """The account's timing rules as the tender copies them at its start."""
+def plan_for(account: TimingRules, state: str = "") -> TenderPlan:
+    """The account's timing rules as the tender copies them at its start;
+    ``state`` is the policyholder's Bundesland, whose holidays count."""
     return TenderPlan(
         reminder_offsets_s=list(account.reminder_offsets_s),
         response_deadline_s=account.response_deadline_s,
         offer_validity_s=account.offer_validity_s,
+        business_days=account.business_days,
+        state=state,
     )
 
 

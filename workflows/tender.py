@@ -25,6 +25,8 @@ with workflow.unsafe.imports_passed_through():
         Action,
         ActionResult,
         CloseAction,
+        DatesInput,
+        DatesResult,
         DeclineAction,
         EmailInput,
         EmailKind,
@@ -60,6 +62,10 @@ EDGES_PATCH = "durable-edges-1"
 OUTCOME_PATCH = "outcome-1"
 #: Withdrawing a tender the insurer knows of tells the insurer (a short email).
 WITHDRAWN_MAIL_PATCH = "withdrawn-mail-1"
+#: Reminders and the deadline in German business days (dates from the
+#: ``tender_dates`` local activity), and no reminders while the insurer's
+#: question waits for our answer.
+BUSINESS_DAYS_PATCH = "business-days-1"
 #: Duplicate updates are answered from this map; Temporal itself deduplicates
 #: update IDs within a run, so only the most recent ones need keeping.
 MAX_REMEMBERED_ACTIONS = 256
@@ -102,6 +108,10 @@ class TenderWorkflow:
         self._seen_version = 0
         #: The mail loop is sending or recording an email (the run may not end under it).
         self._mail_busy = False
+        #: Automatic reminder times in business days (None: sent_at + offsets).
+        self._reminder_times: list[datetime] | None = None
+        #: The insurer asked; reminders wait until the backoffice answers.
+        self._question_open = False
 
     # ------------------------------------------------------------------ run
     @workflow.run
@@ -193,6 +203,7 @@ class TenderWorkflow:
             offer_id=self._offer_id,
             offer_valid_until=self._offer_valid_until,
             delivery_failed=self._delivery_failed,
+            reminders_paused=self._question_open and self._status in AWAITING_INSURER,
         )
 
     # ------------------------------------------------------------- updates
@@ -217,6 +228,10 @@ class TenderWorkflow:
             await self._require_request_open()
             if self._status in AWAITING_INSURER:
                 self._status = S.IN_PROGRESS
+            if workflow.patched(BUSINESS_DAYS_PATCH):
+                # No reminder while the insurer waits for us.
+                self._question_open = True
+                self._timers_changed = True
             await self._project("question_asked", action, message_id=action.message_id)
             return "question_sent"
 
@@ -337,6 +352,12 @@ class TenderWorkflow:
         async def apply() -> str:
             rules.notify(self._status)
             self._mail.add(EmailKind.MESSAGE)
+            if self._question_open:
+                # Answered: reminders resume with the next one still ahead;
+                # those that fell due during the pause are not sent.
+                self._question_open = False
+                self._skip_passed_reminders()
+                self._timers_changed = True
             return "insurer_notified"
 
         return await self._handle(action, apply)
@@ -448,16 +469,26 @@ class TenderWorkflow:
         if not is_open:
             raise TransitionError("request_bound")
 
+    def _auto_reminder_at(self, index: int) -> datetime | None:
+        """The ``index``-th automatic reminder: a business-day date if the plan
+        counts business days, else ``sent_at`` plus its offset."""
+        offsets = self._inp.plan.reminder_offsets_s
+        if self._sent_at is None or index >= len(offsets):
+            return None
+        if self._reminder_times is not None:
+            return self._reminder_times[index]
+        return self._sent_at + timedelta(seconds=offsets[index])
+
     def _next_reminder_at(self) -> datetime | None:
-        if self._status not in AWAITING_INSURER or self._sent_at is None:
+        if self._status not in AWAITING_INSURER or self._sent_at is None or self._question_open:
             return None
         if self._reminder_override is not None:
             at = self._reminder_override
         else:
-            offsets = self._inp.plan.reminder_offsets_s
-            if self._next_auto_reminder >= len(offsets):
+            auto = self._auto_reminder_at(self._next_auto_reminder)
+            if auto is None:
                 return None
-            at = self._sent_at + timedelta(seconds=offsets[self._next_auto_reminder])
+            at = auto
         if self._deadline_at is not None and at >= self._deadline_at:
             return None
         return at
@@ -501,13 +532,7 @@ class TenderWorkflow:
                 await self._project("offer_expired")
 
     def _skip_passed_reminders(self) -> None:
-        offsets = self._inp.plan.reminder_offsets_s
-        sent_at = self._sent_at
-        while (
-            sent_at is not None
-            and self._next_auto_reminder < len(offsets)
-            and sent_at + timedelta(seconds=offsets[self._next_auto_reminder]) <= workflow.now()
-        ):
+        while (at := self._auto_reminder_at(self._next_auto_reminder)) is not None and at <= workflow.now():
             self._next_auto_reminder += 1
 
     async def _after_delivery(self, delivery: Delivery) -> None:
@@ -554,6 +579,12 @@ class TenderWorkflow:
             self._status = S.SENT
             self._sent_at = workflow.now()
             self._deadline_at = self._sent_at + timedelta(seconds=self._inp.plan.response_deadline_s)
+            if self._inp.plan.business_days and workflow.patched(BUSINESS_DAYS_PATCH):
+                dates: DatesResult = await workflow.execute_local_activity(
+                    "tender_dates", DatesInput(sent_at=self._sent_at, plan=self._inp.plan), result_type=DatesResult,
+                    start_to_close_timeout=timedelta(seconds=10), retry_policy=DB_RETRY,
+                )
+                self._reminder_times, self._deadline_at = dates.reminders, dates.deadline_at
             await self._project("tender_sent", system_email_id=email_id)
         elif kind == EmailKind.REMINDER:
             self._reminders_sent += 1

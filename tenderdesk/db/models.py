@@ -34,6 +34,9 @@ class Account(SQLModel, table=True):
     response_deadline_s: float = 14 * 86400.0
     offer_validity_s: float = 60 * 86400.0
     expiry_warning_days: int = 7
+    #: Whole-day reminder and deadline offsets count German business days
+    #: (no weekends, no public holidays of the policyholder's Bundesland).
+    business_days: bool = True
     contact_email: str = "partner-hilfe@tenderdesk.example"
     contact_phone: str = ""
 
@@ -109,6 +112,8 @@ class Policyholder(SQLModel, table=True):
     street: str = ""
     postcode: str = ""
     city: str = ""
+    #: Bundesland (ISO 3166-2:DE without "DE-", e.g. "HH"): whose public holidays count.
+    state: str = ""
     founded_year: int | None = None
     employees: int | None = None
     annual_revenue_eur: int | None = None
@@ -213,6 +218,8 @@ class Tender(SQLModel, table=True):
     reminders_sent: int = 0
     deadline_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     next_reminder_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: The insurer's question waits for our answer: reminders are paused.
+    reminders_paused: bool = False
     next_timer_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     next_timer_kind: str | None = None
     delivery_failed: bool = False

@@ -113,6 +113,12 @@ CITIES_SOUTH: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("München", ("80331", "81369")),
     ("Augsburg", ("86150",)),
 )
+#: The Bundesland of each demo city: whose public holidays the tenders skip.
+CITY_STATES: dict[str, str] = {
+    "Hamburg": "HH", "Bremen": "HB", "Kiel": "SH", "Lübeck": "SH", "Hannover": "NI", "Rostock": "MV",
+    "Oldenburg": "NI", "Lüneburg": "NI", "Flensburg": "SH", "Osnabrück": "NI", "Schwerin": "MV",
+    "München": "BY", "Augsburg": "BY",
+}
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,7 @@ from tenderdesk.demo.data import (
     ADMIN_PASSWORD,
     CITIES_NORTH,
     CITIES_SOUTH,
+    CITY_STATES,
     DAY_S,
     DEMO_PASSWORD,
     DEPARTMENT,
@@ -161,7 +162,7 @@ def _seed_account(session: Session, *, name: str, need_release: bool, fast_timer
         offsets, deadline, validity = [3 * DAY_S, 7 * DAY_S], 14 * DAY_S, 60 * DAY_S
     account = Account(name=name, offers_need_release=need_release, reminder_offsets_s=offsets,
                       response_deadline_s=deadline, offer_validity_s=validity,
-                      contact_phone=phone)
+                      contact_phone=phone, business_days=not fast_timers)
     session.add(account)
     session.flush()
     assert account.id is not None
@@ -255,7 +256,7 @@ def _write_requests(session: Session, settings: Settings, cat: Catalogue,
     holder_ids = _insert_returning_ids(conn, Policyholder, [
         {
             "account_id": h.account_id, "name": h.name, "legal_form": h.legal_form,
-            "street": h.street, "postcode": h.postcode, "city": h.city,
+            "street": h.street, "postcode": h.postcode, "city": h.city, "state": CITY_STATES.get(h.city, ""),
             "founded_year": h.founded_year, "employees": h.employees,
             "annual_revenue_eur": h.revenue,
         }

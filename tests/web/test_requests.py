@@ -439,11 +439,12 @@ async def test_tender_table_columns_plan_menu_and_live_markers(
         assert column in head
     row = text[text.index(f'id="tender-{linked.tender_id}"'):]
     row = row[:row.index("</tr>")]
-    from web.core.templating import fmt_date
+    from tenderdesk.formats import weekday_day, weekday_moment
 
     assert "1 Erinnerung gesendet" in row
-    assert f"Nächste: <span class=\"nowrap\">{fmt_date(now + timedelta(days=4))}" in row
-    assert f"Frist: <span class=\"nowrap\">{fmt_date(now + timedelta(days=9))}" in row
+    # "Erinnerung Di 05.05. 09:00 · Frist Fr 15.05.": the real dates, with their weekdays.
+    assert f"Erinnerung <span class=\"nowrap\">{weekday_moment(now + timedelta(days=4))}" in row
+    assert f"Frist <span class=\"nowrap\">{weekday_day(now + timedelta(days=9))}" in row
     assert "temporal-ui.test/namespaces/default/workflows/" in row
     menu = [label for label in ("Erinnerung schicken", "Angebot hinzufügen", "Anfrage nicht erfolgreich",
                                 "In Bearbeitung", "Termine ändern", "Link zur Ausschreibung")]

@@ -43,7 +43,7 @@ async def _offer(ts: Running, tender, days: float = 30, **kw: object):  # type: 
     )
 
 
-async def test_question_moves_to_in_progress_and_keeps_reminders(ts: Running) -> None:
+async def test_question_moves_to_in_progress_and_pauses_reminders_until_answered(ts: Running) -> None:
     _, tender = await _sent(ts)
     result = await ask_question(ts.client, ts.engine, tender, body="Gibt es Vorschäden?")
     assert result.status == TenderStatus.IN_PROGRESS and result.changed
@@ -51,6 +51,9 @@ async def test_question_moves_to_in_progress_and_keeps_reminders(ts: Running) ->
         [msg] = s.exec(select(Message)).all()
         assert msg.visible and msg.author == Party.INSURER
     await ts.env.sleep(timedelta(days=3, minutes=1))
+    assert (await snapshot(ts, tender)).reminders_sent == 0  # the insurer waits for us
+    await send_action(ts.client, tender, "notify_insurer", Action(action_id=new_action_id()))
+    await ts.env.sleep(timedelta(days=4))
     assert (await snapshot(ts, tender)).reminders_sent == 1
 
 

@@ -111,6 +111,8 @@ def make_environment() -> Environment:
     )
     _install_gettext(env)
     env.filters.update(
+        weekday_dt=formats.weekday_moment,
+        weekday_date=formats.weekday_day,
         dt=fmt_datetime,
         date=fmt_date,
         eur=fmt_eur,

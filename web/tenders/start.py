@@ -23,6 +23,7 @@ from tenderdesk.db.models import (
     DocumentKind,
     Insurer,
     InsurerContact,
+    Policyholder,
     Product,
     Request,
     RequestStatus,
@@ -161,7 +162,8 @@ def _plan_tenders(
         if planned and chosen_documents:
             _promote_staged(session, chosen_documents)
         session.flush()
-        plan = plan_for(account)
+        holder = session.get(Policyholder, request.policyholder_id)
+        plan = plan_for(account, holder.state if holder else "")
     return planned, refused, plan
 
 
