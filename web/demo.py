@@ -81,7 +81,8 @@ def choose(engine: Engine) -> Showcase | None:
         ).first()
         open_requests = (
             select(Request)
-            .where(Request.account_id == account.id, Request.status == RequestStatus.OPEN)
+            .where(Request.account_id == account.id, Request.status == RequestStatus.OPEN,
+                   col(Request.self_handled).is_(False))
             .order_by(col(Request.id))
         )
         # One whose broker can log in, so both sides can be tried; else any.

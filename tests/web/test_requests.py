@@ -88,7 +88,7 @@ async def test_answers_are_escaped(http: httpx.AsyncClient, web_engine: Engine) 
     await logged_in(http, MAIN_BACKOFFICE)
     page = (await http.get(f"/requests/{request.id}")).text
     assert "<script>alert(1)</script>" not in page
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;script&gt;alert(1)&lt;/<wbr>script&gt;" in page  # escaped; a slash may wrap
     assert "<dd>Ja</dd>" in page
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
@@ -72,6 +73,12 @@ def fmt_days(seconds: float) -> str:
     return str(int(days)) if days == int(days) else format_decimal(days, locale="de_DE")
 
 
+def breakable(text: str) -> Markup:
+    """Escaped text that may wrap after a slash: "Einbruchdiebstahl/Vandalismus"
+    is one word to the browser, which would otherwise break it mid-word."""
+    return Markup("/<wbr>").join(escape(part) for part in str(text).split("/"))
+
+
 def fmt_answer(value: Any) -> str:
     """Questionnaire answers are JSON: booleans and lists read as words."""
     if value is True:
@@ -111,6 +118,7 @@ def make_environment() -> Environment:
     )
     _install_gettext(env)
     env.filters.update(
+        breakable=breakable,
         weekday_dt=formats.weekday_moment,
         weekday_date=formats.weekday_day,
         dt=fmt_datetime,
