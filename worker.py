@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.binding import BindingActivities
@@ -24,6 +25,7 @@ from activities.calendar import tender_dates_activity
 from activities.email import EmailActivities
 from activities.projection import ProjectionActivities
 from activities.reconcile import ReconcileActivities
+from tenderdesk import temporal_client
 from tenderdesk.config import Settings, get_settings
 from tenderdesk.db.engine import get_engine
 from tenderdesk.logs import install_redaction
@@ -64,8 +66,17 @@ def build_worker(client: Client, engine: Engine, settings: Settings, task_queue:
     )
 
 
+def runtime_for(settings: Settings) -> Runtime | None:
+    """With ``WORKER_METRICS_ADDRESS`` set, the Temporal SDK's own metrics
+    (task latencies, slots, sticky cache, activity and workflow counts) are
+    served there for Prometheus; otherwise the default runtime."""
+    if not settings.worker_metrics_address:
+        return None
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=settings.worker_metrics_address)))
+
+
 async def connect(settings: Settings) -> Client:
-    return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    return await temporal_client.connect(settings, runtime=runtime_for(settings))
 
 
 async def main() -> None:

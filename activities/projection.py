@@ -11,7 +11,7 @@ import asyncio
 import logging
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import true, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from temporalio import activity
@@ -61,11 +61,22 @@ class ProjectionActivities:
 
     def apply(self, inp: ProjectionInput) -> None:
         """Idempotent: the same input applied twice leaves the same rows."""
+        self._write(inp, rebuild=False)
+
+    def rebuild(self, inp: ProjectionInput) -> None:
+        """``tenderdesk reindex``: write the workflow's snapshot whatever version
+        the row claims, and add nothing to the timeline. Raises LookupError for a
+        tender without a row."""
+        self._write(inp, rebuild=True)
+
+    def _write(self, inp: ProjectionInput, *, rebuild: bool) -> None:
         snap = inp.snapshot
         now = utcnow()
         with session_scope(self._engine) as session:
             tender = session.get(Tender, snap.tender_id)
             if tender is None:
+                if rebuild:
+                    raise LookupError(f"tender {snap.tender_id} has no row")
                 # Retrying cannot bring the row back; a retried projection would hold the
                 # workflow's update lock for ever and freeze every later update of the tender.
                 raise ApplicationError(f"tender {snap.tender_id} missing", type="TenderMissing", non_retryable=True)
@@ -78,7 +89,7 @@ class ProjectionActivities:
             session.execute(
                 update(Tender)
                 .where(col(Tender.id) == snap.tender_id)
-                .where(col(Tender.projection_version) < snap.version)
+                .where(col(Tender.projection_version) < snap.version if not rebuild else true())
                 .values(
                     status=snap.status,
                     projection_version=snap.version,
@@ -115,7 +126,8 @@ class ProjectionActivities:
                 self._cancel_unsent_insurer_mail(session, snap.tender_id)
             if snap.status == TenderStatus.WITHDRAWN:
                 self._retire_offers(session, snap.tender_id)
-            self._audit(session, tender, inp)
+            if not rebuild:
+                self._audit(session, tender, inp)
         log.info("tender %s projected v%s: %s", snap.tender_id, snap.version, snap.status.value)
 
     @staticmethod

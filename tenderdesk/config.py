@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     storage_dir: Path = VAR_DIR / "documents"
     max_upload_bytes: int = 15 * 1024 * 1024
     session_max_age_s: int = 12 * 3600
+    #: If set, ``/metrics`` wants ``Authorization: Bearer <this>``.
+    metrics_token: str = ""
+    #: The worker's Temporal SDK metrics (Prometheus), e.g. ``127.0.0.1:9464``; empty: off.
+    worker_metrics_address: str = ""
 
 
 def refuse_insecure(settings: Settings) -> None:

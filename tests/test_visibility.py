@@ -147,6 +147,24 @@ async def test_tender_status_search_attribute_follows_updates(dev: Running) -> N
     await wait_listed(dev, world, TenderStatus.SENT, set())
 
 
+async def test_failed_deliveries_of_today_are_found_by_search_attribute(
+    dev: Running, smtp_server: SmtpServer
+) -> None:
+    """The README's ops recipe "all failed deliveries today": DeliveryFailedOn = '<UTC day>'."""
+    world = make_world(dev.engine)
+    smtp_server.capture.script_rcpt("550 5.1.1 User unknown")
+    [failed] = await start(dev, world)
+    query = (f"DeliveryFailedOn = '{datetime.now(UTC).date().isoformat()}' "
+             f"AND RequestId = '{world.request_id}'")
+    found: set[str] = set()
+    for _ in range(100):
+        found = {w.id async for w in dev.client.list_workflows(query) if w.id.startswith(dev.task_queue)}
+        if found:
+            break
+        await asyncio.sleep(0.1)
+    assert found == {failed.workflow_id}
+
+
 async def test_static_summary_names_the_request(dev: Running) -> None:
     world, [tender] = await sent_tenders(dev)
     description = await handle(dev, tender).describe()

@@ -31,6 +31,7 @@ from web.core import i18n
 from web.core.errors import install_error_handlers
 from web.core.headers import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from web.core.logging import install_token_redaction
+from web.core.metrics import HttpMetricsMiddleware, registry_for
 from web.core.sessions import is_https
 from web.core.templating import Pages, warm_templates
 from web.core.temporal import TemporalClientFactory, TemporalConnector, default_factory
@@ -45,6 +46,7 @@ from web.messages import routes as messages_ui
 from web.messages import section as messages_section
 from web.offers import add_offer, bind, expiring, views
 from web.offers import routes as offers_ui
+from web.ops import routes as ops
 from web.requests import routes as requests
 from web.tenders import contact as tender_contact
 from web.tenders import routes as tender_actions
@@ -87,6 +89,7 @@ def create_app(
     app.state.pages = Pages(settings)
     app.state.login_throttle = LoginThrottle()
     app.state.temporal = TemporalConnector(temporal_client_factory or default_factory(settings))
+    app.state.metrics = registry_for(engine)
     # The request page's feature sections (Nachrichten, Angebote), wired here so
     # web.requests needs to know neither feature.
     app.state.request_sections = [messages_section.messaging_extras, views.offers_extras]
@@ -95,12 +98,13 @@ def create_app(
     app.add_middleware(i18n.LocaleMiddleware)
     # Added last, so it wraps everything and also marks the size-limit refusals.
     app.add_middleware(SecurityHeadersMiddleware, https=is_https(settings))
+    app.add_middleware(HttpMetricsMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app)
     insurer_links.install_link_errors(app)
     for module in (
         auth, reset, dashboard, requests, tender_actions, tender_contact, add_tenders, documents, document_removal,
-        insurer_link, contact, bulk, live, messages_ui, offers_ui, add_offer, expiring, bind,
+        insurer_link, contact, bulk, ops, live, messages_ui, offers_ui, add_offer, expiring, bind,
     ):
         app.include_router(module.router)
     install_token_redaction()

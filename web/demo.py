@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from temporalio.client import Client
 
+from tenderdesk import temporal_client
 from tenderdesk.config import Settings, get_settings
 from tenderdesk.db.engine import get_engine
 from tenderdesk.db.models import (
@@ -151,7 +152,7 @@ async def expired_offer_showcase(settings: Settings, client: Client, engine: Eng
 
 async def main() -> int:
     settings = get_settings()
-    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    client = await temporal_client.connect(settings)
     number = await expired_offer_showcase(settings, client, get_engine(settings.database_url))
     if number:
         print(f"Demo: Anfrage {number} hat freigegebene Angebote, die schon abgelaufen sind "

@@ -9,7 +9,10 @@ TENDER_STATUS = SearchAttributeKey.for_keyword("TenderStatus")
 REQUEST_NUMBER = SearchAttributeKey.for_keyword("RequestNumber")
 #: How a tender closed: "won" (Beauftragt) or "lost" (nicht zum Zuge gekommen).
 TENDER_OUTCOME = SearchAttributeKey.for_keyword("TenderOutcome")
+#: The UTC day ("2026-12-04") an email of the tender last failed for good, so ops
+#: can list "all failed deliveries today".
+DELIVERY_FAILED_ON = SearchAttributeKey.for_keyword("DeliveryFailedOn")
 
 #: Every custom search attribute the tender workflow uses; the dev server and
 #: test servers register exactly these at start.
-SEARCH_ATTRIBUTES = (REQUEST_ID, INSURER_ID, TENDER_STATUS, REQUEST_NUMBER, TENDER_OUTCOME)
+SEARCH_ATTRIBUTES = (REQUEST_ID, INSURER_ID, TENDER_STATUS, REQUEST_NUMBER, TENDER_OUTCOME, DELIVERY_FAILED_ON)

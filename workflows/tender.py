@@ -46,7 +46,7 @@ with workflow.unsafe.imports_passed_through():
         check_transition,
         is_terminal,
     )
-    from workflows import TENDER_OUTCOME, TENDER_STATUS
+    from workflows import DELIVERY_FAILED_ON, TENDER_OUTCOME, TENDER_STATUS
     from workflows import tender_rules as rules
     from workflows.policies import DB_RETRY, EMAIL_RETRY
     from workflows.tender_outbox import Delivery, Outbox
@@ -66,6 +66,8 @@ WITHDRAWN_MAIL_PATCH = "withdrawn-mail-1"
 #: ``tender_dates`` local activity), and no reminders while the insurer's
 #: question waits for our answer.
 BUSINESS_DAYS_PATCH = "business-days-1"
+#: A failed delivery sets the DeliveryFailedOn search attribute.
+DELIVERY_ATTRIBUTE_PATCH = "delivery-failed-attribute-1"
 #: Duplicate updates are answered from this map; Temporal itself deduplicates
 #: update IDs within a run, so only the most recent ones need keeping.
 MAX_REMEMBERED_ACTIONS = 256
@@ -572,6 +574,10 @@ class TenderWorkflow:
     async def _after_email(self, kind: EmailKind, delivered: bool, email_id: int | None) -> None:
         if not delivered:
             self._delivery_failed = True
+            if workflow.patched(DELIVERY_ATTRIBUTE_PATCH):
+                workflow.upsert_search_attributes(
+                    [DELIVERY_FAILED_ON.value_set(workflow.now().date().isoformat())]
+                )
             await self._project("delivery_failed", system_email_id=email_id)
             return
         self._delivery_failed = False

@@ -126,4 +126,20 @@ async def send(settings: Settings, email: Outgoing) -> SmtpOutcome:
     return SmtpOutcome(Delivery.SENT, "250 OK")
 
 
-__all__ = ["Attachment", "Delivery", "Outgoing", "SmtpOutcome", "mime_message", "send"]
+async def probe(settings: Settings, timeout: float = 3.0) -> str:
+    """Connect, greet and leave (the readiness check); ``""`` if the server answers,
+    else what went wrong, without the server's address."""
+    client = aiosmtplib.SMTP(hostname=settings.smtp_host, port=settings.smtp_port, timeout=timeout,
+                             start_tls=settings.smtp_starttls)
+    try:
+        await client.connect()
+        code, _ = await client.noop()
+        await client.quit()
+    except aiosmtplib.SMTPResponseException as err:
+        return f"SMTP {err.code}"
+    except (aiosmtplib.SMTPException, OSError) as err:
+        return type(err).__name__
+    return "" if code == 250 else f"SMTP {code}"
+
+
+__all__ = ["Attachment", "Delivery", "Outgoing", "SmtpOutcome", "mime_message", "probe", "send"]

@@ -71,8 +71,8 @@ async def test_offers_need_release_broker_sees_nothing_until_released(bts: Runni
     [mail] = smtp_server.capture.to(BROKER_EMAIL)
     body = mail.get_content()
     assert "Neue Angebote zu Ihrer Anfrage MA-TEST-00001" in str(mail["Subject"])
-    assert "Testversicherung 0 AG: Jahresprämie 980,00 €, Versicherungssumme 3.000.000,00 €" in body
-    assert "Testversicherung 1 AG: Jahresprämie 1.210,50 €" in body
+    assert "Testversicherung 0 AG: Jahresprämie 980,00\xa0€, Versicherungssumme 3.000.000,00\xa0€" in body
+    assert "Testversicherung 1 AG: Jahresprämie 1.210,50\xa0€" in body
     assert f"http://testserver/requests/{world.request_id}" in body
     assert row.kind == "offers_released" and "Testversicherung 1 AG" in row.body_text
 

@@ -229,7 +229,8 @@ async def test_backoffice_workspace(live_server: Live, browser: Browser, tmp_pat
             "aria-sort", re.compile("ascending|descending")
         )
         rows = page.locator("table.dash-requests tbody tr")
-        assignees = [text.strip() for text in await rows.locator("td:nth-child(4)").all_inner_texts()]
+        # (the first column holds the "Zuweisen" checkboxes, the second the folder icon)
+        assignees = [text.strip() for text in await rows.locator("td:nth-child(5)").all_inner_texts()]
         unassigned = [a == "nicht zugewiesen" for a in assignees]
         assert any(unassigned) and not all(unassigned), assignees
         assert unassigned == sorted(unassigned, reverse=True), f"unassigned not first: {assignees}"

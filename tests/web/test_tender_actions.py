@@ -128,17 +128,17 @@ async def test_schedule_form_validates_and_sends_the_update(dev_http: httpx.Asyn
         assert message in html.unescape(response.text), fields
         assert f'value="{action_id}"' in response.text  # a retry stays the same action
     forged = await dev_http.post(path, data={"csrf_token": csrf, "action_id": "x",
-                                             "deadline": de(today() + timedelta(days=20))})
+                                             "deadline": de(today() + timedelta(days=27))})
     assert forged.status_code == 422 and "Das Formular ist veraltet" in forged.text
     assert await accepted_updates(web_dev, tender.workflow_id) == []
     assert row(engine, tender.id).deadline_at == tender.deadline_at
 
     response = await dev_http.post(path, data={"csrf_token": csrf, "action_id": action_id,
-                                               "deadline": (today() + timedelta(days=20)).isoformat(),
+                                               "deadline": (today() + timedelta(days=27)).isoformat(),
                                                "next_reminder": de(today() + timedelta(days=2))})
 
     assert response.status_code == 303 and response.headers["location"].endswith(f"#tender-{tender.id}")
-    new_deadline = end_of_day_utc(today() + timedelta(days=20))
+    new_deadline = end_of_day_utc(today() + timedelta(days=27))
     new_reminder = datetime.combine(today() + timedelta(days=2), time(9), tzinfo=BERLIN)
     user_id = user_by_email(engine, MAIN_BACKOFFICE).id
     [update] = await accepted_updates(web_dev, tender.workflow_id)
@@ -153,7 +153,7 @@ async def test_schedule_form_validates_and_sends_the_update(dev_http: httpx.Asyn
                        .where(AuditEvent.kind == "rescheduled")).one()
     assert event.actor == Party.BACKOFFICE and event.actor_user_id == user_id
     page = html.unescape((await dev_http.get(response.headers["location"])).text)
-    assert "Die Termine wurden geändert" in page and f"Antwortfrist {de(today() + timedelta(days=20))}" in page
+    assert "Die Termine wurden geändert" in page and f"Antwortfrist {de(today() + timedelta(days=27))}" in page
 
 
 async def test_schedule_and_offer_only_while_awaiting_the_insurer(

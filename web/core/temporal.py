@@ -15,6 +15,7 @@ from typing import Any
 
 from temporalio.client import Client
 
+from tenderdesk import temporal_client
 from tenderdesk.config import Settings
 from web.core.errors import ActionRefused
 
@@ -35,9 +36,7 @@ class TemporalUnavailable(ActionRefused):
 
 def default_factory(settings: Settings) -> TemporalClientFactory:
     async def connect() -> Client:
-        return await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace
-        )
+        return await temporal_client.connect(settings)
 
     return connect
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -42,6 +43,7 @@ from tenderdesk.db.models import (
 from web.core import i18n
 from web.core.errors import ActionRefused
 from web.core.forms import new_action_id
+from web.core.metrics import UPDATE_LATENCY
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,25 @@ def refusal_status(err: ActionRefused, default: int) -> int:
 
 async def send_action(client: Client, tender: Tender, update: str, action: Action) -> ActionResult:
     """Execute one workflow update; refusals become :class:`TenderActionError`,
-    and no answer within :data:`UPDATE_TIMEOUT_S` :class:`UpdatePending`."""
+    and no answer within :data:`UPDATE_TIMEOUT_S` :class:`UpdatePending`.
+    Its duration goes to ``tenderdesk_workflow_update_duration_seconds``."""
+    started = time.perf_counter()
+    outcome = "error"
+    try:
+        result = await _send_action(client, tender, update, action)
+        outcome = "ok"
+        return result
+    except UpdatePending:
+        outcome = "pending"
+        raise
+    except TenderActionError:
+        outcome = "refused"
+        raise
+    finally:
+        UPDATE_LATENCY.labels(update, outcome).observe(time.perf_counter() - started)
+
+
+async def _send_action(client: Client, tender: Tender, update: str, action: Action) -> ActionResult:
     handle = client.get_workflow_handle(tender.workflow_id)
     try:
         async with asyncio.timeout(UPDATE_TIMEOUT_S):

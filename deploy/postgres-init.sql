@@ -1,0 +1,3 @@
+-- Tenderdesk's own database beside Temporal's, on the same PostgreSQL server.
+CREATE ROLE tenderdesk LOGIN PASSWORD 'tenderdesk';
+CREATE DATABASE tenderdesk OWNER tenderdesk;

@@ -1,0 +1,1 @@
+"""For operations: liveness, readiness and Prometheus metrics."""
