@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -59,7 +60,9 @@ def build_worker(client: Client, engine: Engine, settings: Settings, task_queue:
         task_queue=task_queue or settings.temporal_task_queue,
         workflows=[TenderWorkflow, NotificationWorkflow, BindingWorkflow, ReconcileWorkflow],
         activities=activities_for(engine, settings, client),
-        max_concurrent_activities=50,
+        max_concurrent_activities=settings.worker_max_activities,
+        max_concurrent_local_activities=settings.worker_max_local_activities,
+        max_cached_workflows=settings.worker_max_cached_workflows,
         # On SIGTERM, running activities get this long to finish (an SMTP
         # exchange fits); what is still running then is retried elsewhere.
         graceful_shutdown_timeout=timedelta(seconds=10),
@@ -83,6 +86,11 @@ async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_redaction()  # no link token or email address in any log line
     settings = get_settings()
+    # Activities do their database and file work in threads (asyncio.to_thread):
+    # size that pool to the database pool instead of Python's default (6 on 2 cores).
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=settings.worker_threads, thread_name_prefix="activity")
+    )
     client = await connect(settings)
     worker = build_worker(client, get_engine(settings.database_url), settings)
     await ensure_reconcile_schedule(

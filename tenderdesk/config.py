@@ -64,6 +64,16 @@ class Settings(BaseSettings):
     storage_dir: Path = VAR_DIR / "documents"
     max_upload_bytes: int = 15 * 1024 * 1024
     session_max_age_s: int = 12 * 3600
+    #: The worker's threads for database and file work (activities run their
+    #: blocking part there). Matches the database pool (10 + 20 overflow,
+    #: ``tenderdesk.db.engine``): more threads would only queue for a connection.
+    worker_threads: int = 30
+    #: Activities and local activities (projections) one worker runs at once.
+    worker_max_activities: int = 50
+    worker_max_local_activities: int = 100
+    #: Workflows the worker keeps in memory between their tasks. Each costs about
+    #: 0.2 MiB; a workflow that is not cached replays its history on its next task.
+    worker_max_cached_workflows: int = 500
     #: If set, ``/metrics`` wants ``Authorization: Bearer <this>``.
     metrics_token: str = ""
     #: The worker's Temporal SDK metrics (Prometheus), e.g. ``127.0.0.1:9464``; empty: off.

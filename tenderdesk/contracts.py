@@ -5,9 +5,11 @@ be added later without breaking running workflows. Payloads carry only IDs,
 statuses, times and amounts: free text (questions, decline reasons), names,
 addresses and link tokens stay in the database and travel by reference,
 because Temporal shows payloads in plain text in its Web UI.
-"""
 
-from __future__ import annotations
+Deliberately without ``from __future__ import annotations``: the payload
+converter reads these classes' type hints for every payload it decodes, and
+string annotations made it compile about 112 ``ForwardRef``s per tender.
+"""
 
 from dataclasses import dataclass, field
 from datetime import datetime

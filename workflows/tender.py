@@ -68,6 +68,9 @@ WITHDRAWN_MAIL_PATCH = "withdrawn-mail-1"
 BUSINESS_DAYS_PATCH = "business-days-1"
 #: A failed delivery sets the DeliveryFailedOn search attribute.
 DELIVERY_ATTRIBUTE_PATCH = "delivery-failed-attribute-1"
+#: The projection runs as a local activity: one marker event instead of three
+#: activity events and a workflow task round trip per state change (issue 9).
+LOCAL_PROJECTION_PATCH = "local-projection-1"
 #: Duplicate updates are answered from this map; Temporal itself deduplicates
 #: update IDs within a run, so only the most recent ones need keeping.
 MAX_REMEMBERED_ACTIONS = 256
@@ -89,6 +92,7 @@ class TenderWorkflow:
     def __init__(self, inp: TenderInput) -> None:
         self._inp = inp
         self._v2 = workflow.patched(EDGES_PATCH)
+        self._local_projection = workflow.patched(LOCAL_PROJECTION_PATCH)
         self._status = S.QUEUED
         self._version = 0
         self._results: OrderedDict[str, ActionResult] = OrderedDict()
@@ -621,18 +625,22 @@ class TenderWorkflow:
             f"**Erinnerungen:** {self._reminders_sent}\n\n"
             f"**Frist:** {_fmt(self._deadline_at)}\n\n**{next_line}**"
         )
+        projection = ProjectionInput(
+            snapshot=snap,
+            event=event,
+            actor_user_id=action.actor_user_id if action else None,
+            action_id=action.action_id if action else None,
+            message_id=message_id,
+            offer_id=offer_id,
+            system_email_id=system_email_id,
+        )
+        if self._local_projection:
+            await workflow.execute_local_activity(
+                "project_tender", projection, start_to_close_timeout=timedelta(seconds=30), retry_policy=DB_RETRY,
+                summary=event,
+            )
+            return
         await workflow.execute_activity(
-            "project_tender",
-            ProjectionInput(
-                snapshot=snap,
-                event=event,
-                actor_user_id=action.actor_user_id if action else None,
-                action_id=action.action_id if action else None,
-                message_id=message_id,
-                offer_id=offer_id,
-                system_email_id=system_email_id,
-            ),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=DB_RETRY,
+            "project_tender", projection, start_to_close_timeout=timedelta(seconds=30), retry_policy=DB_RETRY,
             summary=event,
         )

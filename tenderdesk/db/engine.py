@@ -27,6 +27,12 @@ def normalise_url(url: str) -> str:
     return url
 
 
+#: PostgreSQL connections per process: pool plus overflow. The worker sizes its
+#: thread pool for database work to the same number (``WORKER_THREADS``), so
+#: a thread never waits for a connection another thread holds idle.
+POOL_SIZE, MAX_OVERFLOW = 10, 20
+
+
 def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
@@ -45,7 +51,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW)
 
 
 @lru_cache
