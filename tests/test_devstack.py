@@ -46,6 +46,7 @@ def test_temporal_dev_command_has_search_attributes_tuning_and_var_db() -> None:
     assert flag_values(argv, "--db-filename") == [str(VAR_DIR / "temporal" / "temporal.db")]
     assert Path(flag_values(argv, "--db-filename")[0]).is_relative_to(ROOT / "var")
     assert sorted(flag_values(argv, "--search-attribute")) == [
+        "DeliveryFailedOn=Keyword",
         "InsurerId=Keyword",
         "RequestId=Keyword",
         "RequestNumber=Keyword",

@@ -24,7 +24,10 @@ def mark_in_progress(status: TenderStatus) -> None:
 
 
 def notify(status: TenderStatus) -> None:
-    if status == S.QUEUED or is_terminal(status):
+    if is_terminal(status):
+        # Says the tender has ended, why, and since when (as a question does).
+        check_transition(status, S.IN_PROGRESS, "notify")
+    if status == S.QUEUED:
         raise TransitionError("not_allowed", action="notify", status=status.value)
 
 

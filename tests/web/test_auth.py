@@ -652,7 +652,10 @@ async def test_language_switch_refuses_unknown_locales(http: httpx.AsyncClient, 
 
 
 # ------------------------------------------------------------------- roles
-PUBLIC_ROUTES = {"/login", "/passwort-vergessen", "/passwort-zuruecksetzen/{token}"}
+#: Plus the ops endpoints, which show no business data (/metrics counts only,
+#: and wants a bearer token when METRICS_TOKEN is set).
+PUBLIC_ROUTES = {"/login", "/passwort-vergessen", "/passwort-zuruecksetzen/{token}", "/healthz", "/readyz",
+                 "/metrics"}
 
 
 def app_routes(app: FastAPI) -> list[tuple[str, set[str]]]:

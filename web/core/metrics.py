@@ -41,6 +41,13 @@ class DatabaseCollector(Collector):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
+    def describe(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        """The metric names without a query: registering must not touch the
+        database (the app starts while it may still be unmigrated or down)."""
+        yield GaugeMetricFamily("tenderdesk_tenders", "Tenders by state.", labels=("state",))
+        yield GaugeMetricFamily("tenderdesk_emails", "System Emails by delivery status.", labels=("status",))
+        yield CounterMetricFamily("tenderdesk_reminders", "Reminders sent to insurers.")
+
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         with Session(self._engine) as session:
             tenders = dict(session.exec(select(Tender.status, func.count()).group_by(col(Tender.status))).all())
