@@ -38,7 +38,7 @@ from web.dashboard.query import (
     load_choices,
     parse_query,
 )
-from web.tenders import overdue_tenders
+from web.tenders import overdue_count
 
 router = APIRouter(tags=["dashboard"])
 
@@ -135,7 +135,7 @@ def _overdue_count(db: Session, user: User) -> int:
     if not is_staff(user):
         return 0
     account = db.get(Account, user.account_id)
-    return len(overdue_tenders(db, account)) if account is not None else 0
+    return overdue_count(db, account) if account is not None else 0
 
 
 @router.get("/")

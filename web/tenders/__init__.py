@@ -22,11 +22,11 @@ from web.tenders.service import (
     submit_offer,
 )
 from web.tenders.start import start_tenders
-from web.tenders.targets import TenderTarget, open_tenders, overdue_tenders
+from web.tenders.targets import TenderTarget, open_tenders, overdue_count, overdue_tenders
 
 __all__ = [
     "OfferTerms", "TenderActionError", "TenderPage", "TenderTarget", "UpdatePending", "ask_question",
-    "blocked_reason", "decline", "insurer_name", "insurer_thread", "load_tender_page", "open_tenders",
+    "blocked_reason", "decline", "insurer_name", "insurer_thread", "load_tender_page", "open_tenders", "overdue_count",
     "overdue_tenders", "refusal_status", "render_tender_page", "result_flash", "send_action", "set_update_timeout",
     "start_tenders", "submit_offer",
 ]
