@@ -64,17 +64,18 @@ def is_terminal(status: TenderStatus) -> bool:
 OVERDUE_WITHOUT_PLAN_S = 3 * 86400.0
 
 
-def overdue_since(sent_at: datetime, reminder_offsets_s: Sequence[float]) -> datetime:
-    """When an unanswered tender becomes "überfällig": once its first automatic
-    reminder was due (the account's rule for "the insurer should have answered")."""
-    return sent_at + timedelta(seconds=min(reminder_offsets_s, default=OVERDUE_WITHOUT_PLAN_S))
+def overdue_cutoff(now: datetime, reminder_offsets_s: Sequence[float]) -> datetime:
+    """An unanswered tender sent at or before this is "überfällig": its first
+    automatic reminder was due (the account's rule for "the insurer should have
+    answered"). Queries compare ``sent_at`` with it; :func:`is_overdue` too."""
+    return now - timedelta(seconds=min(reminder_offsets_s, default=OVERDUE_WITHOUT_PLAN_S))
 
 
 def is_overdue(status: TenderStatus, sent_at: datetime | None, reminder_offsets_s: Sequence[float],
                now: datetime) -> bool:
-    """Still waiting for the insurer and past :func:`overdue_since`: what
+    """Still waiting for the insurer and past :func:`overdue_cutoff`: what
     "Alle überfälligen erinnern" reminds."""
-    return status in AWAITING_INSURER and sent_at is not None and overdue_since(sent_at, reminder_offsets_s) <= now
+    return status in AWAITING_INSURER and sent_at is not None and sent_at <= overdue_cutoff(now, reminder_offsets_s)
 
 
 def check_transition(current: TenderStatus, target: TenderStatus, action: str) -> None:

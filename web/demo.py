@@ -18,7 +18,6 @@ stops if the chosen request already has tenders.
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from dataclasses import dataclass
 from datetime import timedelta
@@ -47,8 +46,6 @@ from tenderdesk.demo.seed import MAIN_ACCOUNT_NAME
 from tenderdesk.states import TenderStatus
 from web.offers import release_offers
 from web.tenders import OfferTerms, start_tenders, submit_offer
-
-log = logging.getLogger(__name__)
 
 #: Long enough for both offers to be released before they run out.
 VALIDITY_S = 8

@@ -86,15 +86,6 @@ def format_eur(cents: int | None) -> str:
     return formats.money(cents, "de").replace("\xa0", " ")
 
 
-def format_date_de(at: datetime | None) -> str:
-    """A date as Germans read it, in Berlin time (a validity ending 23:59 Berlin stays that day)."""
-    return formats.day(at, "de")
-
-
-def format_datetime_de(at: datetime | None) -> str:
-    return formats.moment(at, "de")
-
-
 # ------------------------------------------------------------------- the data
 @dataclass(frozen=True)
 class ChatEntry:
@@ -349,7 +340,7 @@ def render_cover_note_pdf(note: CoverNote, *, font: tuple[str, str] | None | Lit
     pdf.ln(4)
 
     heading("Abschluss")
-    row("Abgeschlossen am", f"{format_datetime_de(note.bound_at)} Uhr")
+    row("Abgeschlossen am", f"{formats.moment(note.bound_at)} Uhr")
     row("Abgeschlossen durch", note.bound_by)
     row("Versicherer", note.insurer)
     pdf.ln(3)
@@ -367,7 +358,7 @@ def render_cover_note_pdf(note: CoverNote, *, font: tuple[str, str] | None | Lit
     heading("Angebotskonditionen")
     row("Jahresprämie", format_eur(note.premium_cents))
     row("Versicherungssumme", format_eur(note.sum_insured_cents))
-    row("Angebot gültig bis", format_date_de(note.valid_until))
+    row("Angebot gültig bis", formats.day(note.valid_until))
     row("Bedingungen / Hinweise", note.conditions_note)
     if note.offer_document:
         row("Angebotsdokument", note.offer_document)
@@ -390,7 +381,7 @@ def render_cover_note_pdf(note: CoverNote, *, font: tuple[str, str] | None | Lit
         heading(thread.title, 11)
         for entry in thread.entries:
             pdf.set_font(pdf.body_font, "B", 9)
-            label = f"{format_datetime_de(entry.at)} · {entry.author}"
+            label = f"{formats.moment(entry.at)} · {entry.author}"
             if entry.forwarded:
                 label += " · weitergeleitet"
             pdf.multi_cell(0, 4.8, pdf.text_of(label), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
@@ -403,6 +394,6 @@ def render_cover_note_pdf(note: CoverNote, *, font: tuple[str, str] | None | Lit
 
 
 __all__ = [
-    "ChatEntry", "ChatThread", "CoverNote", "format_date_de", "format_datetime_de", "format_eur",
+    "ChatEntry", "ChatThread", "CoverNote", "format_eur",
     "latin1_safe", "load_cover_note", "render_cover_note_pdf", "unicode_font",
 ]

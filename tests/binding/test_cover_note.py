@@ -11,6 +11,7 @@ from pypdf import PdfReader
 from sqlmodel import Session, select
 
 from activities.binding import BindingActivities
+from tenderdesk import formats
 from tenderdesk.db.engine import session_scope
 from tenderdesk.db.models import (
     AuditEvent,
@@ -27,7 +28,6 @@ from tenderdesk.documents.cover_note import (
     ChatThread,
     CoverNote,
     fallback_fonts,
-    format_date_de,
     latin1_safe,
     render_cover_note_pdf,
     unicode_font,
@@ -105,7 +105,7 @@ async def test_cover_note_holds_offer_terms_and_every_chat_message(bts: Running)
         "Deckungsnote", "MA-TEST-00001", "Betriebshaftpflicht", "Elektroinstallateur", "Elektro Blitz GmbH",
         "Erika Muster, Muster Makler GmbH", "Versicherer Testversicherung 0 AG",
         "Jahresprämie 1.234,56 €", "Versicherungssumme 3.000.000,00 €",
-        f"Angebot gültig bis {format_date_de(offer.valid_until)}",
+        f"Angebot gültig bis {formats.day(offer.valid_until)}",
         "Selbstbeteiligung 500 € je Schaden; Vorsorgeversicherung 10 %",
         "Nachrichtenverlauf",
         "Chat mit dem Vermittler (Erika Muster)", "Chat mit Testversicherung 0 AG", "Chat mit Testversicherung 1 AG",

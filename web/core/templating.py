@@ -15,7 +15,6 @@ is written ``%%``. A translation is trusted markup, so ``&`` is written
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -34,18 +33,6 @@ from web.core.sessions import Login
 
 TEMPLATES_DIR = ROOT / "templates"
 _babel_locale = formats.babel_locale
-
-
-def fmt_datetime(value: datetime | None, locale: str = "de") -> str:
-    return formats.moment(value, locale)
-
-
-def fmt_date(value: datetime | None, locale: str = "de") -> str:
-    return formats.day(value, locale)
-
-
-def fmt_eur(cents: int | None, locale: str = "de") -> str:
-    return formats.money(cents, locale)
 
 
 def fmt_eur_input(cents: int | None) -> str:
@@ -121,9 +108,9 @@ def make_environment() -> Environment:
         breakable=breakable,
         weekday_dt=formats.weekday_moment,
         weekday_date=formats.weekday_day,
-        dt=fmt_datetime,
-        date=fmt_date,
-        eur=fmt_eur,
+        dt=formats.moment,
+        date=formats.day,
+        eur=formats.money,
         eur_input=fmt_eur_input,
         filesize=fmt_filesize,
         days=fmt_days,

@@ -7,13 +7,13 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
 
+from tenderdesk import formats
 from tenderdesk.db.models import (
     Message,
     Party,
     Thread,
 )
 from web.core.i18n import party_label
-from web.core.templating import fmt_datetime
 from web.messages.common import TranscriptEntry, thread_labels
 from web.messages.threads import documents_by_id, forward_sources, user_names
 
@@ -69,7 +69,7 @@ def transcript_text(entries: Sequence[TranscriptEntry]) -> str:
     blocks = []
     for e in entries:
         who = party_label(e.author) + (f" ({e.author_name})" if e.author_name else "")
-        head = f"{fmt_datetime(e.at)} · {e.thread_label} · {who}"
+        head = f"{formats.moment(e.at)} · {e.thread_label} · {who}"
         if e.forwarded_from:
             head += f" · weitergeleitet aus „{e.forwarded_from}“"
         lines = [head]

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from tenderdesk import formats
 from tenderdesk.config import Settings
 from tenderdesk.db.models import (
     Account,
@@ -30,7 +31,6 @@ from tenderdesk.states import TenderStatus, is_terminal
 from web.core import i18n
 from web.core.access import is_staff
 from web.core.sessions import Login
-from web.core.templating import fmt_date, fmt_eur
 from web.offers.binding import (
     OfferChoice,
     broker_owns,
@@ -58,14 +58,14 @@ def extension_action_id(offer_id: int) -> str:
 def extension_text(request: Request, product: Product, account: Account, offer: Offer, *, expired: bool) -> str:
     """The prepared message of the guide's procedure for expired offers."""
     when = (
-        f"ist am {fmt_date(offer.valid_until)} abgelaufen"
+        f"ist am {formats.day(offer.valid_until)} abgelaufen"
         if expired
-        else f"ist nur noch bis zum {fmt_date(offer.valid_until)} gültig"
+        else f"ist nur noch bis zum {formats.day(offer.valid_until)} gültig"
     )
     return (
         "Sehr geehrte Damen und Herren,\n\n"
         f"Ihr Angebot zur Anfrage {request.number} ({product.name}) über eine Jahresprämie von "
-        f"{fmt_eur(offer.premium_cents)} {when}. Könnten Sie die Gültigkeit Ihres Angebots verlängern? "
+        f"{formats.money(offer.premium_cents)} {when}. Könnten Sie die Gültigkeit Ihres Angebots verlängern? "
         "Bitte nennen Sie uns das neue Gültigkeitsdatum; wir passen das Angebot dann für Sie an.\n\n"
         f"Vielen Dank und freundliche Grüße\nIhr Backoffice {account.name}"
     )

@@ -195,6 +195,7 @@ def load_request_view(
     assert account and broker and policyholder and product
     assignee = db.get(User, request.assignee_id) if request.assignee_id else None
     is_open = request.status == RequestStatus.OPEN
+    now = utcnow()
 
     tenders: list[TenderRow] = []
     won_tender_id = db.exec(select(Binding.tender_id).where(Binding.request_id == request.id)).first()
@@ -276,8 +277,7 @@ def load_request_view(
         document_groups=document_groups(documents, insurer_names),
         removable_document_ids=removable_ids,
         overdue_count=sum(
-            1 for row in tenders
-            if is_overdue(row.tender.status, row.tender.sent_at, account.reminder_offsets_s, utcnow())
+            1 for row in tenders if is_overdue(row.tender.status, row.tender.sent_at, account.reminder_offsets_s, now)
         ) if staff else 0,
         open_count=sum(1 for row in tenders if not is_terminal(row.tender.status)) if staff else 0,
     )

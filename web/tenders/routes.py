@@ -24,6 +24,7 @@ from fastapi import APIRouter, Form
 from starlette.requests import Request as HttpRequest
 from starlette.responses import Response
 
+from tenderdesk import formats
 from tenderdesk.contracts import Action
 from tenderdesk.db.models import (
     RequestStatus,
@@ -47,7 +48,7 @@ from web.core.errors import ActionRefused, not_found
 from web.core.flash import Flash, set_flash
 from web.core.forms import ACTION_ID, BERLIN, FormValueError, date_input_value, end_of_day_utc, parse_date, today_berlin
 from web.core.sessions import Login
-from web.core.templating import Pages, fmt_date
+from web.core.templating import Pages
 from web.core.temporal import TemporalUnavailable
 from web.requests import (
     TENDER_ACTIONS,
@@ -181,7 +182,7 @@ def parse_schedule(tender: Tender, values: dict[str, str], now: datetime) -> tup
         return change, errors
     deadline = change.deadline_at or tender.deadline_at
     if change.next_reminder_at and deadline and change.next_reminder_at >= deadline:
-        errors.append(i18n.t("tender_actions.schedule.reminder_after_deadline", deadline=fmt_date(deadline)))
+        errors.append(i18n.t("tender_actions.schedule.reminder_after_deadline", deadline=formats.day(deadline)))
     if change.deadline_at is None and change.next_reminder_at is None and not errors:
         errors.append(i18n.t("tender_actions.schedule.nothing"))
     return change, errors
@@ -250,9 +251,9 @@ def schedule_submit(
         return _render_schedule(http, pages, login, page, err.status_code)
     parts = []
     if change.deadline_at:
-        parts.append(i18n.t("tender_actions.schedule.deadline_part", date=fmt_date(change.deadline_at)))
+        parts.append(i18n.t("tender_actions.schedule.deadline_part", date=formats.day(change.deadline_at)))
     if change.next_reminder_at:
-        parts.append(i18n.t("tender_actions.schedule.reminder_part", date=fmt_date(change.next_reminder_at)))
+        parts.append(i18n.t("tender_actions.schedule.reminder_part", date=formats.day(change.next_reminder_at)))
     message = f"{i18n.outcome_text(result.code).rstrip('.')} ({', '.join(parts)})."
     response = detail_redirect(request_id, f"#tender-{tender_id}")
     set_flash(response, settings, result_flash(page.insurer_name, message, result.changed))
