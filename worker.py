@@ -29,7 +29,7 @@ from activities.reconcile import ReconcileActivities
 from tenderdesk import temporal_client
 from tenderdesk.config import Settings, get_settings
 from tenderdesk.db.engine import get_engine
-from tenderdesk.logs import install_redaction
+from tenderdesk.logs import configure_logging
 from workflows.binding import BindingWorkflow
 from workflows.notification import NotificationWorkflow
 from workflows.reconcile import ReconcileWorkflow
@@ -83,9 +83,9 @@ async def connect(settings: Settings) -> Client:
 
 
 async def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    install_redaction()  # no link token or email address in any log line
     settings = get_settings()
+    # Structured lines with the workflow and activity; no token or address in any.
+    configure_logging(settings.log_format)
     # Activities do their database and file work in threads (asyncio.to_thread):
     # size that pool to the database pool instead of Python's default (6 on 2 cores).
     asyncio.get_running_loop().set_default_executor(

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     metrics_token: str = ""
     #: The worker's Temporal SDK metrics (Prometheus), e.g. ``127.0.0.1:9464``; empty: off.
     worker_metrics_address: str = ""
+    #: ``json``: one JSON object per log line with request, tender and workflow
+    #: IDs (for log shipping); ``text``: the same fields as ``key=value``.
+    log_format: str = "json"
 
 
 def refuse_insecure(settings: Settings) -> None:

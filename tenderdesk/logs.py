@@ -8,13 +8,28 @@ SMTP errors). :class:`RedactingFilter` rewrites the message, its arguments and
 any formatted traceback before a handler writes them. It sits on the handlers
 (a logger's own filters do not see records that propagate from its children),
 installed by :func:`install_redaction` in the worker and the web app.
+
+The same module makes the lines structured (``LOG_FORMAT=json``, the default):
+one JSON object per line with the HTTP request's ID and the Anfrage, tender
+and offer it is about (:data:`log_context`, bound by the web's middleware and
+route dependency), or, in the worker, the workflow ID and activity from
+Temporal's own context. Ops can then follow one click or one tender through
+every process without a name or an address in the logs. IDs are numbers and
+``tender-r12-i3``-style workflow IDs, which carry no personal data.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from types import MappingProxyType
+
+from temporalio import activity
 
 #: ``/t/`` followed by the token segment (anything up to ``/``, ``?``, ``#``
 #: or whitespace); ``/t/<token>/documents/3`` keeps its tail.
@@ -81,4 +96,101 @@ def install_redaction(logger_names: tuple[str, ...] = ("",)) -> None:
                 target.addFilter(RedactingFilter())
 
 
-__all__ = ["REDACTED", "REDACTED_ADDRESS", "RedactingFilter", "install_redaction", "redact"]
+#: Fields of the current HTTP request or job: ``http_request_id``, ``request``
+#: (the Anfrage's ID), ``tender``, ``offer``. Set with :func:`bound`.
+log_context: ContextVar[Mapping[str, str | int]] = ContextVar(
+    "tenderdesk_log_context", default=MappingProxyType({}))
+
+#: The record attributes every line carries when they are set.
+CONTEXT_FIELDS = ("http_request_id", "request", "tender", "offer", "workflow_id", "activity", "attempt")
+
+
+@contextmanager
+def bound(**fields: str | int | None) -> Iterator[None]:
+    """Add ``fields`` to every log line written inside the block (this task or
+    thread and whatever it starts with a copied context)."""
+    token = log_context.set({**log_context.get(), **{k: v for k, v in fields.items() if v is not None}})
+    try:
+        yield
+    finally:
+        log_context.reset(token)
+
+
+class ContextFilter(logging.Filter):
+    """Copy :data:`log_context` and, inside an activity, Temporal's workflow ID,
+    activity type and attempt onto the record; never drops a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in log_context.get().items():
+            setattr(record, key, value)
+        if activity.in_activity():
+            info = activity.info()
+            record.workflow_id = info.workflow_id
+            record.activity = info.activity_type
+            record.attempt = info.attempt
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC), level, logger, message, the
+    context fields that are set, and a (redacted) traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key in CONTEXT_FIELDS:
+            value = getattr(record, key, None)
+            if value is not None:
+                line[key] = value
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(self.formatException(record.exc_info))
+        if record.exc_text:
+            line["exc"] = record.exc_text
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """The classic line for a developer's terminal, with the context as ``key=value``."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        context = " ".join(f"{key}={getattr(record, key)}" for key in CONTEXT_FIELDS
+                           if getattr(record, key, None) is not None)
+        return f"{text} [{context}]" if context else text
+
+
+def formatter_for(log_format: str) -> logging.Formatter:
+    if log_format not in ("json", "text"):
+        raise ValueError(f"LOG_FORMAT must be json or text, not {log_format!r}")
+    return JsonFormatter() if log_format == "json" else TextFormatter()
+
+
+def configure_logging(log_format: str = "json", logger_names: tuple[str, ...] = ("",),
+                      level: int = logging.INFO) -> None:
+    """Structured, redacted lines on every handler of these loggers (the root
+    gets a stderr handler if it has none). Idempotent; call it again after a
+    server (uvicorn) replaced its handlers."""
+    formatter = formatter_for(log_format)
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.StreamHandler())
+        root.setLevel(level)
+    for name in logger_names:
+        for handler in logging.getLogger(name).handlers:
+            handler.setFormatter(formatter)
+            if not any(isinstance(f, ContextFilter) for f in handler.filters):
+                handler.addFilter(ContextFilter())
+    install_redaction(logger_names)
+
+
+__all__ = [
+    "CONTEXT_FIELDS", "REDACTED", "REDACTED_ADDRESS", "ContextFilter", "JsonFormatter", "RedactingFilter",
+    "TextFormatter", "bound", "configure_logging", "formatter_for", "install_redaction", "log_context", "redact",
+]

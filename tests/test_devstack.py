@@ -93,7 +93,7 @@ def test_temporal_binary_flags_are_understood() -> None:
 def test_service_commands() -> None:
     assert devstack.worker_command() == [sys.executable, str(ROOT / "worker.py")]
     assert devstack.web_command() == [
-        sys.executable, "-m", "uvicorn", "web.app:app", "--host", "127.0.0.1", "--port", "8000",
+        sys.executable, "-m", "uvicorn", "web.app:app", "--host", "127.0.0.1", "--port", "8000", "--no-access-log",
     ]
     assert devstack.mailcapture_command(port=2525, maildir=Path("/x/mail")) == [
         sys.executable, "-m", "tenderdesk.dev.mailcapture",

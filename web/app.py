@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from anyio import to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy.engine import Engine
 from starlette.staticfiles import StaticFiles
 
@@ -30,7 +30,7 @@ from web.bulk import routes as bulk
 from web.core import i18n
 from web.core.errors import install_error_handlers
 from web.core.headers import BodySizeLimitMiddleware, SecurityHeadersMiddleware
-from web.core.logging import install_token_redaction
+from web.core.logging import RequestIdMiddleware, bind_route_ids, install_token_redaction
 from web.core.metrics import HttpMetricsMiddleware, registry_for
 from web.core.sessions import is_https
 from web.core.templating import Pages, warm_templates
@@ -69,7 +69,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # uvicorn configures logging before serving; attach the filter again
         # in case its handlers were replaced after the app was built.
-        install_token_redaction()
+        install_token_redaction(log_format=settings.log_format)
         # Routes are plain ``def``s; each waits for Temporal in its thread.
         to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
         await to_thread.run_sync(warm_templates)
@@ -81,6 +81,7 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
         lifespan=lifespan,
+        dependencies=[Depends(bind_route_ids)],
     )
     app.state.settings = settings
     set_update_timeout(settings.update_timeout_s)
@@ -99,6 +100,7 @@ def create_app(
     # Added last, so it wraps everything and also marks the size-limit refusals.
     app.add_middleware(SecurityHeadersMiddleware, https=is_https(settings))
     app.add_middleware(HttpMetricsMiddleware)
+    app.add_middleware(RequestIdMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app)
     insurer_links.install_link_errors(app)
@@ -107,7 +109,7 @@ def create_app(
         insurer_link, contact, bulk, ops, live, messages_ui, offers_ui, add_offer, expiring, bind,
     ):
         app.include_router(module.router)
-    install_token_redaction()
+    install_token_redaction(log_format=settings.log_format)
     return app
 
 

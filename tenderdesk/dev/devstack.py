@@ -137,7 +137,7 @@ def demo_showcase_command() -> list[str]:
 def web_command(host: str = WEB_HOST, port: int = WEB_PORT) -> list[str]:
     return [
         sys.executable, "-m", "uvicorn", "web.app:app",
-        "--host", host, "--port", str(port),
+        "--host", host, "--port", str(port), "--no-access-log",
     ]
 
 

@@ -4,21 +4,27 @@ metrics: what an operator's probes and Prometheus see."""
 from __future__ import annotations
 
 import asyncio
+import io
+import json
+import logging
 import re
 
 import httpx
+from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from tenderdesk.config import Settings
+from tenderdesk.logs import ContextFilter, JsonFormatter
 from tenderdesk.states import TenderStatus
 from web.app import create_app
+from web.core.logging import access_log
 from worker import build_worker, runtime_for
 
 from ..conftest import Running, SmtpServer, free_port
 from ..factories import make_world
 from ..workflows.helpers import start, wait_status
-from .conftest import client_for
+from .conftest import MAIN_BACKOFFICE, client_for, first_request, logged_in
 
 
 async def test_healthz_and_readyz_name_what_is_down(dev: Running, smtp_server: SmtpServer) -> None:
@@ -103,3 +109,34 @@ async def test_worker_serves_temporal_sdk_metrics(dev_env: WorkflowEnvironment, 
                 break
             await asyncio.sleep(0.2)
     assert "temporal_" in body  # the SDK's own metric names
+
+
+async def test_each_request_logs_one_json_line_with_its_ids_and_no_token(
+    http: httpx.AsyncClient, web_engine: Engine
+) -> None:
+    """The access line names the route template, the request ID the caller
+    sent (answered back) and the Anfrage of the path; an insurer link's token
+    never appears, and a caller's malformed ID is replaced."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(ContextFilter())
+    access_log.addHandler(handler)
+    access_log.setLevel(logging.INFO)
+    try:
+        await logged_in(http, MAIN_BACKOFFICE)
+        request = first_request(web_engine)
+        page = await http.get(f"/requests/{request.id}", headers={"X-Request-ID": "support-4711"})
+        assert page.status_code == 200 and page.headers["x-request-id"] == "support-4711"
+        token = "Zq3" + "x" * 40
+        await http.get(f"/t/{token}")
+        forged = await http.get("/healthz", headers={"X-Request-ID": "bad id\nwith newline"})
+        assert re.fullmatch(r"[0-9a-f]{32}", forged.headers["x-request-id"])
+    finally:
+        access_log.removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    page_line = next(line for line in lines if line.get("http_request_id") == "support-4711")
+    assert page_line["msg"].startswith("GET /requests/{request_id} 200 ")
+    assert page_line["request"] == request.id and page_line["logger"] == "tenderdesk.http"
+    assert any(line["msg"].startswith("GET /t/{token} ") for line in lines)
+    assert token not in stream.getvalue() and "@" not in stream.getvalue()
