@@ -19,12 +19,14 @@ FULL: list[tuple[str, list[str]]] = [
     ("B3 dashboard at 10,000 requests, SQLite", ["benchmarks.dashboard", "--requests", "10000", "--runs", "30"]),
     ("B3 dashboard at 10,000 requests, PostgreSQL", ["benchmarks.dashboard", "--requests", "10000", "--runs", "30",
                                                     "--pg"]),
+    ("B4 worker RSS at 1k, 5k, 10k open tenders", ["benchmarks.worker_memory", "--steps", "1000,5000,10000"]),
     ("B5 web RSS during an upload", ["benchmarks.upload_memory", "--mib", "14"]),
     ("B6 50 offers at once, logins meanwhile", ["benchmarks.offer_burst", "--insurers", "50", "--logins", "20"]),
     ("B6 50 dashboards at once, quiet vs during an upload", ["benchmarks.concurrency", "--rounds", "10",
                                                             "--concurrency", "50", "--upload-mib", "5"]),
 ]
-QUICK_COUNTS = {"--n": "30", "--rounds": "2", "--requests": "2000", "--runs": "10", "--insurers": "20"}
+QUICK_COUNTS = {"--n": "30", "--rounds": "2", "--requests": "2000", "--runs": "10", "--insurers": "20",
+                "--steps": "200,500"}
 
 
 def main() -> int:

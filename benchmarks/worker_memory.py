@@ -85,7 +85,8 @@ async def main(steps: list[int], cache: int, settle_s: float) -> None:
         for step in steps:
             t0, cpu0 = time.perf_counter(), cpu_s(worker.pid)
             request_ids += await open_tenders(client, engine, step - opened, f"s{step}-")
-            await until(lambda: count(engine, TenderStatus.SENT, request_ids) == step, timeout=3600)
+            await until(lambda ids=list(request_ids), target=step: count(engine, TenderStatus.SENT, ids) == target,
+                        timeout=3600)
             took = time.perf_counter() - t0
             opened = step
             await asyncio.sleep(settle_s)
