@@ -6,8 +6,8 @@ upload is staged and checked before the workflow is asked, which here fails
 fast with 503). Posts a valid PDF of ``--mib`` MiB, one of the same size whose
 cross-reference table is wrong, and an oversized body of 4 x MAX_UPLOAD_BYTES,
 samples the process's RSS from /proc every 5 ms, and prints the peak rise in
-MiB and as a ratio of the file size. A 1 MiB upload first warms the process up (imports, threads), so the figures are the
-upload's own.
+MiB and as a ratio of the file size. A 1 MiB upload first warms the process up
+(imports, threads), so the figures are the upload's own.
 
     .venv/bin/python -m benchmarks.upload_memory [--mib 14]
 """
