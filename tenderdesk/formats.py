@@ -13,7 +13,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_decimal, format_percent
 
 BERLIN = ZoneInfo("Europe/Berlin")
 #: The Babel locale of each UI language; anything else reads German.
@@ -69,3 +69,17 @@ def weekday_day(at: datetime | None, locale: str = "de") -> str:
 
 
 __all__ = ["BABEL_LOCALES", "BERLIN", "babel_locale", "day", "money", "moment", "weekday_day", "weekday_moment"]
+
+
+def percent(share: float | None, locale: str = "de") -> str:
+    """``0.825`` → ``"83 %"`` (de) or ``"83%"`` (en); ``None`` → a dash."""
+    if share is None:
+        return DASH
+    return format_percent(share, locale=babel_locale(locale))
+
+
+def decimal(value: float | None, locale: str = "de", digits: int = 1) -> str:
+    """``2.5`` → ``"2,5"`` (de) or ``"2.5"`` (en); ``None`` → a dash."""
+    if value is None:
+        return DASH
+    return format_decimal(value, format="#,##0." + "0" * digits if digits else "#,##0", locale=babel_locale(locale))

@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
 from tenderdesk.db.engine import session_scope
 from tenderdesk.db.models import (
     Account,
+    Binding,
     Broker,
     Insurer,
     InsurerContact,
+    Message,
+    Offer,
+    Party,
     Policyholder,
     Product,
     Request,
     Role,
+    Tender,
+    Thread,
+    ThreadKind,
     User,
 )
+from tenderdesk.states import TenderStatus
 
 
 @dataclass
@@ -79,3 +89,46 @@ def make_world(
                                  email=f"ausschreibung{i}@tv{i}{tag}.example"))
             insurer_ids.append(insurer.id)
         return World(account.id, request.id, product.id, insurer_ids, user.id)  # type: ignore[arg-type]
+
+
+def add_request(engine: Engine, world: World, number: str) -> int:
+    """Another request of the world's account, broker, policyholder and product."""
+    with session_scope(engine) as s:
+        first = s.get(Request, world.request_id)
+        assert first is not None
+        request = Request(number=number, account_id=first.account_id, broker_id=first.broker_id,
+                          policyholder_id=first.policyholder_id, product_id=first.product_id, trade=first.trade)
+        s.add(request)
+        s.flush()
+        return request.id  # type: ignore[return-value]
+
+
+def add_answered_tender(
+    engine: Engine, request_id: int, insurer_id: int, *, sent_at: datetime,
+    status: TenderStatus = TenderStatus.SENT, premium_cents: int | None = None,
+    offered_after: timedelta = timedelta(days=1), bound_by: int | None = None, decline_reason: str | None = None,
+) -> int:
+    """A tender row as its projection leaves it: sent, maybe with an accepted
+    offer (current), a binding, or a decline message in its insurer thread."""
+    with session_scope(engine) as s:
+        tender = Tender(request_id=request_id, insurer_id=insurer_id, contact_email="a@b.example",
+                        workflow_id=f"t-{uuid.uuid4().hex}", status=status, sent_at=sent_at)
+        s.add(tender)
+        s.flush()
+        if premium_cents is not None:
+            offer = Offer(tender_id=tender.id, request_id=request_id, action_id=uuid.uuid4().hex,  # type: ignore[arg-type]
+                          premium_cents=premium_cents, valid_until=sent_at + timedelta(days=60),
+                          submitted_by=Party.INSURER, active=True, created_at=sent_at + offered_after)
+            s.add(offer)
+            s.flush()
+            tender.current_offer_id = offer.id
+            if bound_by is not None:
+                s.add(Binding(request_id=request_id, offer_id=offer.id, tender_id=tender.id,  # type: ignore[arg-type]
+                              bound_by_id=bound_by))
+        if decline_reason is not None:
+            thread = Thread(request_id=request_id, kind=ThreadKind.INSURER, tender_id=tender.id)
+            s.add(thread)
+            s.flush()
+            s.add(Message(thread_id=thread.id, request_id=request_id, action_id=uuid.uuid4().hex,  # type: ignore[arg-type]
+                          author=Party.INSURER, body=f"Absage: {decline_reason}", visible=True))
+        return tender.id  # type: ignore[return-value]

@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 
 from tenderdesk.config import Settings, get_settings, refuse_insecure
 from tenderdesk.db.engine import get_engine
+from web.analytics import routes as analytics
 from web.auth import reset
 from web.auth import routes as auth
 from web.auth.throttle import LoginThrottle
@@ -106,7 +107,7 @@ def create_app(
     insurer_links.install_link_errors(app)
     for module in (
         auth, reset, dashboard, requests, tender_actions, tender_contact, add_tenders, documents, document_removal,
-        insurer_link, contact, bulk, ops, live, messages_ui, offers_ui, add_offer, expiring, bind,
+        insurer_link, contact, bulk, ops, live, messages_ui, offers_ui, add_offer, expiring, bind, analytics,
     ):
         app.include_router(module.router)
     install_token_redaction(log_format=settings.log_format)

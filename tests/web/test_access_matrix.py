@@ -219,6 +219,9 @@ ROUTES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/kontakt"): LOGGED_IN,
     ("GET", "/live"): LOGGED_IN,
     ("GET", "/angebote/ablaufend"): STAFF | {"other_account"},
+    # Account-wide: each account's staff sees its own figures (tests/web/test_analytics.py).
+    ("GET", "/auswertung"): STAFF | {"other_account"},
+    ("GET", "/auswertung/diagramm/{metric}.svg"): STAFF | {"other_account"},
     ("GET", "/requests/{request_id}"): OWNER_AND_STAFF,
     ("POST", "/requests/{request_id}/assign"): STAFF,
     ("POST", "/requests/{request_id}/assignee"): STAFF,

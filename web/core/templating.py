@@ -111,6 +111,8 @@ def make_environment() -> Environment:
         dt=formats.moment,
         date=formats.day,
         eur=formats.money,
+        percent=formats.percent,
+        decimal=formats.decimal,
         eur_input=fmt_eur_input,
         filesize=fmt_filesize,
         days=fmt_days,

@@ -1,0 +1,1 @@
+"""Auswertung: how each insurer answers the account's tenders (charts and tables)."""
