@@ -3,14 +3,17 @@ order read. Rows are written as the projection leaves them."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from tenderdesk.analytics import by_insurer, insurer_figures
+from tenderdesk.config import Settings
 from tenderdesk.db.engine import session_scope
-from tenderdesk.db.models import Offer, Party, Tender, utcnow
+from tenderdesk.db.models import Account, Binding, Offer, Party, Request, RequestStatus, Tender, utcnow
+from tenderdesk.demo.history import HISTORY_PREFIX, seed_history
+from tenderdesk.demo.seed import seed_demo
 from tenderdesk.states import TenderStatus
 
 from .factories import add_answered_tender, add_request, make_world
@@ -65,3 +68,28 @@ def test_figures_count_answers_hits_time_and_spread_of_one_account(engine: Engin
     assert others[(a, other.product_id)].declined == 1 and others[(a, other.product_id)].sent == 1
     # The ★ order: A answers 2 of 3 and has offered, so its figures recommend it.
     assert fa.advisable and fb.advisable and fa.score > 0
+
+
+def test_demo_history_gives_every_covering_insurer_figures_and_consistent_bindings(
+    engine: Engine, settings: Settings
+) -> None:
+    now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    seed_demo(engine, settings, requests=4, now=now)
+    written = seed_history(engine, requests=24, now=now)
+    assert written >= 24 * 3
+    with Session(engine) as db:
+        account = db.exec(select(Account).order_by(col(Account.id))).first()
+        assert account is not None and account.id is not None
+        figures = by_insurer(insurer_figures(db, account.id, since=now - timedelta(days=365)).values())
+        bindings = db.exec(select(Binding)).all()
+        history = db.exec(select(Request).where(col(Request.number).startswith(HISTORY_PREFIX))).all()
+        for binding in bindings:
+            offer, tender = db.get(Offer, binding.offer_id), db.get(Tender, binding.tender_id)
+            assert offer is not None and tender is not None
+            assert offer.tender_id == tender.id and tender.request_id == binding.request_id
+            assert tender.current_offer_id == offer.id and tender.status == TenderStatus.CLOSED
+    assert len(history) == 24 and len(bindings) == sum(r.status == RequestStatus.BOUND for r in history)
+    assert len(figures) >= 4
+    rates = {round(f.answer_rate or 0, 2) for f in figures.values()}
+    assert len(rates) > 1, "insurers must differ"
+    assert sum(f.declined for f in figures.values()) > 0 and sum(f.bound for f in figures.values()) == len(bindings)

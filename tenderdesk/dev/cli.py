@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from sqlmodel import Session, select
 from tenderdesk.config import ROOT, VAR_DIR, Settings, get_settings
 from tenderdesk.db.engine import get_engine, migrate, normalise_url
 from tenderdesk.db.models import Account
+from tenderdesk.demo.history import seed_history
 from tenderdesk.demo.seed import seed_demo
 from tenderdesk.dev import devstack, mailcapture
 
@@ -53,6 +55,8 @@ def seed_if_empty(settings: Settings) -> list[tuple[str, str, str]] | None:
             return None
 
     logins = seed_demo(engine, settings)
+    # A year of finished tenders, so the Auswertung and the ★ order have figures.
+    seed_history(engine, now=datetime.now(UTC))
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DEMO_LOGINS_FILE.touch(mode=0o600)
     DEMO_LOGINS_FILE.chmod(0o600)
