@@ -105,7 +105,9 @@ def seed_history(engine: Engine, *, requests: int = 36, seed: int = 20260102, no
             db.add(request)
             db.flush()
             chosen = rng.sample(by_product[product_id], k=min(len(by_product[product_id]), rng.randint(3, 5)))
-            offers = [_tender(db, rng, request, c, characters[c.insurer_id]) for c in chosen]
+            # The risk sets the price; each insurer's level and a little noise vary it.
+            base = rng.uniform(1800, 9000)
+            offers = [_tender(db, rng, request, c, characters[c.insurer_id], base) for c in chosen]
             tenders += len(chosen)
             priced = [o for o in offers if o is not None]
             if priced:
@@ -121,7 +123,7 @@ def seed_history(engine: Engine, *, requests: int = 36, seed: int = 20260102, no
 
 
 def _tender(db: Session, rng: random.Random, request: Request, contact: InsurerContact,
-            who: Character) -> Offer | None:
+            who: Character, base_premium: float) -> Offer | None:
     """One ended tender; its accepted offer, if the insurer made one."""
     sent = request.created_at + timedelta(hours=rng.uniform(1, 30))
     tender = Tender(request_id=request.id, insurer_id=contact.insurer_id, contact_email=contact.email,  # type: ignore[arg-type]
@@ -145,7 +147,7 @@ def _tender(db: Session, rng: random.Random, request: Request, contact: InsurerC
                        unprocessed=False, created_at=answered))
         db.add(tender)
         return None
-    premium = round(rng.uniform(1800, 9000) * who.price) * 100
+    premium = round(base_premium * who.price * rng.uniform(0.95, 1.05)) * 100
     offer = Offer(tender_id=tender.id, request_id=request.id,  # type: ignore[arg-type]
                   action_id=uuid.UUID(int=rng.getrandbits(128)).hex, premium_cents=premium,
                   valid_until=answered + timedelta(days=60), submitted_by=Party.INSURER, active=True,

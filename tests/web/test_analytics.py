@@ -89,7 +89,7 @@ async def test_backoffice_sees_its_figures_with_charts_and_tables(http: httpx.As
     recommended = wizard.split("Empfohlene Versicherer", 1)[1].split('class="insurer-group"', 1)[0]
     assert "Elbtal Versicherung AG" in recommended
     assert "antwortete auf 3 von 3 Ausschreibungen" in wizard
-    assert "1 Abschlüsse aus 2 Angeboten" in wizard
+    assert "1 von 2 Angeboten abgeschlossen" in wizard
 
 
 async def test_figures_stay_in_their_account_and_brokers_see_none(

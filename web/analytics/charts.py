@@ -23,7 +23,7 @@ _SCRIPT = re.compile(rb"<script\b.*?</script>", re.DOTALL)
 STYLE = Style(
     background="#ffffff", plot_background="#ffffff", foreground="#1f2933", foreground_strong="#1f2933",
     foreground_subtle="#d5dbe1", colors=("#1d4f91",), font_family="DejaVu Sans, Arial, sans-serif",
-    label_font_size=13, major_label_font_size=13, value_font_size=12, title_font_size=15,
+    label_font_size=14, major_label_font_size=14, value_font_size=13, title_font_size=17,
 )
 
 
@@ -57,7 +57,7 @@ def render_chart(metric: Metric, title: str, rows: list[tuple[str, InsurerFigure
         style=STYLE, js=[], show_legend=False, title=title, width=640,
         height=max(180, 70 + 34 * len(rows)), print_values=True, range=(0, metric.scale_max or None),
         value_formatter=lambda v: metric.label(v, locale), no_data_text=empty_text,
-        show_y_guides=False, margin=12, truncate_label=40,
+        show_y_guides=False, margin=12, truncate_label=32, show_x_labels=False,
     )
     values = [(name, metric.value(f)) for name, f in rows]
     values = [(name, v) for name, v in values if v is not None]
