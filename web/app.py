@@ -45,7 +45,7 @@ from web.insurer import routes as insurer_link
 from web.live import routes as live
 from web.messages import routes as messages_ui
 from web.messages import section as messages_section
-from web.offers import add_offer, bind, expiring, views
+from web.offers import add_offer, bind, comparison, expiring, views
 from web.offers import routes as offers_ui
 from web.ops import routes as ops
 from web.requests import routes as requests
@@ -108,6 +108,7 @@ def create_app(
     for module in (
         auth, reset, dashboard, requests, tender_actions, tender_contact, add_tenders, documents, document_removal,
         insurer_link, contact, bulk, ops, live, messages_ui, offers_ui, add_offer, expiring, bind, analytics,
+        comparison,
     ):
         app.include_router(module.router)
     install_token_redaction(log_format=settings.log_format)

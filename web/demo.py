@@ -56,6 +56,16 @@ OFFERS = (
     (318_000, "Selbstbehalt 1.000 €; Laufzeit 1 Jahr"),
     (289_500, "Selbstbehalt 2.500 €; ohne Betriebsunterbrechung"),
 )
+#: The structured terms of the two offers, so the comparison has rows that differ.
+OFFER_TERMS = (
+    {"deductible_cents": 100_000, "commission_bp": 1250,
+     "cover_modules": [{"name": "Inhalt", "sum_insured_cents": 50_000_000},
+                       {"name": "Betriebsunterbrechung", "sum_insured_cents": 20_000_000}],
+     "exclusions": ["Vorsätzlich herbeigeführte Schäden", "Schäden durch Krieg"]},
+    {"deductible_cents": 250_000, "commission_bp": 1500,
+     "cover_modules": [{"name": "Inhalt", "sum_insured_cents": 60_000_000}],
+     "exclusions": ["Vorsätzlich herbeigeführte Schäden", "Schäden durch Krieg", "Betriebsunterbrechung"]},
+)
 
 
 @dataclass
@@ -131,11 +141,11 @@ async def expired_offer_showcase(settings: Settings, client: Client, engine: Eng
         insurer_ids=chosen.insurer_ids, actor_user_id=chosen.staff.id, email_note=NOTE,
     )
     sent = await _until(engine, [t.id for t in outcome.started if t.id is not None], TenderStatus.SENT)
-    for tender, (premium, note) in zip(sent, OFFERS, strict=False):
+    for tender, (premium, note), terms in zip(sent, OFFERS, OFFER_TERMS, strict=False):
         await submit_offer(
             client, engine, tender,
             OfferTerms(premium_cents=premium, valid_until=utcnow() + timedelta(seconds=VALIDITY_S),
-                       conditions_note=note),
+                       conditions_note=note, **terms),  # type: ignore[arg-type]
             by=Party.INSURER,
         )
     with Session(engine) as session:

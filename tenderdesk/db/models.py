@@ -269,6 +269,15 @@ class Offer(SQLModel, table=True):
     sum_insured_cents: int | None = None
     valid_until: datetime = Field(sa_type=UTCDateTime)
     conditions_note: str = ""
+    #: Structured terms, compared row by row: Selbstbeteiligung per claim,
+    #: Courtage in basis points (1250 = 12,5 %), the sum insured per cover
+    #: module (``[{"name": "Betriebshaftpflicht", "sum_insured_cents": 500000000}]``)
+    #: and the main exclusions, one text each.
+    deductible_cents: int | None = None
+    commission_bp: int | None = None
+    cover_modules: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
+    exclusions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
     document_id: int | None = Field(default=None, foreign_key="document.id")
     submitted_by: Party
     submitted_by_user_id: int | None = Field(default=None, foreign_key="user.id")

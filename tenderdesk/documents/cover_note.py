@@ -263,10 +263,13 @@ def latin1_safe(text: str) -> str:
     return "".join(out)
 
 
-class _Pdf(FPDF):
-    def __init__(self, note: CoverNote, font: tuple[str, str] | None) -> None:
-        super().__init__(orientation="portrait", unit="mm", format="A4")
-        self._note = note
+class BrandedPdf(FPDF):
+    """A4 with the Debian Unicode fonts embedded (and their fallbacks) and a
+    page footer; the Deckungsnote and the Angebotsvergleich share it."""
+
+    def __init__(self, footer_label: str, font: tuple[str, str] | None, orientation: str = "portrait") -> None:
+        super().__init__(orientation=orientation, unit="mm", format="A4")
+        self._footer_label = footer_label
         self._fallback_cmaps: list[Mapping[int, object]] = []
         if font is not None:
             self.add_font("Body", "", font[0])
@@ -303,15 +306,14 @@ class _Pdf(FPDF):
         self.set_y(-12)
         self.set_font(self.body_font, "", 8)
         self.set_text_color(110, 110, 110)
-        self.cell(0, 5, self.text_of(f"Deckungsnote {self._note.request_number} – Seite {self.page_no()}/{{nb}}"),
-                  align="C")
+        self.cell(0, 5, self.text_of(f"{self._footer_label} {self.page_no()}/{{nb}}"), align="C")
         self.set_text_color(0, 0, 0)
 
 
 def render_cover_note_pdf(note: CoverNote, *, font: tuple[str, str] | None | Literal["auto"] = "auto") -> bytes:
     """The note as PDF bytes. ``"auto"`` embeds an installed Unicode TTF if there
     is one; ``None`` forces the latin-1 core-font fallback; or pass (regular, bold) paths."""
-    pdf = _Pdf(note, unicode_font() if font == "auto" else font)
+    pdf = BrandedPdf(f"Deckungsnote {note.request_number} – Seite", unicode_font() if font == "auto" else font)
     pdf.set_title(f"Deckungsnote {note.request_number}")
     pdf.set_author(note.account_name)
     pdf.set_creator("Tenderdesk")
@@ -394,6 +396,6 @@ def render_cover_note_pdf(note: CoverNote, *, font: tuple[str, str] | None | Lit
 
 
 __all__ = [
-    "ChatEntry", "ChatThread", "CoverNote", "format_eur",
+    "BrandedPdf", "ChatEntry", "ChatThread", "CoverNote", "format_eur",
     "latin1_safe", "load_cover_note", "render_cover_note_pdf", "unicode_font",
 ]

@@ -254,6 +254,8 @@ ROUTES: dict[tuple[str, str], frozenset[str]] = {
     # The offer is not released yet: not even the owner may open its binding page.
     ("GET", "/requests/{request_id}/offers/{offer_id}/bind"): frozenset(),
     ("POST", "/requests/{request_id}/offers/{offer_id}/bind"): frozenset(),
+    # No offer released yet, so nobody gets a comparison PDF (tests/web/test_offer_comparison.py covers who may).
+    ("GET", "/requests/{request_id}/angebote/vergleich.pdf"): frozenset(),
     # The insurer link: the token is the credential, a login neither helps nor hurts.
     ("GET", "/t/{token}"): PUBLIC,
     ("GET", "/t/{token}/documents/{document_id}"): PUBLIC,

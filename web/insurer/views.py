@@ -40,6 +40,7 @@ from web.messages import (
 from web.offers import (
     MAX_NOTES_CHARS,
     insurer_may_edit,
+    terms_values,
 )
 from web.tenders import send_action
 
@@ -105,6 +106,11 @@ class InsurerView:
         """The offer's last valid day (Berlin) as a date field's value, for the correction form."""
         valid_until = self.offer.valid_until if self.offer is not None else None
         return valid_until.astimezone(BERLIN).date().isoformat() if valid_until is not None else ""
+
+    @property
+    def offer_terms_values(self) -> dict[str, str]:
+        """The offer's structured terms as the correction form shows them."""
+        return terms_values(self.offer) if self.offer is not None else {}
 
     @property
     def can_correct(self) -> bool:

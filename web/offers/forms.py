@@ -18,7 +18,7 @@ happens after the workflow accepted (automatic release, flash message).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
@@ -44,11 +44,12 @@ from web.core.uploads import (
     stage_pdf,
     store_staged,
 )
+from web.offers.terms import TERM_FIELDS, StructuredTerms, read_terms
 from web.tenders import OfferTerms, TenderActionError, UpdatePending, submit_offer
 
 MAX_NOTES_CHARS = 4000
 #: The text fields of every offer form (the PDF comes as ``file``).
-OFFER_FIELDS = ("premium", "valid_until", "sum_insured", "notes")
+OFFER_FIELDS = ("premium", "valid_until", "sum_insured", "notes", *TERM_FIELDS)
 
 
 class OfferRefused(Exception):
@@ -106,6 +107,7 @@ class OfferInput:
     sum_insured_cents: int | None = None
     valid_until: datetime | None = None
     notes: str = ""
+    terms: StructuredTerms = field(default_factory=StructuredTerms)
 
 
 def validate_offer_fields(values: dict[str, str]) -> tuple[OfferInput, list[str]]:
@@ -142,7 +144,8 @@ def validate_offer_fields(values: dict[str, str]) -> tuple[OfferInput, list[str]
     offer.notes = values.get("notes", "").strip()
     if len(offer.notes) > MAX_NOTES_CHARS:
         errors.append(i18n.t("offer.notes_too_long", max=MAX_NOTES_CHARS))
-    return offer, errors
+    offer.terms, term_errors = read_terms(values)
+    return offer, errors + term_errors
 
 
 def check_offer_form(sent: OfferForm, *, file_required: bool) -> tuple[OfferInput, list[str]]:
@@ -285,6 +288,10 @@ async def submit_uploaded_offer(
         sum_insured_cents=offer.sum_insured_cents,
         conditions_note=offer.notes,
         document_id=document_id,
+        deductible_cents=offer.terms.deductible_cents,
+        commission_bp=offer.terms.commission_bp,
+        cover_modules=offer.terms.cover_modules,
+        exclusions=offer.terms.exclusions,
     )
     try:
         result = await submit_offer(client, engine, tender, terms, by=by, user_id=user_id, action_id=action_id,

@@ -63,6 +63,7 @@ from web.offers.forms import (
 )
 from web.offers.release import ReleaseError, ReleaseNotAllowed, auto_release_quietly
 from web.offers.release import release_offers as release_offers_service
+from web.offers.terms import terms_values
 from web.offers.views import EDITABLE, aware, staff_rows, text
 from web.requests import detail_redirect, render_request_page
 from web.tenders import TenderActionError, refusal_status
@@ -193,6 +194,7 @@ def _current_values(offer: Offer) -> dict[str, str]:
         "sum_insured": fmt_eur_input(offer.sum_insured_cents),
         "valid_until": today_berlin(aware(offer.valid_until)).isoformat(),
         "notes": offer.conditions_note,
+        **terms_values(offer),
     }
 
 

@@ -35,8 +35,8 @@ from web.offers.binding import (
     OfferChoice,
     broker_owns,
     is_expired,
-    offer_choices,
 )
+from web.offers.comparison import Row, comparable_choices, comparison_rows
 
 #: Tender states whose offer the pencil may change (the workflow's ``edit_offer`` rule).
 EDITABLE = frozenset({TenderStatus.OFFERED, TenderStatus.OFFER_EXPIRED})
@@ -122,6 +122,10 @@ class OffersSection:
     #: The broker may bind here (his own request); False for staff and others.
     broker_may_bind: bool = False
     cheapest_offer_id: int | None = None
+    #: The comparison rows of the broker's offers (premium, sums, modules, deductible, …).
+    comparison: list[Row] = field(default_factory=list)
+    #: The broker has offers to compare: the PDF for the policyholder can be made.
+    comparable: bool = False
 
     @property
     def releasable(self) -> bool:
@@ -231,11 +235,12 @@ def load_offers_section(db: Session, user: User, request: Request, account: Acco
     bound_offer_id = section.binding.offer.id if section.binding else None
     if staff:
         section.rows = staff_rows(db, request, account, bound_offer_id=bound_offer_id)
+        section.comparable = any(c.bound or not c.expired for c in comparable_choices(db, request.id))
     else:
         # The bound offer first, then what can still be compared: valid offers, cheapest first.
-        section.choices = sorted(
-            offer_choices(db, request.id), key=lambda c: (not c.bound, c.expired, c.offer.premium_cents)
-        )
+        section.choices = comparable_choices(db, request.id)
+        section.comparison = comparison_rows(section.choices, i18n.current_locale())
+        section.comparable = any(c.bound or not c.expired for c in section.choices)
         section.broker_may_bind = broker_owns(user, request)
         bindable = [c for c in section.choices if c.can_bind]
         if len(bindable) > 1:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -240,6 +240,10 @@ class OfferTerms:
     sum_insured_cents: int | None = None
     conditions_note: str = ""
     document_id: int | None = None
+    deductible_cents: int | None = None
+    commission_bp: int | None = None
+    cover_modules: list[dict[str, Any]] = field(default_factory=list)
+    exclusions: list[str] = field(default_factory=list)
 
 
 async def submit_offer(
@@ -294,6 +298,10 @@ def _pending_offer_once(
                 valid_until=terms.valid_until,
                 conditions_note=terms.conditions_note,
                 document_id=terms.document_id,
+                deductible_cents=terms.deductible_cents,
+                commission_bp=terms.commission_bp,
+                cover_modules=terms.cover_modules,
+                exclusions=terms.exclusions,
                 submitted_by=by,
                 submitted_by_user_id=user_id,
             )
