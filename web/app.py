@@ -24,6 +24,9 @@ from starlette.staticfiles import StaticFiles
 from tenderdesk.config import Settings, get_settings, refuse_insecure
 from tenderdesk.db.engine import get_engine
 from web.analytics import routes as analytics
+from web.api import docs as api_docs
+from web.api import manage as api_keys
+from web.api import routes as api
 from web.auth import reset
 from web.auth import routes as auth
 from web.auth.throttle import LoginThrottle
@@ -108,7 +111,7 @@ def create_app(
     for module in (
         auth, reset, dashboard, requests, tender_actions, tender_contact, add_tenders, documents, document_removal,
         insurer_link, contact, bulk, ops, live, messages_ui, offers_ui, add_offer, expiring, bind, analytics,
-        comparison,
+        comparison, api, api_docs, api_keys,
     ):
         app.include_router(module.router)
     install_token_redaction(log_format=settings.log_format)

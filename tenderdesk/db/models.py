@@ -368,6 +368,40 @@ class Binding(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class ApiKey(SQLModel, table=True):
+    """A key of the JSON API (``/api/v1``), per account. Only the SHA-256 of
+    the key is stored; ``prefix`` (its first characters) names it in lists.
+    ``scopes``: ``read`` (GET) and ``write`` (POST). Actions taken with a key
+    are recorded as its creator's."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    name: str
+    prefix: str
+    key_hash: str = Field(unique=True, index=True)
+    scopes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
+    created_by_id: int = Field(foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The answer to an API POST, kept under the caller's ``Idempotency-Key``:
+    the same key with the same body gets the same answer again, and nothing
+    happens twice; the same key with another body is refused."""
+
+    __table_args__ = (UniqueConstraint("api_key_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    api_key_id: int = Field(foreign_key="apikey.id", index=True)
+    key: str
+    request_hash: str
+    status_code: int
+    body: str
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class AuditEvent(SQLModel, table=True):
     """The request's timeline: who did what and when, which timers fired, which
     emails went out. Written by activities, so it outlives Temporal's retention."""
@@ -384,6 +418,7 @@ class AuditEvent(SQLModel, table=True):
 
 
 __all__ = [
+    "ApiKey", "IdempotencyRecord",
     "Account", "AuditEvent", "Binding", "Broker", "Document", "DocumentKind", "EmailStatus",
     "Insurer", "InsurerContact", "LoginAttempt", "Message", "MessageRead", "Offer", "Party",
     "PasswordReset", "Policyholder",

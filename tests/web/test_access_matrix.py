@@ -221,6 +221,23 @@ ROUTES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/angebote/ablaufend"): STAFF | {"other_account"},
     # Account-wide: each account's staff sees its own figures (tests/web/test_analytics.py).
     ("GET", "/auswertung"): STAFF | {"other_account"},
+    ("GET", "/api-schluessel"): STAFF | {"other_account"},
+    ("POST", "/api-schluessel"): STAFF | {"other_account"},
+    ("POST", "/api-schluessel/{key_id}/widerrufen"): STAFF | {"other_account"},
+    # Documentation of the API: public, it holds no data.
+    ("GET", "/api/openapi.json"): PUBLIC,
+    ("GET", "/api/docs"): PUBLIC,
+    # The JSON API takes API keys, no session: its own matrix is in tests/web/test_api.py.
+    ("GET", "/api/v1/requests"): frozenset(),
+    ("GET", "/api/v1/requests/{request_id}"): frozenset(),
+    ("GET", "/api/v1/requests/{request_id}/tenders"): frozenset(),
+    ("GET", "/api/v1/requests/{request_id}/offers"): frozenset(),
+    ("GET", "/api/v1/requests/{request_id}/documents"): frozenset(),
+    ("GET", "/api/v1/requests/{request_id}/documents/{document_id}"): frozenset(),
+    ("GET", "/api/v1/requests/{request_id}/messages"): frozenset(),
+    ("POST", "/api/v1/requests/{request_id}/tenders"): frozenset(),
+    ("POST", "/api/v1/requests/{request_id}/messages"): frozenset(),
+    ("POST", "/api/v1/requests/{request_id}/offers/release"): frozenset(),
     ("GET", "/auswertung/diagramm/{metric}.svg"): STAFF | {"other_account"},
     ("GET", "/requests/{request_id}"): OWNER_AND_STAFF,
     ("POST", "/requests/{request_id}/assign"): STAFF,

@@ -655,7 +655,9 @@ async def test_language_switch_refuses_unknown_locales(http: httpx.AsyncClient, 
 #: Plus the ops endpoints, which show no business data (/metrics counts only,
 #: and wants a bearer token when METRICS_TOKEN is set).
 PUBLIC_ROUTES = {"/login", "/passwort-vergessen", "/passwort-zuruecksetzen/{token}", "/healthz", "/readyz",
-                 "/metrics"}
+                 "/metrics", "/api/openapi.json", "/api/docs"}
+#: The JSON API takes an API key instead of a session: 401, never a login redirect.
+API_PREFIX = "/api/v1/"
 
 
 def app_routes(app: FastAPI) -> list[tuple[str, set[str]]]:
@@ -684,6 +686,9 @@ async def test_every_page_needs_a_login(web_app: FastAPI) -> None:
             path = re.sub(r"\{[^}]+\}", "1", route_path)
             for method in sorted(methods - {"HEAD"}):
                 response = await anonymous.request(method, path)
+                if route_path.startswith(API_PREFIX):
+                    assert response.status_code == 401 and "Bearer" in response.headers["www-authenticate"], route_path
+                    continue
                 assert response.status_code == 303, (method, route_path)
                 assert response.headers["location"].startswith("/login"), (method, route_path)
 

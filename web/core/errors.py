@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from web.core import i18n
 from web.core.logging import redact
@@ -61,7 +61,19 @@ def _login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(location, status_code=303)
 
 
-def error_page(request: Request, status_code: int, message: str) -> Response:
+#: Paths answered in JSON (the API), never with an HTML page.
+JSON_PREFIX = "/api/"
+
+
+def error_page(request: Request, status_code: int, message: str, errors: list[dict[str, object]] | None = None,
+               headers: dict[str, str] | None = None) -> Response:
+    """The error as a page, or for the API as ``{"detail": message}`` (and the
+    validation ``errors``), in the caller's language either way."""
+    if request.url.path.startswith(JSON_PREFIX):
+        body: dict[str, object] = {"detail": message}
+        if errors:
+            body["errors"] = errors
+        return JSONResponse(body, status_code=status_code, headers=headers)
     pages = request.app.state.pages
     login = getattr(request.state, "login", None)
     return pages.render(
@@ -88,13 +100,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        key = {404: "error.not_found", 403: "error.forbidden", 405: "error.method"}.get(
-            exc.status_code, "error.internal"
-        )
-        return error_page(request, exc.status_code, i18n.t(key))
+        key = {404: "error.not_found", 403: "error.forbidden", 405: "error.method", 401: "api.unauthorized",
+               400: "api.bad_request"}.get(exc.status_code, "error.internal")
+        return error_page(request, exc.status_code, i18n.t(key), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if request.url.path.startswith(JSON_PREFIX):
+            # The API says which field is wrong; the input itself is not echoed.
+            errors: list[dict[str, object]] = [
+                {"loc": [str(part) for part in e.get("loc", ())], "msg": str(e.get("msg", ""))} for e in exc.errors()]
+            return error_page(request, 422, i18n.t("api.invalid"), errors=errors)
         # Path or form values of the wrong shape: a hand-made URL, not a user mistake.
         return error_page(request, 404 if request.method == "GET" else 422, (
             i18n.t("error.not_found") if request.method == "GET" else i18n.t("error.action_id")

@@ -28,6 +28,7 @@ BUILT = (
     N_("column.gewerbe"), N_("column.status"), N_("column.datum"),
     N_("analytics.chart.answer_rate"), N_("analytics.chart.days_to_offer"), N_("analytics.chart.hit_rate"),
     N_("analytics.chart.spread"),
+    N_("api.unauthorized"), N_("api.bad_request"), N_("api.unknown_parameter"),
     N_("action.remind_now"), N_("action.mark_in_progress"), N_("action.withdraw"),
     N_("tender_actions.offer.not_possible"), N_("tender_actions.schedule.not_possible"),
     N_("offers.bind.done"), N_("offers.extension.again"), N_("offers.extension.not_possible"),
