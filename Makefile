@@ -23,11 +23,13 @@ PORT ?= 8000
 TEMPORAL_PORT ?= 7233
 TEMPORAL_UI_PORT ?= 8233
 SMTP_PORT ?= 8025
+INBOUND_PORT ?= 2525
 
 ## run: install if needed, then start the whole product on embedded defaults.
 run: $(INSTALLED) fonts
 	$(VENV)/bin/tenderdesk run --port $(PORT) --temporal-port $(TEMPORAL_PORT) \
-		--temporal-ui-port $(TEMPORAL_UI_PORT) --smtp-port $(SMTP_PORT)
+		--temporal-ui-port $(TEMPORAL_UI_PORT) --smtp-port $(SMTP_PORT) \
+		--inbound-port $(INBOUND_PORT)
 
 ## test: install if needed, make sure Chromium and PostgreSQL are there, lint, test.
 test: $(INSTALLED) fonts

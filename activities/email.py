@@ -46,6 +46,7 @@ from tenderdesk.db.models import EmailStatus, Request, RequestStatus, SystemEmai
 from tenderdesk.mail import outbox, smtp
 from tenderdesk.mail.password_reset import mint_password_reset
 from tenderdesk.mail.render import MailKind, RenderedEmail, render_email
+from tenderdesk.mail.reply_address import reply_address
 from tenderdesk.mail.tender import (
     LINK_LIFETIME,
     LINK_PLACEHOLDER,
@@ -92,13 +93,18 @@ class Prepared:
     refused: str = ""
 
 
-def _outgoing(row: SystemEmail, rendered: RenderedEmail, attachments: list[smtp.Attachment] | None = None,
-              ) -> smtp.Outgoing:
+def _outgoing(row: SystemEmail, rendered: RenderedEmail, settings: Settings,
+              attachments: list[smtp.Attachment] | None = None) -> smtp.Outgoing:
+    """The email as it leaves. An insurer's email names its tender's reply
+    address, so an answer by email lands in the tender's thread."""
     created = row.created_at
     assert created is not None
+    to_insurer = row.tender_id is not None and row.kind in {k.value for k in INSURER_EMAIL_KINDS}
     return smtp.Outgoing(
         to_addr=row.to_addr, subject=rendered.subject, text=rendered.text, html=rendered.html,
         message_id=row.message_id_header, date=created, attachments=attachments or [],
+        reply_to=reply_address(settings.secret_key, settings.reply_domain, row.tender_id)  # type: ignore[arg-type]
+        if to_insurer else None,
     )
 
 
@@ -181,7 +187,8 @@ class EmailActivities:
             else:
                 rendered = RenderedEmail(subject=row.subject, text=row.body_text)
             attachments = stored_attachments(session, self._settings, row.attachment_document_id)
-            return Prepared(email_id=email_id, already_sent=False, email=_outgoing(row, rendered, attachments))
+            email = _outgoing(row, rendered, self._settings, attachments)
+            return Prepared(email_id=email_id, already_sent=False, email=email)
 
     @staticmethod
     def _refusal(session: Session, tender: Tender, kind: EmailKind) -> str:
@@ -236,7 +243,8 @@ class EmailActivities:
                     expires_at=utcnow() + LINK_LIFETIME,
                 ))
             attachments = tender_attachments(session, self._settings, tender) if inp.kind == EmailKind.TENDER else []
-            return Prepared(email_id=row.id, already_sent=False, email=_outgoing(row, sent, attachments))  # type: ignore[arg-type]
+            email = _outgoing(row, sent, self._settings, attachments)
+            return Prepared(email_id=row.id, already_sent=False, email=email)  # type: ignore[arg-type]
 
 
 __all__ = ["EmailActivities"]

@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_timeout_s: float = 30.0
     mail_from: str = "Tenderdesk Backoffice <backoffice@tenderdesk.example>"
+    #: Domain of the per-tender reply addresses (``antwort+t12.…@REPLY_DOMAIN``);
+    #: its MX points at the inbound SMTP endpoint (``tenderdesk inbound``).
+    reply_domain: str = "antwort.tenderdesk.example"
+    #: Where ``tenderdesk inbound`` listens for insurers' email replies.
+    inbound_smtp_host: str = "127.0.0.1"
+    inbound_smtp_port: int = 2525
+    #: Largest inbound email accepted (the SMTP SIZE limit), in bytes.
+    inbound_max_bytes: int = 25 * 1024 * 1024
 
     base_url: str = "http://127.0.0.1:8000"
     secret_key: str = DEFAULT_SECRET_KEY

@@ -121,6 +121,7 @@ class Ports:
     temporal: int = devstack.TEMPORAL_PORT
     temporal_ui: int = devstack.TEMPORAL_UI_PORT
     smtp: int = devstack.SMTP_PORT
+    inbound: int = devstack.INBOUND_PORT
 
 
 def apply_ports(settings: Settings, host: str, ports: Ports, environ: MutableMapping[str, str]) -> None:
@@ -134,6 +135,9 @@ def apply_ports(settings: Settings, host: str, ports: Ports, environ: MutableMap
     if ports.smtp != devstack.SMTP_PORT:
         settings.smtp_port = ports.smtp
         environ["SMTP_PORT"] = str(ports.smtp)
+    if ports.inbound != devstack.INBOUND_PORT:
+        settings.inbound_smtp_port = ports.inbound
+        environ["INBOUND_SMTP_PORT"] = str(ports.inbound)
     if ports.web != devstack.WEB_PORT and "BASE_URL" not in environ:
         settings.base_url = environ["BASE_URL"] = f"http://{host}:{ports.web}"
 
@@ -155,6 +159,7 @@ def busy_ports(settings: Settings, host: str, ports: Ports) -> list[str]:
                    (devstack.TEMPORAL_HOST, ports.temporal_ui, "Temporal UI", "TEMPORAL_UI_PORT")]
     if embedded_mail(settings, ports):
         wanted.append((devstack.SMTP_HOST, ports.smtp, "Mail capture", "SMTP_PORT"))
+    wanted.append((settings.inbound_smtp_host, ports.inbound, "Inbound mail (replies)", "INBOUND_PORT"))
     return [
         f"{what}: {h}:{p} is already in use; stop whatever listens there or choose another, "
         f"e.g. make run {variable}={p + 1}"
@@ -204,10 +209,12 @@ def _start_stack(sup: devstack.Supervisor, settings: Settings, host: str, ports:
     else:
         print(f"Using external SMTP server at {settings.smtp_host}:{settings.smtp_port}.")
 
-    print("Starting worker and web app ...", flush=True)
+    print("Starting worker, inbound mail and web app ...", flush=True)
     worker = sup.start("worker", devstack.worker_command())
+    inbound = sup.start("inbound mail", devstack.inbound_command(), log_path=LOG_DIR / "inbound.log")
     web = sup.start("web app", devstack.web_command(host, port))
     sup.wait_for_port(web, host, port, timeout=60)
+    sup.wait_for_port(inbound, settings.inbound_smtp_host, ports.inbound, timeout=30)
     sup.check_alive(worker)
 
 
@@ -232,6 +239,8 @@ def _print_banner(settings: Settings, host: str, port: int, embedded_mail: bool)
         print(f"  Mail capture  {mailcapture.DEFAULT_MAILDIR}")
         print("                list: .venv/bin/tenderdesk mails   "
               "read newest: .venv/bin/tenderdesk mails --show 1")
+    print(f"  Inbound mail  {settings.inbound_smtp_host}:{settings.inbound_smtp_port} "
+          f"(insurers' replies to antwort+t…@{settings.reply_domain})")
     print(f"  Data          {VAR_DIR}")
     print_logins(saved_logins(settings))
     print("Press Ctrl-C to stop.", flush=True)
@@ -344,6 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--temporal-ui-port", type=int, default=devstack.TEMPORAL_UI_PORT,
                            help="port of the Temporal Web UI")
             p.add_argument("--smtp-port", type=int, default=devstack.SMTP_PORT, help="port of the mail capture")
+            p.add_argument("--inbound-port", type=int, default=devstack.INBOUND_PORT,
+                           help="port of the inbound SMTP endpoint for email replies")
     sub.add_parser("worker", help="run only the Temporal worker")
     mails = sub.add_parser("mails", help="list captured mails, newest first")
     mails.add_argument("--show", type=int, metavar="N", help="print mail number N")
@@ -364,7 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_seed(get_settings())
         if args.command == "run":
             return cmd_run(args.host, args.port, Ports(web=args.port, temporal=args.temporal_port,
-                                                        temporal_ui=args.temporal_ui_port, smtp=args.smtp_port))
+                                                        temporal_ui=args.temporal_ui_port, smtp=args.smtp_port,
+                                                        inbound=args.inbound_port))
         if args.command == "worker":
             return _exec(devstack.worker_command())
         if args.command == "web":

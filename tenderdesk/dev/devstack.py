@@ -32,6 +32,8 @@ TEMPORAL_PORT = 7233
 TEMPORAL_UI_PORT = 8233
 SMTP_HOST = "127.0.0.1"
 SMTP_PORT = 8025
+#: The inbound SMTP endpoint for insurers' email replies (``python -m web.inbound``).
+INBOUND_PORT = 2525
 WEB_HOST = "127.0.0.1"
 WEB_PORT = 8000
 
@@ -124,6 +126,10 @@ def mailcapture_command(
         sys.executable, "-m", "tenderdesk.dev.mailcapture",
         "--host", host, "--port", str(port), "--maildir", str(maildir),
     ]
+
+
+def inbound_command() -> list[str]:
+    return [sys.executable, "-m", "web.inbound"]
 
 
 def worker_command() -> list[str]:

@@ -40,6 +40,8 @@ class Outgoing:
     date: datetime
     html: str | None = None
     attachments: Sequence[Attachment] = ()
+    #: Where an answer goes: the tender's reply address for insurer emails.
+    reply_to: str | None = None
 
 
 class Delivery(StrEnum):
@@ -79,6 +81,8 @@ def mime_message(mail_from: str, email: Outgoing) -> EmailMessage:
     msg["Message-ID"] = email.message_id
     msg["Date"] = format_datetime(email.date)
     msg["Auto-Submitted"] = "auto-generated"
+    if email.reply_to:
+        msg["Reply-To"] = email.reply_to
     msg.set_content(email.text)
     if email.html is not None:
         msg.add_alternative(email.html, subtype="html")

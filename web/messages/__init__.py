@@ -11,11 +11,11 @@ from web.messages.common import (
 from web.messages.forms import FormProblem, read_message_form
 from web.messages.inbox import messages_tab, unread_count
 from web.messages.routes import message_attachment
-from web.messages.service import post_message
+from web.messages.service import post_insurer_email, post_message
 from web.messages.threads import insurer_thread_id, threads_for
 
 __all__ = [
     "AssigneeFilter", "FormProblem", "MAX_BODY_CHARS", "MessagesTab", "MessagingError", "MessagingNotFound",
-    "ThreadView", "insurer_thread_id", "message_attachment", "messages_tab", "post_message",
+    "ThreadView", "insurer_thread_id", "message_attachment", "messages_tab", "post_insurer_email", "post_message",
     "read_message_form", "threads_for", "unread_count",
 ]

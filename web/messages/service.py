@@ -345,3 +345,49 @@ async def forward_message(
             result.message, True, i18n.t("messages.done.forwarded_insurer")
         )
     return result
+
+
+async def post_insurer_email(
+    *, engine: Engine, client: Client, settings: Settings, tender: Tender, body: str,
+    attachment: Attachment | None, action_id: str,
+) -> PostResult:
+    """An insurer's answer by email (:mod:`web.inbound`). While the tender runs
+    it is a question to its workflow, exactly as from the link page; once the
+    tender has ended the workflow takes nothing, and the email is kept in the
+    thread all the same (visible, unprocessed, the backoffice is told), so no
+    answer is lost. The same ``action_id`` (from the email's Message-ID) again
+    changes nothing."""
+    try:
+        return await post_message(
+            engine=engine, client=client, settings=settings, thread_id=None, author=Party.INSURER, user=None,
+            tender=tender, body=body, attachment=attachment, action_id=action_id,
+        )
+    except MessagingPending:
+        raise
+    except MessagingError:
+        current = await asyncio.to_thread(_current_tender, engine, tender.id)  # type: ignore[arg-type]
+        if current is None or not is_terminal(current.status):
+            raise
+    viewer = _viewer_for(Party.INSURER, None, current)
+    target = await asyncio.to_thread(
+        _resolve_target, engine, thread_id=None, request_id=None, author=Party.INSURER, viewer=viewer)
+    existing = await asyncio.to_thread(_message_by_action, engine, action_id)
+    if existing is not None:
+        return PostResult(existing, False, "")
+    upload = _check_attachment(settings, attachment)
+    document_id = None
+    if upload is not None:
+        document_id = await _store_attachment(engine, settings, upload, request_id=current.request_id,
+                                              tender_id=current.id, party=Party.INSURER, user_id=None)
+    message, created = await asyncio.to_thread(
+        _create_message, engine, thread=target.thread, author=Party.INSURER, user_id=None,
+        body=body or (f"Anhang: {upload.filename}" if upload else ""), document_id=document_id,
+        action_id=action_id, visible=True)
+    if created:
+        await notify_backoffice(engine=engine, client=client, settings=settings, message=message, thread=target.thread)
+    return PostResult(message, created, "")
+
+
+def _current_tender(engine: Engine, tender_id: int) -> Tender | None:
+    with Session(engine, expire_on_commit=False) as session:
+        return session.get(Tender, tender_id)

@@ -3,13 +3,17 @@ from the tender's actions menu."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from sqlmodel import Session, select
 from starlette.requests import Request as HttpRequest
 from starlette.responses import Response
 
 from tenderdesk.config import Settings
 from tenderdesk.db.models import (
+    Document,
+    DocumentKind,
     Offer,
     Party,
     Tender,
@@ -27,12 +31,14 @@ from web.core.deps import (
     StaffRequest,
     TemporalDep,
 )
+from web.core.errors import PageError
 from web.core.flash import Flash, set_flash
 from web.core.forms import date_input_value
+from web.core.ids import MAX_ID
 from web.core.sessions import Login
 from web.core.templating import Pages
 from web.core.temporal import TemporalUnavailable
-from web.core.uploads import size_mb
+from web.core.uploads import form_text, size_mb
 from web.offers.forms import (
     MAX_NOTES_CHARS,
     OfferPdf,
@@ -62,14 +68,30 @@ router = APIRouter(tags=["offers"])
 
 
 def _render_offer(
-    http: HttpRequest, pages: Pages, login: Login, page: TenderPage, settings: Settings, status_code: int = 200
+    http: HttpRequest, pages: Pages, login: Login, page: TenderPage, settings: Settings, status_code: int = 200,
+    source: Document | None = None,
 ) -> Response:
     if "valid_until" in page.values:
         page.values = {**page.values, "valid_until": date_input_value(page.values["valid_until"])}
     return render_tender_page(
         http, pages, login, "tender_offer", page, i18n.t("title.add_offer"), status_code,
-        max_upload_mb=size_mb(settings.max_upload_bytes), max_notes=MAX_NOTES_CHARS,
+        max_upload_mb=size_mb(settings.max_upload_bytes), max_notes=MAX_NOTES_CHARS, source_document=source,
     )
+
+
+def source_document(db: Session, tender: Tender, raw: str | int | None) -> Document | None:
+    """The insurer's PDF (from its email or its chat message) an offer is recorded
+    from („Als Angebot erfassen“): only a PDF the insurer sent for this tender."""
+    if raw is None or raw == "":
+        return None
+    if not str(raw).isdigit() or int(raw) > MAX_ID:
+        raise PageError(404, "error.document_not_found")
+    document = db.get(Document, int(raw))
+    if (document is None or document.tender_id != tender.id or document.request_id != tender.request_id
+            or document.uploaded_by != Party.INSURER or document.content_type != "application/pdf"
+            or document.kind not in (DocumentKind.ATTACHMENT, DocumentKind.OFFER)):
+        raise PageError(404, "error.document_not_found")
+    return document
 
 
 @router.get("/requests/{request_id}/tenders/{tender_id}/offer")
@@ -83,10 +105,12 @@ def offer_form(
     db: SessionDep,
     settings: SettingsDep,
     login: StaffLogin,
+    dokument: Annotated[str | None, Query(max_length=12)] = None,
 ) -> Response:
     page = load_tender_page(db, request, tender)
     page.blocked = blocked_reason(page, can_add_offer(page.tender), "offer.not_possible")
-    return _render_offer(http, pages, login, page, settings, 409 if page.blocked else 200)
+    source = source_document(db, tender, dokument)
+    return _render_offer(http, pages, login, page, settings, 409 if page.blocked else 200, source)
 
 
 def _offer_accepted(db: Session, tender: Tender, action_id: str) -> bool:
@@ -123,6 +147,7 @@ def offer_submit(
     try:
         sent = read_offer_form(form)
         page.values = sent.values
+        source = source_document(db, tender, form_text(form, "from_document"))
         if sent.action_id_ok and _offer_accepted(db, page.tender, sent.action_id):
             # The same form again after it went through (back button, second click).
             response = detail_redirect(request_id, f"#tender-{tender_id}")
@@ -130,17 +155,18 @@ def offer_submit(
             set_flash(response, settings, Flash("info", f"{page.insurer_name}: {already}"))
             return response
         if page.blocked:
-            return _render_offer(http, pages, login, page, settings, 409)
-        offer_input, page.errors = check_offer_form(sent, file_required=True)
+            return _render_offer(http, pages, login, page, settings, 409, source)
+        offer_input, page.errors = check_offer_form(sent, file_required=source is None)
         if sent.action_id_ok:
             page.action_id = sent.action_id
-        if page.errors or sent.file is None:
-            return _render_offer(http, pages, login, page, settings, 422)
-        try:
-            pdf = wait(stage_offer_pdf(settings, sent.file))
-        except OfferRefused as err:
-            page.errors = [err.message]
-            return _render_offer(http, pages, login, page, settings, err.status_code)
+        if page.errors or (sent.file is None and source is None):
+            return _render_offer(http, pages, login, page, settings, 422, source)
+        if sent.file is not None:
+            try:
+                pdf = wait(stage_offer_pdf(settings, sent.file))
+            except OfferRefused as err:
+                page.errors = [err.message]
+                return _render_offer(http, pages, login, page, settings, err.status_code, source)
         try:
             client = wait(temporal.get())
         except TemporalUnavailable:
@@ -150,6 +176,7 @@ def offer_submit(
             result = wait(submit_uploaded_offer(
                 engine=engine, settings=settings, client=client, tender=page.tender, offer=offer_input,
                 pdf=pdf, by=Party.BACKOFFICE, user_id=login.user.id, action_id=sent.action_id,
+                kept_document_id=source.id if source is not None and pdf is None else None,
             ))
         except TenderActionError as err:
             page.errors = [str(err)]
