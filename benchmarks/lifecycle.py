@@ -18,24 +18,18 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from aiosmtpd.controller import Controller
 from sqlmodel import Session, col, func, select
 from temporalio.client import Client
 
 from benchmarks.bare import TASK_QUEUE as BARE_QUEUE
-from benchmarks.send_to_sent import Sink, free_port, wait_port
-from tenderdesk.config import ROOT
-from tenderdesk.db.engine import make_engine, migrate
+from benchmarks.stack import WORKER, local_stack
 from tenderdesk.db.models import Party, Tender, utcnow
-from tenderdesk.dev.devstack import temporal_dev_command
 from tenderdesk.states import TenderStatus
 from tests.factories import make_world
 from web.tenders.service import OfferTerms, submit_offer
@@ -102,27 +96,10 @@ async def events(client: Client, workflow_id: str) -> int:
 
 
 async def main(n: int, rounds: int) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="td-b1-"))
-    t_port, smtp_port = free_port(), free_port()
-    db_url = f"sqlite:///{tmp / 'bench.db'}"
-    migrate(db_url)
-    engine = make_engine(db_url)
-    smtp = Controller(Sink(), hostname="127.0.0.1", port=smtp_port)
-    smtp.start()
-    (tmp / "temporal").mkdir()
-    server = subprocess.Popen(temporal_dev_command(var_dir=tmp, port=t_port, ui_port=free_port()),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    env = dict(os.environ, DATABASE_URL=db_url, TEMPORAL_ADDRESS=f"127.0.0.1:{t_port}", SMTP_HOST="127.0.0.1",
-               SMTP_PORT=str(smtp_port), STORAGE_DIR=str(tmp / "docs"), RECONCILE_EVERY_S="3600")
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        await wait_port(t_port)
-        client = await Client.connect(f"127.0.0.1:{t_port}")
-        worker = subprocess.Popen([sys.executable, str(ROOT / "worker.py")], env=env, cwd=ROOT,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        bare = subprocess.Popen([sys.executable, "-m", "benchmarks.bare"], env=env, cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs += [worker, bare]
+    async with local_stack("td-b1-") as stack:
+        client, engine, server = stack.client, stack.engine, stack.server
+        worker = stack.spawn(WORKER)
+        bare = stack.spawn([sys.executable, "-m", "benchmarks.bare"])
         await asyncio.sleep(3)
         await product_round(client, engine, PER_REQUEST, "warm")  # warm-up, not counted
         await bare_round(client, PER_REQUEST)
@@ -151,13 +128,6 @@ async def main(n: int, rounds: int) -> None:
               f"CPU per lifecycle product {statistics.median(sum(r[3].values()) for r in product):.0f} ms, "
               f"bare {statistics.median(sum(r[3].values()) for r in bare_rows):.0f} ms; "
               f"events product {product[-1][4]}, bare {bare_rows[-1][4]}")
-    finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(timeout=30)
-        server.terminate()
-        server.wait(timeout=30)
-        smtp.stop()
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 from temporalio.client import Client
 
-from benchmarks.send_to_sent import free_port, wait_port
+from benchmarks.stack import free_port, wait_port
 from tenderdesk.config import ROOT
 from tenderdesk.db.engine import make_engine, migrate, session_scope
 from tenderdesk.db.models import Tender, User, utcnow

@@ -27,7 +27,7 @@ import httpx
 from fpdf import FPDF
 
 from benchmarks.offer_burst import hidden_fields, web_env, web_process
-from benchmarks.send_to_sent import free_port
+from benchmarks.stack import free_port
 from tenderdesk.db.engine import make_engine, migrate, session_scope
 from tenderdesk.db.models import Tender, TenderLink, utcnow
 from tenderdesk.security.tokens import hash_token, new_token

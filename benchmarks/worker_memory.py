@@ -16,22 +16,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-from aiosmtpd.controller import Controller
 from temporalio.client import Client
 
 from benchmarks.lifecycle import count, cpu_s, until
-from benchmarks.send_to_sent import Sink, free_port, rss_mib, wait_port
-from tenderdesk.config import ROOT
-from tenderdesk.db.engine import make_engine, migrate
-from tenderdesk.dev.devstack import temporal_dev_command
+from benchmarks.stack import WORKER, local_stack, rss_mib
 from tenderdesk.states import TenderStatus
 from tests.factories import make_world
 from web.tenders.start import start_tenders
@@ -58,25 +48,8 @@ async def open_tenders(client: Client, engine: object, n: int, tag: str) -> list
 
 
 async def main(steps: list[int], cache: int, settle_s: float) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="td-b4-"))
-    t_port, smtp_port = free_port(), free_port()
-    db_url = f"sqlite:///{tmp / 'bench.db'}"
-    migrate(db_url)
-    engine = make_engine(db_url)
-    smtp = Controller(Sink(), hostname="127.0.0.1", port=smtp_port)
-    smtp.start()
-    (tmp / "temporal").mkdir()
-    server = subprocess.Popen(temporal_dev_command(var_dir=tmp, port=t_port, ui_port=free_port()),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    env = dict(os.environ, DATABASE_URL=db_url, TEMPORAL_ADDRESS=f"127.0.0.1:{t_port}",
-               SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_port), STORAGE_DIR=str(tmp / "docs"),
-               WORKER_MAX_CACHED_WORKFLOWS=str(cache))
-    worker: subprocess.Popen[bytes] | None = None
-    try:
-        await wait_port(t_port)
-        client = await Client.connect(f"127.0.0.1:{t_port}")
-        worker = subprocess.Popen([sys.executable, str(ROOT / "worker.py")], env=env, cwd=ROOT,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    async with local_stack("td-b4-", WORKER_MAX_CACHED_WORKFLOWS=str(cache)) as stack:
+        worker = stack.spawn(WORKER)
         await asyncio.sleep(3)
         idle = rss_mib(worker.pid)
         print(f"worker RSS idle: {idle:.0f} MiB (sticky cache {cache} workflows)", flush=True)
@@ -84,28 +57,21 @@ async def main(steps: list[int], cache: int, settle_s: float) -> None:
         opened = 0
         for step in steps:
             t0, cpu0 = time.perf_counter(), cpu_s(worker.pid)
-            request_ids += await open_tenders(client, engine, step - opened, f"s{step}-")
-            await until(lambda ids=list(request_ids), target=step: count(engine, TenderStatus.SENT, ids) == target,
-                        timeout=3600)
+            request_ids += await open_tenders(stack.client, stack.engine, step - opened, f"s{step}-")
+            await until(lambda ids=list(request_ids), target=step: count(stack.engine, TenderStatus.SENT, ids)
+                        == target, timeout=3600)
             took = time.perf_counter() - t0
             opened = step
             await asyncio.sleep(settle_s)
             rss = rss_mib(worker.pid)
             print(f"{step:6d} open tenders: worker RSS {rss:5.0f} MiB ({rss / idle:.2f}× idle), "
                   f"step took {took:.0f} s, worker CPU {cpu_s(worker.pid) - cpu0:.0f} s", flush=True)
-    finally:
-        if worker is not None:
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(timeout=30)
-        server.terminate()
-        server.wait(timeout=30)
-        smtp.stop()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--steps", default="1000,5000,10000", help="comma-separated open-tender counts")
-    parser.add_argument("--cache", type=int, default=500, help="WORKER_MAX_CACHED_WORKFLOWS for the worker")
+    parser.add_argument("--cache", type=int, default=100, help="WORKER_MAX_CACHED_WORKFLOWS for the worker")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds of idling before each reading")
     args = parser.parse_args()
     asyncio.run(main([int(s) for s in args.steps.split(",")], args.cache, args.settle))
