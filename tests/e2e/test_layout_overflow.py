@@ -13,6 +13,8 @@ from pathlib import Path
 
 from playwright.async_api import Browser, Page
 
+from tenderdesk.db.models import utcnow
+from tenderdesk.demo.history import seed_history
 from web.demo import expired_offer_showcase
 
 from .conftest import BACKOFFICE, BROKER, Live, log_in
@@ -22,7 +24,7 @@ WIDTHS = (1280, 1920)
 #: Text elements whose content is wider than their box, words broken inside,
 #: and the page's own horizontal overflow. Scroll containers (the tables' wrappers)
 #: and deliberate ellipses are allowed to hold more than they show.
-FIND_OVERFLOW = """
+FIND_OVERFLOW = r"""
 () => {
   const found = [];
   const root = document.documentElement;
@@ -85,6 +87,8 @@ async def test_main_pages_fit_at_1280_and_1920(live_server: Live, browser: Brows
     live = live_server
     number = await expired_offer_showcase(live.run.settings, live.run.client, live.run.engine)
     assert number is not None
+    # A year of finished tenders, so the Auswertung shows its charts and tables.
+    seed_history(live.run.engine, requests=12, now=utcnow())
     from sqlmodel import Session, select
 
     from tenderdesk.db.models import Request, Tender
@@ -103,7 +107,8 @@ async def test_main_pages_fit_at_1280_and_1920(live_server: Live, browser: Brows
         await log_in(page, live, BACKOFFICE)
         for name, path in (("dashboard", "/"), ("archiv", "/?tab=gesamt"), ("nachrichten", "/?tab=nachrichten"),
                            ("anfrage", f"/requests/{request.id}"),
-                           ("wizard", f"/requests/{request.id}/tenders/new"), ("hilfe", "/help")):
+                           ("wizard", f"/requests/{request.id}/tenders/new"), ("hilfe", "/help"),
+                           ("auswertung", "/auswertung"), ("api-schluessel", "/api-schluessel")):
             problems += await _check(page, f"{live.base_url}{path}", name, shots)
         broker = await context.new_page()
         await broker.context.clear_cookies()
@@ -115,5 +120,5 @@ async def test_main_pages_fit_at_1280_and_1920(live_server: Live, browser: Brows
         problems += await _check(broker, f"{live.base_url}/login", "login", shots)
     finally:
         await context.close()
-    assert len(list(shots.glob("*.png"))) == 2 * 10
+    assert len(list(shots.glob("*.png"))) == 2 * 12
     assert not problems, "\n".join(problems)
