@@ -21,7 +21,8 @@ FULL: list[tuple[str, list[str]]] = [
                                                     "--pg"]),
     ("B4 worker RSS at 1k, 5k, 10k open tenders", ["benchmarks.worker_memory", "--steps", "1000,5000,10000"]),
     ("B5 web RSS during an upload", ["benchmarks.upload_memory", "--mib", "14"]),
-    ("B6 50 offers at once, logins meanwhile", ["benchmarks.offer_burst", "--insurers", "50", "--logins", "20"]),
+    ("B6 50 offers at once, 50 users log in and load pages meanwhile",
+     ["benchmarks.offer_burst", "--insurers", "50", "--logins", "50"]),
     ("B6 50 dashboards at once, quiet vs during an upload", ["benchmarks.concurrency", "--rounds", "10",
                                                             "--concurrency", "50", "--upload-mib", "5"]),
 ]

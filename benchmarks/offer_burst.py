@@ -91,6 +91,9 @@ class BurstResult:
     offer_s: list[float] = field(default_factory=list)
     login_status: list[int] = field(default_factory=list)
     login_s: list[float] = field(default_factory=list)
+    #: Each logged-in user then loads the dashboard and the request page.
+    page_status: list[int] = field(default_factory=list)
+    page_s: list[float] = field(default_factory=list)
     quiet_login_s: float = 0.0
     wall_s: float = 0.0
 
@@ -105,19 +108,30 @@ class BurstResult:
             f"{len(self.offer_status)} offers at once: status {codes}; {stats(self.offer_s)}; "
             f"all done after {self.wall_s:.2f} s",
             f"{len(self.login_status)} logins meanwhile: status {login_codes}; {stats(self.login_s)}",
+            *([f"{len(self.page_status)} page loads by them (dashboard, request page): status "
+               f"{ {c: self.page_status.count(c) for c in sorted(set(self.page_status))} }; {stats(self.page_s)}"]
+              if self.page_s else []),
             f"quiet login {self.quiet_login_s * 1000:.0f} ms; login p95 under the burst / quiet: "
             f"{percentile(self.login_s, 0.95) / self.quiet_login_s:.1f}x",
         ]
         return "\n".join(lines)
 
 
-async def _log_in(base_url: str, email: str, password: str) -> tuple[int, float]:
+async def _log_in(base_url: str, email: str, password: str, pages: tuple[str, ...] = (),
+                  ) -> tuple[int, float, list[tuple[int, float]]]:
+    """The login's status and time, then each of ``pages`` loaded as that user."""
     async with httpx.AsyncClient(base_url=base_url, timeout=120) as client:
         page = await client.get("/login")
         fields = hidden_fields(page.text, "/login")
         started = time.perf_counter()
         answer = await client.post("/login", data={**fields, "email": email, "password": password, "next": "/"})
-        return answer.status_code, time.perf_counter() - started
+        took = time.perf_counter() - started
+        loads = []
+        for path in pages:
+            begun = time.perf_counter()
+            loaded = await client.get(path)
+            loads.append((loaded.status_code, time.perf_counter() - begun))
+        return answer.status_code, took, loads
 
 
 async def _offer(base_url: str, link: str, pdf: bytes, barrier: asyncio.Event) -> tuple[int, float]:
@@ -138,11 +152,13 @@ async def _offer(base_url: str, link: str, pdf: bytes, barrier: asyncio.Event) -
         return answer.status_code, time.perf_counter() - started
 
 
-async def burst(base_url: str, links: list[str], *, emails: list[str], password: str = PASSWORD) -> BurstResult:
+async def burst(base_url: str, links: list[str], *, emails: list[str], password: str = PASSWORD,
+                pages: tuple[str, ...] = ()) -> BurstResult:
     """One offer per link, all released at one moment, and one login per address
-    in ``emails`` (the first before the burst, as the quiet reference), spread over it."""
+    in ``emails`` (the first before the burst, as the quiet reference), spread
+    over it; each of those users then loads ``pages``."""
     result = BurstResult()
-    _, result.quiet_login_s = await _log_in(base_url, emails[0], password)
+    _, result.quiet_login_s, _ = await _log_in(base_url, emails[0], password)
     pdf = sample_pdf("Angebot Betriebshaftpflicht")
     barrier = asyncio.Event()
     offers = [asyncio.create_task(_offer(base_url, link, pdf, barrier)) for link in links]
@@ -153,25 +169,30 @@ async def burst(base_url: str, links: list[str], *, emails: list[str], password:
     # The logins run in a process of their own: measured in this one, they would
     # wait for this event loop, busy sending 50 uploads, not for the server.
     pool = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    logins = asyncio.get_running_loop().run_in_executor(pool, _timed_logins, base_url, emails[1:], password, 0.1)
+    logins = asyncio.get_running_loop().run_in_executor(pool, _timed_logins, base_url, emails[1:], password, 0.05,
+                                                        pages)
     for status, seconds in await asyncio.gather(*offers):
         result.offer_status.append(status)
         result.offer_s.append(seconds)
     result.wall_s = time.perf_counter() - started
-    for status, seconds in await logins:
+    for status, seconds, loads in await logins:
         result.login_status.append(status)
         result.login_s.append(seconds)
+        for page_status, page_seconds in loads:
+            result.page_status.append(page_status)
+            result.page_s.append(page_seconds)
     pool.shutdown()
     return result
 
 
-def _timed_logins(base_url: str, emails: list[str], password: str, gap: float) -> list[tuple[int, float]]:
+def _timed_logins(base_url: str, emails: list[str], password: str, gap: float, pages: tuple[str, ...] = (),
+                  ) -> list[tuple[int, float, list[tuple[int, float]]]]:
     """One login per address, ``gap`` seconds apart, each in its own task (runs in a child process)."""
 
-    async def run() -> list[tuple[int, float]]:
-        async def later(delay: float, email: str) -> tuple[int, float]:
+    async def run() -> list[tuple[int, float, list[tuple[int, float]]]]:
+        async def later(delay: float, email: str) -> tuple[int, float, list[tuple[int, float]]]:
             await asyncio.sleep(delay)
-            return await _log_in(base_url, email, password)
+            return await _log_in(base_url, email, password, pages)
 
         return list(await asyncio.gather(*(later(gap * i, e) for i, e in enumerate(emails))))
 
@@ -312,7 +333,7 @@ async def main(insurers: int, logins: int, pg: bool) -> None:
                 await asyncio.sleep(0.1)
             links = list(links_in(sink.messages).values())
             assert len(links) == insurers, len(links)
-            result = await burst(base_url, links, emails=emails)
+            result = await burst(base_url, links, emails=emails, pages=("/", f"/requests/{world.request_id}"))
         print(f"database: {'PostgreSQL' if pg else 'SQLite'}; {os.cpu_count()} cores")
         print(result.summary())
     finally:
@@ -331,7 +352,7 @@ async def main(insurers: int, logins: int, pg: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--insurers", type=int, default=50)
-    parser.add_argument("--logins", type=int, default=20)
+    parser.add_argument("--logins", type=int, default=50, help="backoffice users logging in and loading pages")
     parser.add_argument("--pg", action="store_true")
     args = parser.parse_args()
     asyncio.run(main(args.insurers, args.logins, args.pg))

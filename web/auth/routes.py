@@ -24,6 +24,7 @@ from tenderdesk.security.common import is_common
 from tenderdesk.security.passwords import hash_password, needs_rehash, verify_password
 from web.auth.throttle import LoginThrottle, client_address
 from web.core import csrf, i18n
+from web.core.bridge import release_request_session
 from web.core.deps import (
     CsrfLogin,
     CurrentLogin,
@@ -163,6 +164,9 @@ def login_submit(
             status_code=429,
         )
     user = _find_user(db, email)
+    # Argon2id takes a good part of a second under load: never with a database
+    # connection held (50 logins at once would empty the pool for every page).
+    release_request_session()
     if user is None:
         verify_password(_dummy_hash(), password)
         ok = False
@@ -238,6 +242,7 @@ def password_submit(
     errors: list[str] = []
     status_code = 422
     verdict = throttle.begin_login(db, email=user.email, address=client_address(request))
+    release_request_session()  # no connection held while Argon2id works
     if not verdict.allowed:
         errors.append(i18n.t("login.throttled", wait=i18n.minutes_text(verdict.minutes)))
         status_code = 429

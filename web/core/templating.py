@@ -29,6 +29,7 @@ from starlette.templating import Jinja2Templates
 from tenderdesk import formats
 from tenderdesk.config import ROOT, Settings
 from web.core import flash, i18n
+from web.core.bridge import release_request_session
 from web.core.sessions import Login
 
 TEMPLATES_DIR = ROOT / "templates"
@@ -172,6 +173,10 @@ class Pages:
             "page_title": "",
         }
         ctx.update(context or {})
+        # Rendering is CPU work on rows already loaded: give the request's
+        # database connection back first (a read-only transaction ends), so a
+        # crowd of page loads does not hold the pool while it renders.
+        release_request_session()
         response = self.templates.TemplateResponse(
             request, name, ctx, status_code=status_code, headers=headers
         )

@@ -171,7 +171,7 @@ def messaging_extras(db: Session, settings: Settings, login: Login, view: Any) -
     engine = _engine_of(db)
     staff = bool(view.staff)
     if staff:
-        ensure_insurer_threads(engine, request.id)
+        ensure_insurer_threads(db, engine, request.id)
     views = threads_for(db, request.id, user)
     panels, broker_open = _panels(views, staff=staff)
     compose = _compose.get()

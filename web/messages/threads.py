@@ -27,6 +27,7 @@ from tenderdesk.db.models import (
     utcnow,
 )
 from web.core.access import is_staff
+from web.core.bridge import release
 from web.messages.common import (
     REQUEST_NOT_FOUND,
     THREAD_NOT_FOUND,
@@ -111,20 +112,26 @@ def insurer_thread_id(engine: Engine, tender_id: int) -> int:
     raise AssertionError("unreachable")
 
 
-def ensure_insurer_threads(engine: Engine, request_id: int) -> None:
+def ensure_insurer_threads(db: Session, engine: Engine, request_id: int) -> None:
     """Create the missing insurer threads of a request, so every tendered insurer
     has a thread the backoffice can write in. Cheap when nothing is missing;
-    call it before rendering the backoffice's request page."""
-    with Session(engine) as session:
-        missing = session.exec(
-            select(Tender.id)
-            .where(Tender.request_id == request_id)
-            .where(
-                ~exists().where(
-                    and_(col(Thread.tender_id) == col(Tender.id), col(Thread.kind) == ThreadKind.INSURER)
-                )
+    call it before rendering the backoffice's request page.
+
+    The check reads through the request's own session ``db``: a second session
+    here held a second connection per page load, and 30 page loads at once
+    emptied the pool (B6). Only when a thread is missing is it created in a
+    transaction of its own, after ``db`` gave its connection back."""
+    missing = db.exec(
+        select(Tender.id)
+        .where(Tender.request_id == request_id)
+        .where(
+            ~exists().where(
+                and_(col(Thread.tender_id) == col(Tender.id), col(Thread.kind) == ThreadKind.INSURER)
             )
-        ).all()
+        )
+    ).all()
+    if missing:
+        release(db)
     for tender_id in missing:
         if tender_id is not None:
             insurer_thread_id(engine, tender_id)

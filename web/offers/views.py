@@ -235,7 +235,9 @@ def load_offers_section(db: Session, user: User, request: Request, account: Acco
     bound_offer_id = section.binding.offer.id if section.binding else None
     if staff:
         section.rows = staff_rows(db, request, account, bound_offer_id=bound_offer_id)
-        section.comparable = any(c.bound or not c.expired for c in comparable_choices(db, request.id))
+        # What the broker can compare: released (or, without Freigabe, all) valid offers, or the bound one.
+        section.comparable = any(r.bound or (not r.expired and (r.released or not account.offers_need_release))
+                                 for r in section.rows)
     else:
         # The bound offer first, then what can still be compared: valid offers, cheapest first.
         section.choices = comparable_choices(db, request.id)
