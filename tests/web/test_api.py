@@ -125,6 +125,8 @@ async def test_read_endpoints_return_the_accounts_data(http: httpx.AsyncClient, 
     bad = await http.get("/api/v1/requests?limit=0", headers=auth)
     assert bad.status_code == 422 and bad.json()["detail"] == "Die Anfrage enthält ungültige Werte."
     assert bad.json()["errors"][0]["loc"] == ["query", "limit"]
+    misspelt = await http.get("/api/v1/requests?stauts=open", headers=auth)
+    assert misspelt.status_code == 422 and misspelt.json()["detail"] == "Unbekannter Parameter in der Anfrage."
     # A key is stored only as its hash and names itself by its prefix.
     with Session(web_engine) as db:
         row = db.exec(select(ApiKey).where(ApiKey.key_hash == hash_token(keys.read_only))).one()

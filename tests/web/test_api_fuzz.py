@@ -1,7 +1,14 @@
 """Schemathesis against the API's own OpenAPI schema (in the test command):
-generated and mutated requests, authenticated with a read-write key, must
-never crash the app (500) and every answer must match the schema (status
-code, content type, body, headers); invalid input must be refused.
+generated valid and schema-violating requests, authenticated with a
+read-write key, must never crash the app (500) and every answer must match
+the schema (status code, content type, body, headers).
+
+schemathesis' ``negative_data_rejection`` check is not used: it counts a
+request as invalid by the mutation it planned, and two of its plans do not
+survive here (the key header it wanted to drop is the one this test sets on
+every call, and an unknown query key with an empty value is not serialised),
+so it reported valid requests answered 200 as failures. That invalid input
+is refused is asserted in test_api.py (422 with the field named).
 
 Temporal is not reachable here (a closed port), so POSTs that would start
 or update a workflow answer 503 "nothing was done", which the schema
@@ -19,7 +26,6 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
-    negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
@@ -36,7 +42,7 @@ from web.core.temporal import TemporalClientFactory
 from .conftest import user_by_email
 
 CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance,
-          response_headers_conformance, negative_data_rejection]
+          response_headers_conformance]
 
 
 @dataclass
