@@ -41,6 +41,7 @@ from web.api.schemas import (
     MessageIn,
     MessageOut,
     OfferOut,
+    Refusal,
     ReleaseIn,
     ReleaseOut,
     RequestOut,
@@ -222,7 +223,7 @@ def post_tenders(
         except ActionRefused as err:
             return _refused(err)
         out = StartTendersOut(started=[_tender_out(db, t) for t in outcome.started],
-                              refused=[{"insurer_id": i, "reason": r} for i, r in outcome.refused.items()])  # type: ignore[misc]
+                              refused=[Refusal(insurer_id=i, reason=r) for i, r in outcome.refused.items()])
         return (201 if outcome.started else 409), out.model_dump(mode="json")
 
     return once(engine, principal, key, method="POST", path=http.url.path, body=body.model_dump(), run=run)

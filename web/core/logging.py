@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tenderdesk.logs import REDACTED, RedactingFilter, bound, configure_logging, log_context, redact
+from web.core.metrics import route_template
 
 #: uvicorn's loggers do not propagate to the root, so they get their own handlers' formatter.
 ACCESS_LOGGERS = ("uvicorn.access", "uvicorn.error", "")
@@ -66,9 +67,7 @@ class RequestIdMiddleware:
             try:
                 await self.app(scope, receive, sending)
             finally:
-                route = getattr(scope.get("route"), "path", None) or (
-                    "/static" if scope["path"].startswith("/static/") else "other")
-                access_log.info("%s %s %s %.0f ms", scope["method"], route, status,
+                access_log.info("%s %s %s %.0f ms", scope["method"], route_template(scope), status,
                                 (time.perf_counter() - started) * 1000)
 
 

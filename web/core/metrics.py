@@ -73,6 +73,13 @@ def registry_for(engine: Engine) -> CollectorRegistry:
     return registry
 
 
+def route_template(scope: Scope) -> str:
+    """The matched route's template (``/requests/{request_id}``), never the raw
+    path: for metric labels and the access log, so no ID or token gets in."""
+    return getattr(scope.get("route"), "path", None) or (
+        "/static" if scope["path"].startswith("/static/") else "other")
+
+
 class HttpMetricsMiddleware:
     """Times every HTTP request and labels it with the matched route's template."""
 
@@ -95,9 +102,10 @@ class HttpMetricsMiddleware:
         try:
             await self.app(scope, receive, sending)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or ("/static" if scope["path"].startswith("/static/") else "other")
+            template = route_template(scope)
             HTTP_LATENCY.labels(template, scope["method"], str(status)).observe(time.perf_counter() - started)
 
 
-__all__ = ["HTTP_LATENCY", "UPDATE_LATENCY", "DatabaseCollector", "HttpMetricsMiddleware", "registry_for"]
+__all__ = [
+    "HTTP_LATENCY", "UPDATE_LATENCY", "DatabaseCollector", "HttpMetricsMiddleware", "registry_for", "route_template",
+]
